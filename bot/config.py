@@ -1,0 +1,96 @@
+"""Process settings from the environment (DESIGN.md "Environment"), validated once at start-up.
+
+Secrets and URLs come from the environment so they never sit in the policy file; what the bot should
+*do* lives in the policy file (`bot/policy/`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DESKS = ("zendesk", "jira")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    redis_url: str | None = None
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = None
+    zendesk_webhook_secret: str | None = None
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: str | None = None
+    jira_webhook_secret: str | None = None
+    helpdesk_bot_policy: Path | None = None
+    helpdesk_bot_home: Path = Path(".helpdesk-bot")
+    helpdesk_bot_max_body_bytes: int = Field(default=1_000_000, gt=0)
+    """Largest webhook body accepted; real ticket payloads are a few KB, so 1 MB leaves ample room."""
+    helpdesk_bot_signature_tolerance: int = Field(default=300, gt=0)
+    """Seconds a Zendesk signature timestamp may differ from our clock (replay window)."""
+    helpdesk_bot_event_ttl_days: int = Field(default=30, gt=0)
+    """How long events (and so their dedupe keys) are kept; well beyond any sender's retry window."""
+    helpdesk_bot_log_level: str = "INFO"
+    helpdesk_bot_key_prefix: str = "hb:"
+    """Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis."""
+
+    def desk_url(self, desk: str) -> str | None:
+        return getattr(self, f"{desk}_url")  # type: ignore[no-any-return]
+
+    def webhook_secret(self, desk: str) -> str | None:
+        return getattr(self, f"{desk}_webhook_secret")  # type: ignore[no-any-return]
+
+    def enabled_desks(self) -> list[str]:
+        """A desk is enabled when the bot is pointed at it (its URL is set)."""
+        return [d for d in DESKS if self.desk_url(d)]
+
+    @property
+    def redis_socket(self) -> Path:
+        """Where `up` runs the embedded Redis when no REDIS_URL is given."""
+        return self.helpdesk_bot_home.resolve() / "redis.sock"
+
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.redis_socket}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem, with where it is: a file and a key path, or an environment variable."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def settings_problems(settings: Settings) -> list[Problem]:
+    """Everything wrong with the environment. A missing secret is an error, never "accept unsigned"."""
+    problems: list[Problem] = []
+    for desk in settings.enabled_desks():
+        upper = desk.upper()
+        if not settings.webhook_secret(desk):
+            problems.append(Problem(f"env {upper}_WEBHOOK_SECRET",
+                                    f"required: {desk} is enabled ({upper}_URL is set) and unsigned "
+                                    "webhooks are never accepted"))
+        for var in ("email", "api_token"):
+            if not getattr(settings, f"{desk}_{var}"):
+                problems.append(Problem(f"env {upper}_{var.upper()}",
+                                        f"required to call the {desk} API ({upper}_URL is set)"))
+        url = settings.desk_url(desk) or ""
+        if not url.startswith(("http://", "https://")):
+            problems.append(Problem(f"env {upper}_URL", f"must start with https:// (got {url!r})"))
+    if settings.helpdesk_bot_policy is not None and not settings.helpdesk_bot_policy.is_file():
+        problems.append(Problem("env HELPDESK_BOT_POLICY", f"no such file: {settings.helpdesk_bot_policy}"))
+    return problems
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,53 @@
+"""Prometheus metrics. Counters live in each process (gunicorn multiprocess mode aggregates them);
+queue latency is observed by workers, so it is kept in Redis and exported by the web's `/metrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import redis
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+REQUESTS = Counter("helpdesk_bot_webhook_requests", "Webhook deliveries by desk and outcome",
+                   ["desk", "outcome"])
+REJECTIONS = Counter("helpdesk_bot_webhook_rejections", "Rejected deliveries by desk and reason",
+                     ["desk", "reason"])
+INTAKE_SECONDS = Histogram("helpdesk_bot_intake_seconds", "Time to answer a webhook", ["desk"],
+                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+def observe_queue_latency(client: redis.Redis, prefix: str, desk: str, seconds: float) -> None:
+    """Called by workers when a task starts: seconds between receipt of the webhook and processing."""
+    key = f"{prefix}metrics:queue_latency:{desk}"
+    pipe = client.pipeline(transaction=False)
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            pipe.hincrby(key, f"le:{bound}", 1)
+    pipe.hincrby(key, "count", 1)
+    pipe.hincrbyfloat(key, "sum", seconds)
+    pipe.execute()
+
+
+class RedisCollector(Collector):
+    """Exports what workers recorded in Redis: queue latency per desk and events by state."""
+
+    def __init__(self, client: redis.Redis, prefix: str, desks: tuple[str, ...]) -> None:
+        self.client, self.prefix, self.desks = client, prefix, desks
+
+    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
+        hist = HistogramMetricFamily("helpdesk_bot_queue_latency_seconds",
+                                     "Webhook received -> task started", labels=["desk"])
+        try:
+            for desk in self.desks:
+                raw = self.client.hgetall(f"{self.prefix}metrics:queue_latency:{desk}")
+                data = {k.decode(): float(v) for k, v in raw.items()}
+                buckets = [(str(b), data.get(f"le:{b}", 0.0)) for b in LATENCY_BUCKETS]
+                buckets.append(("+Inf", data.get("count", 0.0)))
+                hist.add_metric([desk], buckets, data.get("sum", 0.0))
+        except redis.RedisError:
+            return
+        yield hist

@@ -1,0 +1,97 @@
+"""What the bot decides to do to a ticket, as plain values.
+
+Policy functions return these; the executor in `tasks/` turns them into connector writes. Each action
+names the rule that produced it and why, so dry-runs, replays and the audit trail can show the
+reasoning next to the effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import Status, Visibility
+
+
+@dataclass(frozen=True)
+class Action:
+    rule: str = ""
+    why: str = ""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def describe(self) -> dict[str, Any]:
+        """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
+        out: dict[str, Any] = {"action": self.name}
+        for key, value in vars(self).items():
+            if key in ("rule", "why"):
+                continue
+            out[key] = list(value) if isinstance(value, tuple) else value
+        out["rule"] = self.rule
+        out["why"] = self.why
+        return out
+
+
+@dataclass(frozen=True)
+class Assign(Action):
+    agent_id: str | None = None
+    group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SetRequestType(Action):
+    request_type: str = ""
+
+
+@dataclass(frozen=True)
+class SetReporter(Action):
+    """Make the person with this email the ticket's reporter/requester (created as customer if new)."""
+
+    email: str = ""
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class AddParticipants(Action):
+    """Keep these people in the loop (Zendesk CCs, JSM request participants); emails or person ids."""
+
+    emails: tuple[str, ...] = ()
+    person_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Comment(Action):
+    body: str = ""
+    visibility: Visibility = Visibility.INTERNAL
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class SetStatus(Action):
+    status: Status = Status.OPEN
+
+
+@dataclass(frozen=True)
+class Resolve(Action):
+    resolution: str = "Done"
+
+
+@dataclass(frozen=True)
+class Tag(Action):
+    add: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SetFields(Action):
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateLinkedBug(Action):
+    project: str = ""
+    summary: str = ""
+    description: str = ""
+    mention_email: str | None = None
+    comment: str = ""

@@ -1,0 +1,69 @@
+"""The Celery application and the settings that make delivery at-least-once without loops.
+
+- `acks_late` + `task_retry_on_worker_lost`: a task whose worker dies is run again (bounded by the
+  task's `max_retries`), never silently dropped and never retried forever.
+- `worker_prefetch_multiplier=1`: a worker holds one message at a time, so a killed worker strands at
+  most one task until the visibility timeout.
+- Visibility timeout (2 h) above the longest retry countdown we ever schedule (`MAX_COUNTDOWN`), so a
+  delayed retry is not redelivered while it waits.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from bot.config import get_settings
+
+INTAKE_QUEUE = "helpdesk-intake"
+SWEEP_QUEUE = "helpdesk-sweeps"
+VISIBILITY_TIMEOUT = 7200
+MAX_COUNTDOWN = 900
+
+
+def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Celery:
+    """The Celery app; every broker key carries the bot's key prefix, like the rest of its Redis state."""
+    settings = get_settings()
+    url = broker_url or settings.resolved_redis_url()
+    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.sweeps"])
+    transport = {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        # Bounded publish retries: a producer never hangs on a dead broker.
+        "max_retries": 3,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 1,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+        "global_keyprefix": key_prefix if key_prefix is not None else settings.helpdesk_bot_key_prefix,
+    }
+    app.conf.update(
+        task_acks_late=True,
+        task_retry_on_worker_lost=True,
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options=transport,
+        visibility_timeout=VISIBILITY_TIMEOUT,
+        broker_connection_retry_on_startup=True,
+        worker_soft_shutdown_timeout=20.0,
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+        worker_hijack_root_logger=False,
+        task_default_queue=INTAKE_QUEUE,
+        task_queues=[
+            Queue(INTAKE_QUEUE, Exchange(INTAKE_QUEUE, type="direct"), routing_key=INTAKE_QUEUE),
+            Queue(SWEEP_QUEUE, Exchange(SWEEP_QUEUE, type="direct"), routing_key=SWEEP_QUEUE),
+        ],
+        timezone="UTC",
+        beat_schedule={
+            "requeue-stale-events": {"task": "helpdesk.sweep_stale", "schedule": 300.0,
+                                     "options": {"queue": SWEEP_QUEUE}},
+        },
+    )
+    return app
+
+
+app = make_app()
