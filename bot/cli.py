@@ -82,8 +82,16 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.celery_app import INTAKE_QUEUE, SWEEP_QUEUE, app
 
-    argv = ["worker", "--loglevel", settings.helpdesk_bot_log_level, "-Q", f"{INTAKE_QUEUE},{SWEEP_QUEUE}",
-            "-E", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        "--loglevel",
+        settings.helpdesk_bot_log_level,
+        "-Q",
+        f"{INTAKE_QUEUE},{SWEEP_QUEUE}",
+        "-E",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     app.worker_main(argv)
@@ -132,14 +140,32 @@ def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.runtime import get_runtime
 
     log = get_runtime().eventlog
-    records = log.query(desk=args.desk, state=State(args.state) if args.state else None, ticket=args.ticket,
-                        since=args.since, until=args.until, limit=args.limit)
+    records = log.query(
+        desk=args.desk,
+        state=State(args.state) if args.state else None,
+        ticket=args.ticket,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+    )
     if args.json:
         for rec in records:
-            print(json.dumps({"id": rec.event.id, "desk": rec.event.desk, "kind": rec.event.kind.value,
-                              "ticket": rec.event.ticket_id, "state": rec.state.value,
-                              "received_at": rec.event.received_at.isoformat(), "reason": rec.reason,
-                              "error": rec.error, "decision": rec.decision}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "id": rec.event.id,
+                        "desk": rec.event.desk,
+                        "kind": rec.event.kind.value,
+                        "ticket": rec.event.ticket_id,
+                        "state": rec.state.value,
+                        "received_at": rec.event.received_at.isoformat(),
+                        "reason": rec.reason,
+                        "error": rec.error,
+                        "decision": rec.decision,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return 0
     print(event_row_header())
     for rec in records:
@@ -186,8 +212,15 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {
-    "up": cmd_up, "web": cmd_web, "worker": cmd_worker, "beat": cmd_beat, "flower": cmd_flower,
-    "sandbox": cmd_sandbox, "check-config": cmd_check_config, "events": cmd_events, "replay": cmd_replay,
+    "up": cmd_up,
+    "web": cmd_web,
+    "worker": cmd_worker,
+    "beat": cmd_beat,
+    "flower": cmd_flower,
+    "sandbox": cmd_sandbox,
+    "check-config": cmd_check_config,
+    "events": cmd_events,
+    "replay": cmd_replay,
     "sweep": cmd_sweep,
 }
 

@@ -76,13 +76,17 @@ def settings_problems(settings: Settings) -> list[Problem]:
     for desk in settings.enabled_desks():
         upper = desk.upper()
         if not settings.webhook_secret(desk):
-            problems.append(Problem(f"env {upper}_WEBHOOK_SECRET",
-                                    f"required: {desk} is enabled ({upper}_URL is set) and unsigned "
-                                    "webhooks are never accepted"))
+            problems.append(
+                Problem(
+                    f"env {upper}_WEBHOOK_SECRET",
+                    f"required: {desk} is enabled ({upper}_URL is set) and unsigned webhooks are never accepted",
+                )
+            )
         for var in ("email", "api_token"):
             if not getattr(settings, f"{desk}_{var}"):
-                problems.append(Problem(f"env {upper}_{var.upper()}",
-                                        f"required to call the {desk} API ({upper}_URL is set)"))
+                problems.append(
+                    Problem(f"env {upper}_{var.upper()}", f"required to call the {desk} API ({upper}_URL is set)")
+                )
         url = settings.desk_url(desk) or ""
         if not url.startswith(("http://", "https://")):
             problems.append(Problem(f"env {upper}_URL", f"must start with https:// (got {url!r})"))

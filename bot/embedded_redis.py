@@ -30,10 +30,28 @@ def start(home: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen[b
     if socket.exists():
         socket.unlink()
     proc = subprocess.Popen(
-        [str(redis_server_binary()), "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700",
-         "--dir", str(home), "--dbfilename", "embedded-redis.rdb", "--save", "60", "1",
-         "--maxmemory-policy", "noeviction", "--logfile", str(home / "embedded-redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(redis_server_binary()),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(home),
+            "--dbfilename",
+            "embedded-redis.rdb",
+            "--save",
+            "60",
+            "1",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(home / "embedded-redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + timeout
     client = redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=0.5)

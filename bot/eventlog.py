@@ -83,15 +83,27 @@ class EventLog:
         """Events not yet handled, by received time: what the stale-event sweep looks at."""
         return f"{self.prefix}queued"
 
-    def record(self, event: Event, state: State, message: tuple[str, bytes] | None = None,
-               reason: str = "") -> bool:
+    def record(self, event: Event, state: State, message: tuple[str, bytes] | None = None, reason: str = "") -> bool:
         """Store `event` (and push `message` onto its queue) unless already known. False = duplicate."""
         queue, body = message if message else ("", b"")
         added = self._record(
-            keys=[self._key(event.id), self.index_key, self._ticket_key(event.desk, event.ticket_id),
-                  queue or f"{self.prefix}unused", self.queued_key],
-            args=[event.to_json(), event.received_at.timestamp(), state.value, self.ttl, event.id,
-                  _now(), body, reason],
+            keys=[
+                self._key(event.id),
+                self.index_key,
+                self._ticket_key(event.desk, event.ticket_id),
+                queue or f"{self.prefix}unused",
+                self.queued_key,
+            ],
+            args=[
+                event.to_json(),
+                event.received_at.timestamp(),
+                state.value,
+                self.ttl,
+                event.id,
+                _now(),
+                body,
+                reason,
+            ],
         )
         return bool(added)
 
@@ -99,8 +111,9 @@ class EventLog:
         raw = self.r.hgetall(self._key(event_id))
         return _to_record(raw) if raw else None
 
-    def set_state(self, event_id: str, state: State, *, decision: dict[str, Any] | None = None,
-                  error: str = "") -> None:
+    def set_state(
+        self, event_id: str, state: State, *, decision: dict[str, Any] | None = None, error: str = ""
+    ) -> None:
         mapping: dict[str, Any] = {"state": state.value, "updated_at": _now(), "error": error}
         if decision is not None:
             mapping["decision"] = json.dumps(decision, ensure_ascii=False, default=str)
@@ -123,8 +136,9 @@ class EventLog:
         ids = self.r.zrangebyscore(self.queued_key, "-inf", cutoff.timestamp())
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
-    def ids_between(self, since: datetime | None = None, until: datetime | None = None,
-                    newest_first: bool = True) -> list[str]:
+    def ids_between(
+        self, since: datetime | None = None, until: datetime | None = None, newest_first: bool = True
+    ) -> list[str]:
         lo = since.timestamp() if since else "-inf"
         hi = until.timestamp() if until else "+inf"
         if newest_first:
@@ -148,9 +162,16 @@ class EventLog:
                 if raw:
                     yield _to_record(raw)
 
-    def query(self, *, desk: str | None = None, state: State | None = None, ticket: str | None = None,
-              since: datetime | None = None, until: datetime | None = None,
-              limit: int = 50) -> list[EventRecord]:
+    def query(
+        self,
+        *,
+        desk: str | None = None,
+        state: State | None = None,
+        ticket: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[EventRecord]:
         ids = self.ticket_event_ids(desk, ticket) if ticket and desk else self.ids_between(since, until)
         out: list[EventRecord] = []
         for rec in self.records(ids):

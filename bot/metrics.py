@@ -10,12 +10,14 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-REQUESTS = Counter("helpdesk_bot_webhook_requests", "Webhook deliveries by desk and outcome",
-                   ["desk", "outcome"])
-REJECTIONS = Counter("helpdesk_bot_webhook_rejections", "Rejected deliveries by desk and reason",
-                     ["desk", "reason"])
-INTAKE_SECONDS = Histogram("helpdesk_bot_intake_seconds", "Time to answer a webhook", ["desk"],
-                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+REQUESTS = Counter("helpdesk_bot_webhook_requests", "Webhook deliveries by desk and outcome", ["desk", "outcome"])
+REJECTIONS = Counter("helpdesk_bot_webhook_rejections", "Rejected deliveries by desk and reason", ["desk", "reason"])
+INTAKE_SECONDS = Histogram(
+    "helpdesk_bot_intake_seconds",
+    "Time to answer a webhook",
+    ["desk"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -39,8 +41,9 @@ class RedisCollector(Collector):
         self.client, self.prefix, self.desks = client, prefix, desks
 
     def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
-        hist = HistogramMetricFamily("helpdesk_bot_queue_latency_seconds",
-                                     "Webhook received -> task started", labels=["desk"])
+        hist = HistogramMetricFamily(
+            "helpdesk_bot_queue_latency_seconds", "Webhook received -> task started", labels=["desk"]
+        )
         try:
             for desk in self.desks:
                 raw = self.client.hgetall(f"{self.prefix}metrics:queue_latency:{desk}")

@@ -18,8 +18,15 @@ def event_line(rec: EventRecord) -> str:
     actions = [a.get("action", "?") for a in rec.actions]
     if actions:
         detail = f"{detail} [{', '.join(actions)}]".strip()
-    return ROW.format(rec.event.id, rec.event.received_at.strftime("%Y-%m-%d %H:%M:%S"), rec.event.desk,
-                      rec.event.kind.value, rec.event.ticket_id or "-", rec.state.value, detail)
+    return ROW.format(
+        rec.event.id,
+        rec.event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+        rec.event.desk,
+        rec.event.kind.value,
+        rec.event.ticket_id or "-",
+        rec.state.value,
+        detail,
+    )
 
 
 def action_key(action: dict[str, Any]) -> str:
@@ -36,8 +43,10 @@ def diff_actions(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> lis
     lines = []
     for key, action in now_keys.items():
         mark = "=" if key in before_keys else "+"
-        lines.append(f"  {mark} {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]"
-                     + (f"  -> {action['result']}" if action.get("result") else ""))
+        lines.append(
+            f"  {mark} {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]"
+            + (f"  -> {action['result']}" if action.get("result") else "")
+        )
     for key, action in before_keys.items():
         if key not in now_keys:
             lines.append(f"  - {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]")
@@ -46,8 +55,10 @@ def diff_actions(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> lis
 
 def print_replay(result: Any, *, dry_run: bool) -> None:
     rec = result.record
-    print(f"event {rec.event.id} ({rec.event.desk} {rec.event.kind.value} ticket {rec.event.ticket_id or '-'}, "
-          f"state {rec.state.value})")
+    print(
+        f"event {rec.event.id} ({rec.event.desk} {rec.event.kind.value} ticket {rec.event.ticket_id or '-'}, "
+        f"state {rec.state.value})"
+    )
     print(f"  first time: {rec.decision.get('outcome', rec.reason or '(not yet processed)')}")
     print(f"  {'would do now' if dry_run else 'now'}: {result.now.get('outcome', '')}")
     lines = diff_actions(result.before, list(result.now.get("actions", [])))

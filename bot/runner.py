@@ -41,8 +41,14 @@ def sandbox_env(home: Path, sandbox_url: str) -> dict[str, str]:
     env: dict[str, str] = {}
     for desk, secret in zip(DESKS, desk_secrets, strict=True):
         upper = desk.upper()
-        env.update({f"{upper}_URL": sandbox_url, f"{upper}_EMAIL": "helpdesk-bot@example.com",
-                    f"{upper}_API_TOKEN": "sandbox-token", f"{upper}_WEBHOOK_SECRET": secret})
+        env.update(
+            {
+                f"{upper}_URL": sandbox_url,
+                f"{upper}_EMAIL": "helpdesk-bot@example.com",
+                f"{upper}_API_TOKEN": "sandbox-token",
+                f"{upper}_WEBHOOK_SECRET": secret,
+            }
+        )
     return env
 
 
@@ -82,18 +88,23 @@ def up(settings: Settings, port: int) -> int:
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
             env.update(sandbox_env(home, sandbox_url))
             sandbox = subprocess.Popen(
-                _bot_cmd("sandbox", "--port", str(sandbox_port), "--bot-url", f"http://127.0.0.1:{port}"), env=env)
+                _bot_cmd("sandbox", "--port", str(sandbox_port), "--bot-url", f"http://127.0.0.1:{port}"), env=env
+            )
             procs.append(("sandbox", sandbox))
             _wait_http(f"{sandbox_url}/_sandbox/health", [sandbox])
-            _say(f"no ZENDESK_URL/JIRA_URL: running against the built-in sandbox at {sandbox_url} "
-                 "(demo desks seeded; it sends signed webhooks to this bot)")
+            _say(
+                f"no ZENDESK_URL/JIRA_URL: running against the built-in sandbox at {sandbox_url} "
+                "(demo desks seeded; it sends signed webhooks to this bot)"
+            )
         web = subprocess.Popen(_bot_cmd("web", "--port", str(port)), env=env)
         procs.append(("web", web))
         procs.append(("worker", subprocess.Popen(_bot_cmd("worker"), env=env)))
         procs.append(("beat", subprocess.Popen(_bot_cmd("beat"), env=env)))
         _wait_http(f"http://127.0.0.1:{port}/healthz", [web])
-        _say(f"up: http://127.0.0.1:{port} (webhooks at /webhooks/zendesk and /webhooks/jira, "
-             "/healthz, /readyz, /metrics); Ctrl-C stops everything")
+        _say(
+            f"up: http://127.0.0.1:{port} (webhooks at /webhooks/zendesk and /webhooks/jira, "
+            "/healthz, /readyz, /metrics); Ctrl-C stops everything"
+        )
         while not stopping:
             for name, proc in procs:
                 if proc.poll() is not None:

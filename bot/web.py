@@ -39,18 +39,20 @@ def serve(port: int, host: str = "0.0.0.0", workers: int | None = None, home: Pa
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    _Gunicorn({
-        "bind": f"{host}:{port}",
-        "workers": workers or default_workers(),
-        "worker_class": "sync",
-        "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": None,
-        "loglevel": "warning",
-        "preload_app": False,
-        "child_exit": _child_exit,
-    }).run()
+    _Gunicorn(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers or default_workers(),
+            "worker_class": "sync",
+            "timeout": 30,
+            "graceful_timeout": 10,
+            "keepalive": 5,
+            "accesslog": None,
+            "loglevel": "warning",
+            "preload_app": False,
+            "child_exit": _child_exit,
+        }
+    ).run()
 
 
 def _child_exit(server: Any, worker: Any) -> None:

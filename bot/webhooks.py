@@ -53,8 +53,7 @@ class Intake:
         if cached and now - cached[0] < self.bot_ids_ttl:
             return cached[1]
         try:
-            ids = frozenset(m.decode() for m in
-                            self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
+            ids = frozenset(m.decode() for m in self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
         except redis.RedisError:
             ids = cached[1] if cached else frozenset()
         self._bot_ids[desk] = (now, ids)
@@ -64,8 +63,9 @@ class Intake:
         """Decide the answer to one delivery. Raises WebhookRejected for every refusal."""
         secret = self.secrets.get(desk)
         if not secret:
-            raise WebhookRejected(401, f"no webhook secret is configured for {desk}: unsigned deliveries "
-                                  "are never accepted")
+            raise WebhookRejected(
+                401, f"no webhook secret is configured for {desk}: unsigned deliveries are never accepted"
+            )
         module = webhook_module(desk)
         module.verify(headers, body, secret, now, self.tolerance)
         content_type = headers.get("content-type", "")
@@ -140,9 +140,16 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def _ignored_event(desk: str, delivery: str, now: datetime, payload: dict[str, Any]) -> Event:
     """An event record for a delivery the desk parser chose to ignore, kept so it can be audited."""
-    return Event(id=event_id(desk, delivery), desk=desk, kind=EventKind.TICKET_UPDATED, ticket_id="",
-                 actor=Actor(id=None, role=Role.AGENT), delivery_id=delivery, received_at=now,
-                 payload=payload)
+    return Event(
+        id=event_id(desk, delivery),
+        desk=desk,
+        kind=EventKind.TICKET_UPDATED,
+        ticket_id="",
+        actor=Actor(id=None, role=Role.AGENT),
+        delivery_id=delivery,
+        received_at=now,
+        payload=payload,
+    )
 
 
 bp = Blueprint("webhooks", __name__)

@@ -51,8 +51,9 @@ class SandboxControl:
     calls: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(self, count: int, status: int, retry_after: float | None = None,
-                  body: Mapping[str, Any] | None = None) -> None:
+    def fail_next(
+        self, count: int, status: int, retry_after: float | None = None, body: Mapping[str, Any] | None = None
+    ) -> None:
         with self._lock:
             self._faults.extend(Fault(status, retry_after, body) for _ in range(count))
 
@@ -158,8 +159,9 @@ class WebhookEmitter:
                 self.sent.append({"status": None, "error": str(exc)})
 
 
-def control_blueprint(desk: str, control: SandboxControl, emitter: WebhookEmitter,
-                      reset_state: Callable[[bool], None]) -> Blueprint:
+def control_blueprint(
+    desk: str, control: SandboxControl, emitter: WebhookEmitter, reset_state: Callable[[bool], None]
+) -> Blueprint:
     """`/_sandbox/<desk>/...`: the test and demo knobs. Never part of the fake API itself."""
     bp = Blueprint(f"{desk}_sandbox_control", __name__, url_prefix=f"/_sandbox/{desk}")
 
@@ -169,8 +171,9 @@ def control_blueprint(desk: str, control: SandboxControl, emitter: WebhookEmitte
         if "latency" in spec:
             control.latency = float(spec["latency"])
         if spec.get("count"):
-            control.fail_next(int(spec["count"]), int(spec.get("status", 503)),
-                              spec.get("retry_after"), spec.get("body"))
+            control.fail_next(
+                int(spec["count"]), int(spec.get("status", 503)), spec.get("retry_after"), spec.get("body")
+            )
         return jsonify({"ok": True})
 
     @bp.post("/budget")

@@ -34,6 +34,9 @@ def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None) -> N
     if bot_url:
         settings = get_settings()
         point_webhooks(sandboxes, bot_url, {d: settings.webhook_secret(d) for d in sandboxes})
-    print(f"helpdesk-bot sandbox: Zendesk and Jira APIs at http://{host}:{port} "
-          f"({'demo desks seeded' if seed else 'empty'})", flush=True)
+    print(
+        f"helpdesk-bot sandbox: Zendesk and Jira APIs at http://{host}:{port} "
+        f"({'demo desks seeded' if seed else 'empty'})",
+        flush=True,
+    )
     make_server(host, port, app, threaded=True).serve_forever()

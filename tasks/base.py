@@ -25,8 +25,13 @@ log = structlog.get_logger(__name__)
 
 
 # A busy ticket lock is transient too: another worker is acting on that ticket right now.
-TRANSIENT: tuple[type[BaseException], ...] = (Unavailable, Conflict, LockBusy, redis.ConnectionError,
-                                              redis.TimeoutError)
+TRANSIENT: tuple[type[BaseException], ...] = (
+    Unavailable,
+    Conflict,
+    LockBusy,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 
 
 def backoff(retries: int, base: float = 2.0, cap: float = MAX_COUNTDOWN) -> float:
@@ -54,8 +59,7 @@ class HelpdeskTask(Task):  # type: ignore[misc]
             log.info("rate limited, retrying", task=self.name, retry_after=exc.retry_after)
             raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc
         except TRANSIENT as exc:
-            log.info("transient failure, retrying", task=self.name, error=str(exc),
-                     retries=self.request.retries)
+            log.info("transient failure, retrying", task=self.name, error=str(exc), retries=self.request.retries)
             raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:

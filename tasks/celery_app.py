@@ -59,8 +59,11 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         ],
         timezone="UTC",
         beat_schedule={
-            "requeue-stale-events": {"task": "helpdesk.sweep_stale", "schedule": 300.0,
-                                     "options": {"queue": SWEEP_QUEUE}},
+            "requeue-stale-events": {
+                "task": "helpdesk.sweep_stale",
+                "schedule": 300.0,
+                "options": {"queue": SWEEP_QUEUE},
+            },
         },
     )
     return app

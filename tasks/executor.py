@@ -70,8 +70,7 @@ def resolve_people(desk: Helpdesk, actions: Sequence[Action], *, create: bool) -
     return People(ids, tuple(missing))
 
 
-def compile_writes(ticket: Ticket, actions: Sequence[Action], people: People,
-                   *, atomic: bool) -> list[TicketChanges]:
+def compile_writes(ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool) -> list[TicketChanges]:
     """Pure: the writes that carry out `actions` on `ticket`, in the order they must be sent.
 
     Only what differs from the snapshot is written, so re-running a decision on a ticket that already

@@ -26,5 +26,9 @@ def get_runtime() -> Runtime:
     settings = get_settings()
     client = client_for(settings.resolved_redis_url())
     prefix = settings.helpdesk_bot_key_prefix
-    return Runtime(settings=settings, redis=client,
-                   eventlog=EventLog(client, prefix, settings.helpdesk_bot_event_ttl_days), prefix=prefix)
+    return Runtime(
+        settings=settings,
+        redis=client,
+        eventlog=EventLog(client, prefix, settings.helpdesk_bot_event_ttl_days),
+        prefix=prefix,
+    )

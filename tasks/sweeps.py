@@ -45,4 +45,3 @@ def requeue_stale(runtime: Runtime, *, dry_run: bool = False, now: datetime | No
 @app.task(name="helpdesk.sweep_stale", base=HelpdeskTask, queue=SWEEP_QUEUE)
 def sweep_stale() -> int:
     return len(requeue_stale(get_runtime()))
-

@@ -79,14 +79,24 @@ class BotProcesses:
     def __init__(self, prefix: str, home: Path) -> None:
         self.prefix = prefix
         self.home = home
-        self.env = dict(os.environ, REDIS_URL=TEST_REDIS_URL, HELPDESK_BOT_KEY_PREFIX=prefix,
-                        HELPDESK_BOT_HOME=str(home), PYTHONUNBUFFERED="1")
+        self.env = dict(
+            os.environ,
+            REDIS_URL=TEST_REDIS_URL,
+            HELPDESK_BOT_KEY_PREFIX=prefix,
+            HELPDESK_BOT_HOME=str(home),
+            PYTHONUNBUFFERED="1",
+        )
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with (self.home / f"{args[0]}-{len(self.procs)}.log").open("wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env={**self.env, **(extra_env or {})},
-                                    stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parent.parent)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", *args],
+                env={**self.env, **(extra_env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).parent.parent,
+            )
         self.procs.append(proc)
         return proc
 

@@ -14,9 +14,16 @@ from tests.conftest import TEST_REDIS_URL
 
 
 def make_event(delivery: str, ticket: str = "42", desk: str = "zendesk", at: datetime | None = None) -> Event:
-    return Event(id=event_id(desk, delivery), desk=desk, kind=EventKind.TICKET_CREATED, ticket_id=ticket,
-                 actor=Actor("7", Role.CUSTOMER), delivery_id=delivery,
-                 received_at=at or datetime.now(UTC), payload={"subject": "Ünïcode ✓"})
+    return Event(
+        id=event_id(desk, delivery),
+        desk=desk,
+        kind=EventKind.TICKET_CREATED,
+        ticket_id=ticket,
+        actor=Actor("7", Role.CUSTOMER),
+        delivery_id=delivery,
+        received_at=at or datetime.now(UTC),
+        payload={"subject": "Ünïcode ✓"},
+    )
 
 
 def test_record_is_atomic_with_enqueue_and_dedupes(redis_client: redis.Redis, redis_prefix: str) -> None:

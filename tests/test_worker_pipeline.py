@@ -32,8 +32,15 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcesses]:
 def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
     log = EventLog(redis.Redis.from_url(TEST_REDIS_URL), worker.prefix)
     delivery = uuid.uuid4().hex
-    event = Event(id=event_id("jira", delivery), desk="jira", kind=EventKind.TICKET_UPDATED, ticket_id="HELP-1",
-                  actor=Actor("abc", Role.AGENT), delivery_id=delivery, received_at=datetime.now(UTC))
+    event = Event(
+        id=event_id("jira", delivery),
+        desk="jira",
+        kind=EventKind.TICKET_UPDATED,
+        ticket_id="HELP-1",
+        actor=Actor("abc", Role.AGENT),
+        delivery_id=delivery,
+        received_at=datetime.now(UTC),
+    )
     celery = make_app(TEST_REDIS_URL, worker.prefix)
     assert log.record(event, State.QUEUED, intake_message(celery, INTAKE_TASK, event.id))
 

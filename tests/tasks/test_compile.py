@@ -13,8 +13,17 @@ STAFF = Person("100", "Sam Staff", "sam@example.com", Role.AGENT)
 
 
 def ticket(**kw: object) -> Ticket:
-    base = dict(desk="zendesk", id="7", subject="Fwd: cannot log in", description="...", status=Status.NEW,
-                requester=STAFF, created_at=T0, updated_at=T0, version="2026-03-02T09:30:00Z")
+    base = {
+        "desk": "zendesk",
+        "id": "7",
+        "subject": "Fwd: cannot log in",
+        "description": "...",
+        "status": Status.NEW,
+        "requester": STAFF,
+        "created_at": T0,
+        "updated_at": T0,
+        "version": "2026-03-02T09:30:00Z",
+    }
     base.update(kw)
     return Ticket(**base)  # type: ignore[arg-type]
 
@@ -34,9 +43,15 @@ PEOPLE = People({"dana@customer.example": "300", "lee@customer.example": "301"})
 def test_atomic_desk_gets_one_main_write_then_the_internal_note() -> None:
     writes = compile_writes(ticket(), ACTIONS, PEOPLE, atomic=True)
     assert writes == [
-        TicketChanges(assignee_id="201", group_id="11", request_type="technical_support", requester_id="300",
-                      add_participant_ids=("100", "301"), add_tags=("hb_triaged",),
-                      comment=NewComment("Hi Dana, we are on it.", Visibility.PUBLIC)),
+        TicketChanges(
+            assignee_id="201",
+            group_id="11",
+            request_type="technical_support",
+            requester_id="300",
+            add_participant_ids=("100", "301"),
+            add_tags=("hb_triaged",),
+            comment=NewComment("Hi Dana, we are on it.", Visibility.PUBLIC),
+        ),
         TicketChanges(comment=NewComment("Classified by rule bug-words.", Visibility.INTERNAL)),
     ]
 
@@ -49,9 +64,14 @@ def test_multi_call_desk_writes_the_triaged_tag_last() -> None:
 
 
 def test_only_what_differs_is_written() -> None:
-    done = ticket(assignee_id="201", group_id="11", request_type="technical_support",
-                  requester=Person("300", "Dana", "dana@customer.example"), participant_ids=("100", "301"),
-                  tags=("hb_triaged",))
+    done = ticket(
+        assignee_id="201",
+        group_id="11",
+        request_type="technical_support",
+        requester=Person("300", "Dana", "dana@customer.example"),
+        participant_ids=("100", "301"),
+        tags=("hb_triaged",),
+    )
     writes = compile_writes(done, [a for a in ACTIONS if not isinstance(a, Comment)], PEOPLE, atomic=True)
     assert writes == []
 
