@@ -287,6 +287,53 @@ def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+# --- Shared by every adapter -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """How to reach one desk and the desk-specific ids the policy refers to.
+
+    `options` is the policy file's `desks.<desk>` section (field ids, project keys...): it is read by
+    the desk's adapter only, so policy code never needs to know a vendor's field ids.
+    """
+
+    url: str
+    email: str
+    token: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 10.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], default: float = 60.0) -> float:
+    """`Retry-After` in seconds (both desks send delta-seconds); `default` when absent or unreadable."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else default
+    except ValueError:
+        return default
+
+
+def error_for_status(status: int, headers: Mapping[str, str], body: Any, what: str) -> HelpdeskError:
+    """The protocol error for a failed HTTP call: one mapping for every desk, so retries behave alike.
+
+    429 (and 503 carrying Retry-After) become `RateLimited` with the server's delay, never a local guess;
+    409 is `Conflict`; 5xx is transient; other 4xx are permanent and keep the desk's error body as details.
+    """
+    text = f"{what}: HTTP {status}"
+    if status == 429 or (status == 503 and any(k.lower() == "retry-after" for k in headers)):
+        return RateLimited(retry_after_seconds(headers), text)
+    if status == 409:
+        return Conflict(text)
+    if status == 404:
+        return NotFound(text)
+    if status in (401, 403):
+        return AuthError(text)
+    if status >= 500:
+        return Unavailable(text)
+    return InvalidRequest(text, body)
+
+
 # --- Webhook intake primitives shared by every desk's `webhook.py` ---------------------------------
 
 
