@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--until", type=_parse_time)
     s.add_argument("--dry-run", action="store_true", help="print what would be done; write nothing")
 
+    s = sub.add_parser("triage", help="decide (and with no --dry-run, carry out) triage of one ticket now")
+    s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
+    s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
+    s.add_argument("--dry-run", action="store_true", help="print the decision; write nothing")
+
     s = sub.add_parser("sweep", help="run the periodic sweeps once now")
     s.add_argument("--dry-run", action="store_true")
     return p
@@ -199,6 +204,23 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
+    import re
+
+    from bot.report import print_decision
+    from tasks.runtime import get_runtime
+    from tasks.triage import triage_ticket
+
+    desk = args.desk or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", args.ticket) else "zendesk")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    decision = triage_ticket(
+        get_runtime(), desk, args.ticket, plan_key=f"cli-{desk}-{args.ticket}-{stamp}", dry_run=args.dry_run
+    )
+    print(f"{desk} ticket {args.ticket}{' (dry run: nothing written)' if args.dry_run else ''}")
+    print_decision(decision)
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.runtime import get_runtime
     from tasks.sweeps import requeue_stale
@@ -222,6 +244,7 @@ COMMANDS = {
     "events": cmd_events,
     "replay": cmd_replay,
     "sweep": cmd_sweep,
+    "triage": cmd_triage,
 }
 
 

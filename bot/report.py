@@ -63,3 +63,16 @@ def print_replay(result: Any, *, dry_run: bool) -> None:
     print(f"  {'would do now' if dry_run else 'now'}: {result.now.get('outcome', '')}")
     lines = diff_actions(result.before, list(result.now.get("actions", [])))
     print("\n".join(lines) if lines else "  (no actions either time)")
+
+
+def print_decision(decision: dict[str, Any]) -> None:
+    """A triage decision as a person reads it: outcome, each action with its rule and why, the writes."""
+    print(f"  outcome: {decision.get('outcome', '')}")
+    for action in decision.get("actions", []):
+        fields = {k: v for k, v in action.items() if k not in ("action", "rule", "why")}
+        print(f"  - {action.get('action')}: {fields}")
+        print(f"      rule: {action.get('rule') or '-'}; why: {action.get('why') or '-'}")
+    for write in decision.get("writes", []):
+        print(f"  write: {write}")
+    if decision.get("unresolved_people"):
+        print(f"  people not found on the desk: {', '.join(decision['unresolved_people'])}")

@@ -44,7 +44,7 @@ def sandbox_env(home: Path, sandbox_url: str) -> dict[str, str]:
         env.update(
             {
                 f"{upper}_URL": sandbox_url,
-                f"{upper}_EMAIL": "helpdesk-bot@example.com",
+                f"{upper}_EMAIL": "bot@example.com",
                 f"{upper}_API_TOKEN": "sandbox-token",
                 f"{upper}_WEBHOOK_SECRET": secret,
             }

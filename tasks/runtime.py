@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import redis
 
 from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
 from bot.redis_conn import client_for
+from connectors.base import DeskConfig, Helpdesk
+
+if TYPE_CHECKING:
+    from bot.policy.schema import Policy
+
+
+class DeskNotConfigured(Exception):
+    """An event names a desk the bot has no credentials for: a configuration error, never retried."""
 
 
 @dataclass
@@ -18,7 +28,35 @@ class Runtime:
     redis: redis.Redis
     eventlog: EventLog
     prefix: str
-    _desks: dict[str, object] = field(default_factory=dict)
+    _desks: dict[str, Helpdesk] = field(default_factory=dict)
+
+    @cached_property
+    def policy(self) -> Policy:
+        from bot.policy.schema import load_policy
+
+        return load_policy(self.settings.helpdesk_bot_policy)
+
+    def desk(self, name: str) -> Helpdesk:
+        """The adapter for `name`, built on first use and then shared by every task of this process.
+
+        Building it also publishes the bot's own user id on that desk, which the web process reads
+        to recognise (and ignore) webhooks caused by the bot's own writes.
+        """
+        if name not in self._desks:
+            url = self.settings.desk_url(name)
+            if not url:
+                raise DeskNotConfigured(f"{name.upper()}_URL is not set: the bot cannot act on {name} tickets")
+            config = DeskConfig(
+                url=url,
+                email=getattr(self.settings, f"{name}_email") or "",
+                token=getattr(self.settings, f"{name}_api_token") or "",
+                options=self.policy.desk_options(name),
+            )
+            adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
+            me = adapter.me()
+            self.redis.sadd(f"{self.prefix}bot-ids:{name}", me.id)
+            self._desks[name] = adapter
+        return self._desks[name]
 
 
 @lru_cache(maxsize=1)
