@@ -109,7 +109,7 @@ class EventLog:
 
     def get(self, event_id: str) -> EventRecord | None:
         raw = self.r.hgetall(self._key(event_id))
-        return _to_record(raw) if raw else None
+        return _to_record(raw) if raw else None  # type: ignore[arg-type]
 
     def set_state(
         self, event_id: str, state: State, *, decision: dict[str, Any] | None = None, error: str = ""
@@ -118,7 +118,7 @@ class EventLog:
         if decision is not None:
             mapping["decision"] = json.dumps(decision, ensure_ascii=False, default=str)
         pipe = self.r.pipeline()
-        pipe.hset(self._key(event_id), mapping=mapping)
+        pipe.hset(self._key(event_id), mapping=mapping)  # type: ignore[arg-type]
         if state is State.QUEUED:
             pipe.zadd(self.queued_key, {event_id: datetime.now(UTC).timestamp()})
         else:

@@ -47,10 +47,15 @@ class RedisCollector(Collector):
         try:
             for desk in self.desks:
                 raw = self.client.hgetall(f"{self.prefix}metrics:queue_latency:{desk}")
-                data = {k.decode(): float(v) for k, v in raw.items()}
+                data = {_text(k): float(v) for k, v in raw.items()}
                 buckets = [(str(b), data.get(f"le:{b}", 0.0)) for b in LATENCY_BUCKETS]
                 buckets.append(("+Inf", data.get("count", 0.0)))
                 hist.add_metric([desk], buckets, data.get("sum", 0.0))
         except redis.RedisError:
             return
         yield hist
+
+
+def _text(value: bytes | str) -> str:
+    """Redis answers bytes or str depending on the client's `decode_responses`."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from bot.eventlog import EventLog, State
 from bot.events import Actor, Event, EventKind, event_id
-from bot.metrics import INTAKE_SECONDS, REJECTIONS, REQUESTS
+from bot.metrics import INTAKE_SECONDS, REJECTIONS, REQUESTS, _text
 from bot.spool import Spool
 from connectors import DESK_NAMES, webhook_module
 from connectors.base import Ignored, Role, WebhookRejected
@@ -53,7 +53,7 @@ class Intake:
         if cached and now - cached[0] < self.bot_ids_ttl:
             return cached[1]
         try:
-            ids = frozenset(m.decode() for m in self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
+            ids = frozenset(_text(m) for m in self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
         except redis.RedisError:
             ids = cached[1] if cached else frozenset()
         self._bot_ids[desk] = (now, ids)
