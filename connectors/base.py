@@ -15,6 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 
 class Status(enum.StrEnum):
@@ -332,6 +337,53 @@ def error_for_status(status: int, headers: Mapping[str, str], body: Any, what: s
     if status >= 500:
         return Unavailable(text)
     return InvalidRequest(text, body)
+
+
+class JsonApi:
+    """One desk's HTTP session: auth, timeouts, errors mapped to this module's, and no retried writes.
+
+    Every adapter (and the vendor client it wraps, which is handed this session) talks through it, so
+    a 429 surfaces at once as `RateLimited` instead of the client sleeping inside a worker, and a write
+    that may have landed is never sent a second time by the transport (only reads retry a failed
+    connection).
+    """
+
+    def __init__(self, base_url: str, auth: tuple[str, str], timeout: float = 10.0, read_retries: int = 2) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers["Accept"] = "application/json"
+        retry = Retry(total=read_retries, connect=read_retries, read=0, status=0, allowed_methods={"GET", "HEAD"})
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.hooks["response"].append(self._raise_for_status)
+
+    @staticmethod
+    def _raise_for_status(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if resp.status_code < 400:
+            return
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = resp.text[:500]
+        what = f"{resp.request.method} {urlsplit(resp.url).path}"
+        raise error_for_status(resp.status_code, resp.headers, body, what)
+
+    def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:
+        """The JSON answer of `method path` (None for an empty body); transport failures are `Unavailable`."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        try:
+            resp = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise Unavailable(f"{method} {path}: {exc}") from exc
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise Unavailable(f"{method} {path}: answer is not JSON") from exc
 
 
 # --- Webhook intake primitives shared by every desk's `webhook.py` ---------------------------------

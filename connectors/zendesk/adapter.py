@@ -1,0 +1,352 @@
+"""The `Helpdesk` protocol over Zendesk Support: zenpy for what it models well, its session for the rest.
+
+Both go through one `JsonApi` session, so errors are mapped in one place and zenpy never sleeps on a
+429 inside a worker (the session raises `RateLimited` with Zendesk's `Retry-After` before zenpy sees it).
+Every write decided from a snapshot is a `safe_update` carrying the snapshot's `updated_at`, so a human's
+change in between turns the write into `Conflict` instead of being overwritten.
+
+Options (policy file, `desks.zendesk`): `request_type_field` (id of the custom field holding the request
+type; default 900001, the sandbox's), `away_field` (user field that marks an agent away; default
+`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Ticket as ZenpyTicket
+
+from connectors.base import (
+    AgentLoad,
+    BulkResult,
+    Comment,
+    DeskConfig,
+    InvalidRequest,
+    JsonApi,
+    LinkedIssue,
+    NewComment,
+    Person,
+    Role,
+    SearchPage,
+    Status,
+    Ticket,
+    TicketChanges,
+    TicketQuery,
+    Unavailable,
+    Visibility,
+    chunked,
+)
+
+TO_STATUS = {
+    "new": Status.NEW,
+    "open": Status.OPEN,
+    "pending": Status.PENDING,
+    "hold": Status.ON_HOLD,
+    "solved": Status.SOLVED,
+    "closed": Status.CLOSED,
+}
+FROM_STATUS = {v: k for k, v in TO_STATUS.items()}
+BULK_LIMIT = 100
+"""`tickets/update_many` takes at most 100 tickets per call (more is 400 TooManyValues)."""
+SANDBOX_HOST = "sandbox.zendesk.invalid"
+
+
+class _Rebase(HTTPAdapter):
+    """Sends zenpy's `https://<subdomain>.zendesk.com` URLs to a desk at another address (the sandbox).
+
+    zenpy builds every URL from a subdomain; a desk at `http://127.0.0.1:8001` has none, so zenpy is
+    given a placeholder host and this transport rewrites it, leaving zenpy itself unchanged.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        rebased = request.copy()
+        rebased.url = self.target + (request.url or "")[len(f"https://{SANDBOX_HOST}") :]
+        response = super().send(rebased, *args, **kwargs)
+        response.request = request  # zenpy picks its response handler by the URL it asked for
+        return response
+
+
+def build(config: DeskConfig) -> ZendeskDesk:
+    return ZendeskDesk(config)
+
+
+class ZendeskDesk:
+    name = "zendesk"
+    atomic_writes = True
+    """One ticket update carries fields, comment and tags together, all or nothing."""
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout)
+        host = urlsplit(config.url).hostname or ""
+        if host.endswith(".zendesk.com") and config.url.startswith("https://"):
+            subdomain, domain = host.split(".", 1)
+        else:
+            subdomain, domain = SANDBOX_HOST.split(".", 1)
+            self.api.session.mount(f"https://{SANDBOX_HOST}", _Rebase(config.url))
+        self.zenpy = Zenpy(
+            subdomain=subdomain,
+            domain=domain,
+            email=config.email,
+            token=config.token,
+            session=self.api.session,
+            timeout=config.timeout,
+        )
+        options = config.options
+        self.request_type_field = int(options.get("request_type_field", 900001))
+        self.away_field = str(options.get("away_field", "agent_away"))
+        self.group_cache_seconds = float(options.get("group_cache_seconds", 60))
+        self._me: Person | None = None
+        self._groups: dict[str, tuple[float, list[Person]]] = {}
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def me(self) -> Person:
+        if self._me is None:
+            user = self.zenpy.users.me()
+            self._me = Person(str(user.id), user.name, user.email, Role.BOT, _sid(user.organization_id))
+        return self._me
+
+    def _person(self, user: Mapping[str, Any]) -> Person:
+        bot = self.me()
+        if str(user["id"]) == bot.id:
+            role = Role.BOT
+        else:
+            role = Role.CUSTOMER if user.get("role") == "end-user" else Role.AGENT
+        away = bool((user.get("user_fields") or {}).get(self.away_field))
+        return Person(
+            id=str(user["id"]),
+            name=str(user.get("name") or ""),
+            email=user.get("email"),
+            role=role,
+            organization_id=_sid(user.get("organization_id")),
+            available=bool(user.get("active", True)) and not away,
+        )
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """One call for a ticket with a single comment (its description), two when it has more."""
+        data = self.api.call("GET", f"/api/v2/tickets/{int(ticket_id)}.json", params={"include": "users,comment_count"})
+        raw = data["ticket"]
+        users = {str(u["id"]): self._person(u) for u in data.get("users") or []}
+        requester = users.get(str(raw["requester_id"])) or Person(str(raw["requester_id"]), "")
+        if int(raw.get("comment_count") or 0) <= 1:
+            submitter = users.get(str(raw["submitter_id"])) or requester
+            visibility = Visibility.PUBLIC if raw.get("is_public", True) else Visibility.INTERNAL
+            comments: tuple[Comment, ...] = (
+                Comment(
+                    f"{raw['id']}-description",
+                    submitter,
+                    raw.get("description") or "",
+                    visibility,
+                    _time(raw["created_at"]),
+                ),
+            )
+        else:
+            comments = self._comments(raw["id"], users)
+        return self._ticket(raw, requester, comments)
+
+    def _comments(self, ticket_id: int, users: dict[str, Person]) -> tuple[Comment, ...]:
+        out: list[Comment] = []
+        url: str | None = f"/api/v2/tickets/{ticket_id}/comments.json"
+        params: dict[str, Any] | None = {"include": "users", "page[size]": 100}
+        while url:
+            page = self.api.call("GET", url, params=params)
+            users.update({str(u["id"]): self._person(u) for u in page.get("users") or []})
+            for c in page["comments"]:
+                author = users.get(str(c["author_id"])) or Person(str(c["author_id"]), "")
+                visibility = Visibility.PUBLIC if c.get("public") else Visibility.INTERNAL
+                out.append(Comment(str(c["id"]), author, c.get("body") or "", visibility, _time(c["created_at"])))
+            url = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
+            params = None
+        return tuple(out)
+
+    def _ticket(self, raw: Mapping[str, Any], requester: Person, comments: tuple[Comment, ...]) -> Ticket:
+        custom = {str(f["id"]): f.get("value") for f in raw.get("custom_fields") or []}
+        return Ticket(
+            desk=self.name,
+            id=str(raw["id"]),
+            subject=raw.get("subject") or "",
+            description=raw.get("description") or "",
+            status=TO_STATUS.get(raw.get("status") or "new", Status.OPEN),
+            requester=requester,
+            created_at=_time(raw["created_at"]),
+            updated_at=_time(raw["updated_at"]),
+            version=str(raw["updated_at"]),
+            priority=raw.get("priority"),
+            assignee_id=_sid(raw.get("assignee_id")),
+            group_id=_sid(raw.get("group_id")),
+            request_type=custom.get(str(self.request_type_field)),
+            organization_id=_sid(raw.get("organization_id")),
+            channel=((raw.get("via") or {}).get("channel") or "web"),
+            form=_sid(raw.get("ticket_form_id")),
+            tags=tuple(raw.get("tags") or ()),
+            participant_ids=tuple(
+                str(i) for i in dict.fromkeys([*(raw.get("email_cc_ids") or []), *(raw.get("follower_ids") or [])])
+            ),
+            custom_fields=custom,
+            comments=comments,
+            url=str(raw.get("url") or ""),
+        )
+
+    def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
+        found = self.api.call("GET", "/api/v2/users/search.json", params={"query": f"email:{email}"})
+        users = [u for u in found.get("users") or [] if (u.get("email") or "").lower() == email.lower()]
+        if users:
+            return self._person(users[0])
+        if not create:
+            return None
+        made = self.api.call(
+            "POST", "/api/v2/users.json", json={"user": {"email": email, "name": name or email, "role": "end-user"}}
+        )
+        return self._person(made["user"])
+
+    def group_agents(self, group_id: str) -> list[AgentLoad]:
+        """Members of the group (cached briefly: membership changes rarely), each with open tickets counted."""
+        return [AgentLoad(agent, self._open_count(agent.id)) for agent in self.group_members(group_id)]
+
+    def group_members(self, group_id: str) -> list[Person]:
+        cached = self._groups.get(group_id)
+        if cached and time.monotonic() - cached[0] < self.group_cache_seconds:
+            return cached[1]
+        members: list[Person] = []
+        url: str | None = f"/api/v2/groups/{int(group_id)}/memberships.json"
+        params: dict[str, Any] | None = {"include": "users", "page[size]": 100}
+        while url:
+            page = self.api.call("GET", url, params=params)
+            members += [self._person(u) for u in page.get("users") or [] if u.get("role") in ("agent", "admin")]
+            url = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
+            params = None
+        self._groups[group_id] = (time.monotonic(), members)
+        return members
+
+    def _open_count(self, agent_id: str) -> int:
+        query = f"type:ticket assignee:{agent_id} status<solved"
+        return int(self.api.call("GET", "/api/v2/search/count.json", params={"query": query})["count"])
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def _payload(self, changes: TicketChanges) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("assignee_id", "group_id", "requester_id"):
+            value = getattr(changes, key)
+            if value is not None:
+                out[key] = int(value)
+        if changes.status is not None:
+            out["status"] = FROM_STATUS[changes.status]
+        if changes.priority is not None:
+            out["priority"] = changes.priority
+        if changes.add_tags:
+            out["additional_tags"] = list(changes.add_tags)
+        if changes.remove_tags:
+            out["remove_tags"] = list(changes.remove_tags)
+        fields = dict(changes.custom_fields)
+        if changes.request_type is not None:
+            fields[str(self.request_type_field)] = changes.request_type
+        if fields:
+            out["custom_fields"] = [{"id": int(k), "value": v} for k, v in fields.items()]
+        if changes.add_participant_ids:
+            out["email_ccs"] = [{"user_id": int(p), "action": "put"} for p in changes.add_participant_ids]
+        if changes.comment is not None:
+            out["comment"] = {
+                "body": _with_mentions(changes.comment),
+                "public": changes.comment.visibility is Visibility.PUBLIC,
+            }
+        return out
+
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
+        """One `PUT`; guarded by `safe_update` unless the snapshot version is empty (a follow-up write)."""
+        if changes.is_empty():
+            return
+        body = self._payload(changes)
+        if ticket.version:
+            body.update(safe_update=True, updated_stamp=ticket.version)
+        self.api.call("PUT", f"/api/v2/tickets/{int(ticket.id)}.json", json={"ticket": body})
+
+    def create_linked_issue(
+        self,
+        ticket: Ticket,
+        *,
+        project: str,
+        summary: str,
+        description: str,
+        issue_type: str = "Bug",
+        comment: NewComment | None = None,
+    ) -> LinkedIssue:
+        raise InvalidRequest(
+            "Zendesk has no issue projects: linked bugs are created on the Jira desk (desks.jira.dev_project)",
+            {"ticket": ticket.id, "project": project},
+        )
+
+    def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
+        """The export endpoint: cursor-paginated with no 1,000-result cap (plain search stops there)."""
+        terms = ["type:ticket", *(f"status:{FROM_STATUS[s]}" for s in query.statuses)]
+        if query.updated_before is not None:
+            terms.append(f"updated<{query.updated_before.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        params: dict[str, Any] = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": 100}
+        if cursor:
+            params["page[after]"] = cursor
+        page = self.api.call("GET", "/api/v2/search/export.json", params=params)
+        tickets = tuple(
+            self._ticket(raw, Person(str(raw["requester_id"]), ""), ())
+            for raw in page["results"]
+            if raw.get("result_type", "ticket") == "ticket"
+        )
+        meta = page.get("meta") or {}
+        return SearchPage(tickets, meta.get("after_cursor") if meta.get("has_more") else None)
+
+    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
+        """`tickets/update_many` (each ticket with its own changes), ≤100 per job, jobs polled to the end."""
+        errors: dict[str, str | None] = {}
+        jobs = 0
+        for batch in chunked(list(changes.items()), BULK_LIMIT):
+            tickets = [ZenpyTicket(id=int(tid), **self._payload(change)) for tid, change in batch]
+            job = self.zenpy.tickets.update(tickets)
+            jobs += 1
+            done = self._wait(job.id)
+            by_id = {str(getattr(r, "id", "")): r for r in done.results or []}
+            for tid, _ in batch:
+                result = by_id.get(tid)
+                ok = result is not None and bool(getattr(result, "success", getattr(result, "status", "") == "Updated"))
+                reason = (
+                    getattr(result, "details", None) or getattr(result, "error", None) or "no result for this ticket"
+                )
+                errors[tid] = None if ok else str(reason)
+        return BulkResult(errors, jobs)
+
+    def _wait(self, job_id: str, timeout: float = 120.0) -> Any:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            job = self.zenpy.job_status(id=job_id)
+            if job.status in ("completed", "failed", "killed"):
+                return job
+            if time.monotonic() > deadline:
+                raise Unavailable(f"job {job_id} still {job.status} after {timeout:g}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _with_mentions(comment: NewComment) -> str:
+    """Zendesk has no @-mention markup in comments: name the people at the top so the note reads right."""
+    if not comment.mentions:
+        return comment.body
+    names = ", ".join(p.name or p.email or p.id for p in comment.mentions)
+    return f"{names}: {comment.body}"
+
+
+def _sid(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,680 @@
+"""A stateful fake of the Zendesk Support API, at its real paths, for demos, tests and benchmarks.
+
+It answers with Zendesk's JSON shapes (compared with recorded responses in the contract tests), its
+status codes and error bodies (404 `RecordNotFound`, 422 `RecordInvalid`, 409 `UpdateConflict` for a
+stale `safe_update`, 400 `TooManyValues` past 100 ids), cursor pagination, rate-limit headers, and — like
+a real account's webhook subscription — posts signed `zen:event-type:ticket.*` events to the bot.
+Anyone of the demo desk can authenticate with any token (`email/token:anything`), which is how a test
+acts as a customer or an agent.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from connectors.sandbox_kit import SandboxControl, WebhookEmitter, control_blueprint, guard
+from connectors.zendesk.webhook import sign
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+PRIORITIES = (None, "low", "normal", "high", "urgent")
+REQUEST_TYPE_FIELD = 900001
+REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
+MAX_IDS = 100
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def error_body(status: int) -> dict[str, Any]:
+    """Zendesk's own error bodies, by status."""
+    return {
+        400: {"error": "InvalidValue", "description": "Invalid value"},
+        401: {"error": "Couldn't authenticate you"},
+        403: {"error": "Forbidden", "description": "You do not have access to this page."},
+        404: {"error": "RecordNotFound", "description": "Not found"},
+        409: {"error": "UpdateConflict", "description": "Ticket has been updated since you last viewed it"},
+        422: {"error": "RecordInvalid", "description": "Record validation errors"},
+        429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
+    }.get(status, {"error": "InternalError", "description": "Something went wrong"})
+
+
+def rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    return {
+        "X-Rate-Limit": str(limit),
+        "X-Rate-Limit-Remaining": str(remaining),
+        "ratelimit-limit": str(limit),
+        "ratelimit-remaining": str(remaining),
+        "ratelimit-reset": str(reset),
+    }
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Mapping[str, Any] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = dict(body) if body is not None else error_body(status)
+
+
+@dataclass
+class State:
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[int, dict[str, Any]] = field(default_factory=dict)
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+    organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    ticket_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class ZendeskSandbox:
+    """The fake Zendesk: state, routes at `/api/v2/...`, and the shared sandbox knobs."""
+
+    desk = "zendesk"
+
+    def __init__(self) -> None:
+        self.control = SandboxControl("zendesk", error_body, rate_headers)
+        self.emitter = WebhookEmitter(sign)
+        self.state = State()
+        self._lock = threading.RLock()
+        self.base_url = "https://sandbox.zendesk.com"
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def reset(self, seed: bool) -> None:
+        with self._lock:
+            self.state = State()
+            if seed:
+                self._seed()
+
+    def _user(self, uid: int, name: str, email: str, role: str, org: int | None = None) -> None:
+        self.state.users[uid] = {
+            "id": uid,
+            "url": f"{self.base_url}/api/v2/users/{uid}.json",
+            "name": name,
+            "email": email,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "time_zone": "Europe/Berlin",
+            "locale": "en-US",
+            "locale_id": 1,
+            "organization_id": org,
+            "role": role,
+            "verified": True,
+            "external_id": None,
+            "tags": [],
+            "alias": None,
+            "active": True,
+            "shared": False,
+            "suspended": False,
+            "details": None,
+            "notes": None,
+            "user_fields": {"agent_away": False},
+        }
+
+    def _seed(self) -> None:
+        for oid, name in ((401, "Acme"), (402, "Globex")):
+            self.state.organizations[oid] = {"id": oid, "name": name, "domain_names": [f"{name.lower()}.test"]}
+        self._user(1, "Helpdesk Bot", "bot@example.com", "admin")
+        for uid, name, email in (
+            (101, "Alice Agent", "alice@example.com"),
+            (102, "Bob Agent", "bob@example.com"),
+            (103, "Carol Agent", "carol@example.com"),
+            (104, "Dave Devlead", "dave@example.com"),
+            (105, "Sam Staff", "sam@example.com"),
+        ):
+            self._user(uid, name, email, "agent")
+        self._user(301, "Cathy Customer", "cathy@acme.test", "end-user", 401)
+        self._user(302, "Gary Globex", "gary@globex.test", "end-user", 402)
+        for gid, name, members in ((201, "Support", (101, 102, 103)), (202, "Escalations", (102,))):
+            self.state.groups[gid] = {
+                "url": f"{self.base_url}/api/v2/groups/{gid}.json",
+                "id": gid,
+                "name": name,
+                "deleted": False,
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            for uid in members:
+                self.state.memberships.append(
+                    {"id": next(self.state.ids), "user_id": uid, "group_id": gid, "default": True, "created_at": _now()}
+                )
+        self._create_ticket(301, {"subject": "Invoice copy", "comment": {"body": "Please send me a copy."}}, emit=False)
+        self._update_ticket(1, 101, {"assignee_id": 101, "group_id": 201, "status": "open"}, emit=False)
+        self._create_ticket(
+            302, {"subject": "Question about limits", "comment": {"body": "What are the limits?"}}, emit=False
+        )
+
+    # --- tickets -----------------------------------------------------------------------------------
+
+    def _ticket_json(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in ticket.items() if not k.startswith("_")}
+
+    def _find_user(self, email: str) -> dict[str, Any] | None:
+        email = email.lower()
+        return next((u for u in self.state.users.values() if (u["email"] or "").lower() == email), None)
+
+    def _resolve_requester(self, data: Any, fallback: int) -> int:
+        if data is None:
+            return fallback
+        if isinstance(data, int):
+            return data
+        if isinstance(data, dict) and data.get("email"):
+            found = self._find_user(str(data["email"]))
+            if found:
+                return int(found["id"])
+            uid = next(self.state.ids)
+            self._user(uid, str(data.get("name") or data["email"]), str(data["email"]), "end-user")
+            return uid
+        raise ApiError(
+            422,
+            {
+                "error": "RecordInvalid",
+                "description": "Record validation errors",
+                "details": {"requester": [{"description": "Requester is invalid"}]},
+            },
+        )
+
+    def _create_ticket(self, author: int, data: Mapping[str, Any], *, emit: bool = True) -> dict[str, Any]:
+        comment = data.get("comment") or {}
+        body = str(comment.get("body") or comment.get("html_body") or data.get("description") or "")
+        if not body:
+            raise ApiError(
+                422,
+                {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": {"base": [{"description": "Description: cannot be blank"}]},
+                },
+            )
+        requester = self._resolve_requester(data.get("requester", data.get("requester_id")), author)
+        tid = next(self.state.ticket_ids)
+        now = _now()
+        agent_created = self.state.users[author]["role"] != "end-user"
+        via = "api" if agent_created else "email" if data.get("via_email") else "web"
+        ticket: dict[str, Any] = {
+            "url": f"{self.base_url}/api/v2/tickets/{tid}.json",
+            "id": tid,
+            "external_id": data.get("external_id"),
+            "via": {"channel": via, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": now,
+            "updated_at": now,
+            "type": data.get("type"),
+            "subject": data.get("subject") or body[:60],
+            "raw_subject": data.get("subject") or body[:60],
+            "description": body,
+            "priority": data.get("priority"),
+            "status": "open" if data.get("assignee_id") else "new",
+            "recipient": None,
+            "requester_id": requester,
+            "submitter_id": author,
+            "assignee_id": data.get("assignee_id"),
+            "organization_id": self.state.users[requester].get("organization_id"),
+            "group_id": data.get("group_id"),
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": bool(comment.get("public", True)),
+            "due_at": None,
+            "tags": list(data.get("tags") or []),
+            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}],
+            "satisfaction_rating": None,
+            "sharing_agreement_ids": [],
+            "custom_status_id": 1,
+            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}],
+            "followup_ids": [],
+            "ticket_form_id": data.get("ticket_form_id"),
+            "brand_id": 1,
+            "allow_channelback": False,
+            "allow_attachments": True,
+            "from_messaging_channel": False,
+        }
+        self.state.tickets[tid] = ticket
+        self.state.comments[tid] = []
+        self._add_comment(tid, author, body, bool(comment.get("public", True)), via)
+        if emit:
+            self._emit("ticket.created", ticket, author)
+        return ticket
+
+    def _add_comment(self, tid: int, author: int, body: str, public: bool, channel: str = "api") -> dict[str, Any]:
+        comment = {
+            "id": next(self.state.ids),
+            "type": "Comment",
+            "author_id": author,
+            "body": body,
+            "html_body": f'<div class="zd-comment"><p>{body}</p></div>',
+            "plain_body": body,
+            "public": public,
+            "attachments": [],
+            "audit_id": next(self.state.ids),
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": _now(),
+            "metadata": {"system": {}, "custom": {}},
+        }
+        self.state.comments[tid].append(comment)
+        return comment
+
+    def _update_ticket(self, tid: int, author: int, data: Mapping[str, Any], *, emit: bool = True) -> dict[str, Any]:
+        ticket = self.state.tickets.get(tid)
+        if ticket is None:
+            raise ApiError(404)
+        if data.get("safe_update") and data.get("updated_stamp") and data["updated_stamp"] != ticket["updated_at"]:
+            raise ApiError(409)
+        details: dict[str, list[dict[str, str]]] = {}
+        if "status" in data and data["status"] not in STATUSES:
+            details["status"] = [{"description": f"Status: {data['status']} is not a valid status"}]
+        if "priority" in data and data["priority"] not in PRIORITIES:
+            details["priority"] = [{"description": f"Priority: {data['priority']} is not valid"}]
+        for key in ("assignee_id", "requester_id"):
+            if data.get(key) is not None and int(data[key]) not in self.state.users:
+                details[key] = [{"description": f"{key}: is invalid"}]
+        if data.get("group_id") is not None and int(data["group_id"]) not in self.state.groups:
+            details["group_id"] = [{"description": "Group: is invalid"}]
+        if ticket["status"] == "closed":
+            details["status"] = [{"description": "Status: closed prevents ticket update"}]
+        if details:
+            raise ApiError(
+                422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
+            )
+        events: list[str] = []
+        for key in ("assignee_id", "group_id", "requester_id", "priority", "subject", "type"):
+            if key in data and data[key] != ticket[key]:
+                ticket[key] = int(data[key]) if key.endswith("_id") and data[key] is not None else data[key]
+                if key == "assignee_id":
+                    events.append("ticket.agent_assignment_changed")
+                    if ticket["status"] == "new" and data[key] is not None:
+                        ticket["status"] = "open"
+        if "status" in data and data["status"] != ticket["status"]:
+            ticket["status"] = data["status"]
+            events.append("ticket.status_changed")
+        if "tags" in data:
+            ticket["tags"] = list(dict.fromkeys(data["tags"]))
+        for tag in data.get("additional_tags") or []:
+            if tag not in ticket["tags"]:
+                ticket["tags"].append(tag)
+        ticket["tags"] = [t for t in ticket["tags"] if t not in (data.get("remove_tags") or [])]
+        for cf in data.get("custom_fields") or []:
+            for slot in ticket["custom_fields"]:
+                if slot["id"] == int(cf["id"]):
+                    slot["value"] = cf["value"]
+                    if slot["id"] == REQUEST_TYPE_FIELD and cf["value"] and cf["value"] not in ticket["tags"]:
+                        ticket["tags"] = [t for t in ticket["tags"] if t not in REQUEST_TYPES] + [cf["value"]]
+            ticket["fields"] = ticket["custom_fields"]
+        for cc in data.get("email_ccs") or []:
+            uid = (
+                int(cc["user_id"]) if cc.get("user_id") else self._resolve_requester({"email": cc.get("user_email")}, 0)
+            )
+            if cc.get("action", "put") == "put" and uid not in ticket["email_cc_ids"]:
+                ticket["email_cc_ids"].append(uid)
+        for follower in data.get("followers") or []:
+            uid = int(follower["user_id"])
+            if follower.get("action", "put") == "put" and uid not in ticket["follower_ids"]:
+                ticket["follower_ids"].append(uid)
+        ticket["collaborator_ids"] = list(dict.fromkeys(ticket["email_cc_ids"] + ticket["follower_ids"]))
+        comment = data.get("comment")
+        if comment:
+            public = bool(comment.get("public", True))
+            body = str(comment.get("body") or comment.get("html_body") or "")
+            self._add_comment(tid, int(comment.get("author_id") or author), body, public)
+            ticket["is_public"] = ticket["is_public"] or public
+            if public and self.state.users[author]["role"] == "end-user" and ticket["status"] in ("pending", "solved"):
+                ticket["status"] = "open"
+            events.append("ticket.comment_added")
+        ticket["updated_at"] = _now()
+        if emit:
+            for event in events or ["ticket.updated"]:
+                self._emit(event, ticket, author, comment=self.state.comments[tid][-1] if comment else None)
+        return ticket
+
+    # --- webhooks ----------------------------------------------------------------------------------
+
+    def _emit(
+        self, event_type: str, ticket: Mapping[str, Any], actor: int, comment: Mapping[str, Any] | None = None
+    ) -> None:
+        """A `zen:event-type:ticket.*` delivery, shaped as Zendesk's event subscriptions send it."""
+        detail = {
+            "actor_id": str(actor),
+            "assignee_id": _sid(ticket["assignee_id"]),
+            "brand_id": "1",
+            "created_at": ticket["created_at"],
+            "custom_status": "1",
+            "description": ticket["description"],
+            "external_id": ticket["external_id"],
+            "form_id": _sid(ticket["ticket_form_id"]),
+            "group_id": _sid(ticket["group_id"]),
+            "id": str(ticket["id"]),
+            "is_public": ticket["is_public"],
+            "organization_id": _sid(ticket["organization_id"]),
+            "priority": (ticket["priority"] or "").upper() or None,
+            "requester_id": str(ticket["requester_id"]),
+            "status": "HOLD" if ticket["status"] == "hold" else str(ticket["status"]).upper(),
+            "subject": ticket["subject"],
+            "submitter_id": str(ticket["submitter_id"]),
+            "tags": list(ticket["tags"]),
+            "type": (ticket["type"] or "").upper() or None,
+            "updated_at": ticket["updated_at"],
+            "via": {"channel": ticket["via"]["channel"]},
+        }
+        body: dict[str, Any] = {}
+        if comment is not None:
+            author = self.state.users[int(comment["author_id"])]
+            body = {
+                "comment": {
+                    "id": str(comment["id"]),
+                    "body": comment["body"],
+                    "is_public": comment["public"],
+                    "author": {
+                        "id": str(author["id"]),
+                        "is_staff": author["role"] != "end-user",
+                        "name": author["name"],
+                    },
+                }
+            }
+        self.emitter.emit(
+            {
+                "account_id": 1,
+                "detail": detail,
+                "event": body,
+                "id": str(uuid.uuid4()),
+                "subject": f"zen:ticket:{ticket['id']}",
+                "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "type": f"zen:event-type:{event_type}",
+                "zendesk_event_version": "2022-11-06",
+            },
+            {"X-Zendesk-Webhook-Invocation-Id": uuid.uuid4().hex, "User-Agent": "Zendesk Webhook"},
+        )
+
+    # --- HTTP --------------------------------------------------------------------------------------
+
+    def _caller(self) -> int:
+        """The authenticated user: `email/token:anything` (or `email:password`) of a demo desk user."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise ApiError(401)
+        try:
+            login = base64.b64decode(value).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(401) from exc
+        user = self._find_user(login.removesuffix("/token"))
+        if user is None or not user["active"]:
+            raise ApiError(401)
+        return int(user["id"])
+
+    def _paged(self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Cursor pagination as Zendesk does it: `page[size]`, `page[after]`, `meta`, `links`."""
+        size = min(int(request.args.get("page[size]", 100)), 100)
+        start = int(request.args.get("page[after]") or 0)
+        page = items[start : start + size]
+        more = start + size < len(items)
+        after = str(start + size) if more else None
+        next_url = f"{request.base_url}?page[size]={size}&page[after]={after}" if more else None
+        return {
+            key: page,
+            **(extra or {}),
+            "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start) if start else None},
+            "links": {"next": next_url, "prev": None},
+        }
+
+    def blueprints(self) -> tuple[Blueprint, Blueprint]:
+        api = Blueprint("zendesk_api", __name__, url_prefix="/api/v2")
+        guard(api, self.control)
+        sb = self
+
+        def route(rule: str, methods: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+                def view(**kw: Any) -> Response:
+                    try:
+                        with sb._lock:
+                            status, body = fn(sb._caller(), **kw)
+                    except ApiError as exc:
+                        status, body = exc.status, exc.body
+                    except (KeyError, TypeError, ValueError) as exc:
+                        status, body = 400, {"error": "InvalidValue", "description": f"Invalid request: {exc}"}
+                    resp = jsonify(body)
+                    resp.status_code = status
+                    return resp
+
+                view.__name__ = fn.__name__
+                for suffix in ("", ".json"):
+                    api.add_url_rule(rule + suffix, f"{fn.__name__}{suffix.replace('.', '_')}", view, methods=methods)
+                return fn
+
+            return wrap
+
+        @route("/users/me", ["GET"])
+        def me(caller: int) -> tuple[int, Any]:
+            return 200, {"user": sb.state.users[caller]}
+
+        @route("/users/<int:uid>", ["GET"])
+        def show_user(caller: int, uid: int) -> tuple[int, Any]:
+            if uid not in sb.state.users:
+                raise ApiError(404)
+            return 200, {"user": sb.state.users[uid]}
+
+        @route("/users/show_many", ["GET"])
+        def show_many_users(caller: int) -> tuple[int, Any]:
+            ids = [int(i) for i in request.args.get("ids", "").split(",") if i]
+            if len(ids) > MAX_IDS:
+                raise ApiError(400, {"error": "TooManyValues", "description": f"Too many values: at most {MAX_IDS}"})
+            return 200, {"users": [sb.state.users[i] for i in ids if i in sb.state.users]}
+
+        @route("/users/search", ["GET"])
+        def search_users(caller: int) -> tuple[int, Any]:
+            query = (request.args.get("query") or request.args.get("email") or "").removeprefix("email:").strip()
+            found = sb._find_user(query) if query else None
+            return 200, {
+                "users": [found] if found else [],
+                "next_page": None,
+                "previous_page": None,
+                "count": int(bool(found)),
+            }
+
+        @route("/users", ["POST"])
+        def create_user(caller: int) -> tuple[int, Any]:
+            data = request.get_json(force=True)["user"]
+            email = str(data.get("email") or "")
+            if not email or "@" not in email:
+                raise ApiError(
+                    422,
+                    {
+                        "error": "RecordInvalid",
+                        "description": "Record validation errors",
+                        "details": {"email": [{"description": "Email: is invalid"}]},
+                    },
+                )
+            if sb._find_user(email):
+                raise ApiError(
+                    422,
+                    {
+                        "error": "RecordInvalid",
+                        "description": "Record validation errors",
+                        "details": {"email": [{"description": f"Email: {email} is already being used"}]},
+                    },
+                )
+            uid = next(sb.state.ids)
+            sb._user(uid, str(data.get("name") or email), email, str(data.get("role") or "end-user"))
+            return 201, {"user": sb.state.users[uid]}
+
+        @route("/groups/<int:gid>/memberships", ["GET"])
+        def memberships(caller: int, gid: int) -> tuple[int, Any]:
+            if gid not in sb.state.groups:
+                raise ApiError(404)
+            items = [m for m in sb.state.memberships if m["group_id"] == gid]
+            extra = {}
+            if "users" in request.args.get("include", ""):
+                extra["users"] = [sb.state.users[m["user_id"]] for m in items]
+            return 200, sb._paged("group_memberships", items, extra)
+
+        @route("/ticket_fields", ["GET"])
+        def ticket_fields(caller: int) -> tuple[int, Any]:
+            options = [
+                {"id": i + 1, "name": v.replace("_", " ").capitalize(), "value": v} for i, v in enumerate(REQUEST_TYPES)
+            ]
+            field_json = {
+                "id": REQUEST_TYPE_FIELD,
+                "type": "tagger",
+                "title": "Request type",
+                "active": True,
+                "custom_field_options": options,
+                "required": False,
+            }
+            return 200, {"ticket_fields": [field_json], "next_page": None, "previous_page": None, "count": 1}
+
+        @route("/tickets", ["POST"])
+        def create_ticket(caller: int) -> tuple[int, Any]:
+            ticket = sb._create_ticket(caller, request.get_json(force=True)["ticket"])
+            return 201, {
+                "ticket": sb._ticket_json(ticket),
+                "audit": {"id": next(sb.state.ids), "ticket_id": ticket["id"]},
+            }
+
+        @route("/tickets/<int:tid>", ["GET"])
+        def show_ticket(caller: int, tid: int) -> tuple[int, Any]:
+            ticket = sb.state.tickets.get(tid)
+            if ticket is None:
+                raise ApiError(404)
+            body: dict[str, Any] = {"ticket": sb._ticket_json(ticket)}
+            include = request.args.get("include", "")
+            if "comment_count" in include:
+                body["ticket"]["comment_count"] = len(sb.state.comments[tid])
+            if "users" in include:
+                ids = {
+                    ticket["requester_id"],
+                    ticket["submitter_id"],
+                    ticket["assignee_id"],
+                    *ticket["collaborator_ids"],
+                }
+                body["users"] = [sb.state.users[i] for i in ids if i in sb.state.users]
+            return 200, body
+
+        @route("/tickets/<int:tid>", ["PUT"])
+        def update_ticket(caller: int, tid: int) -> tuple[int, Any]:
+            ticket = sb._update_ticket(tid, caller, request.get_json(force=True)["ticket"])
+            audit = {
+                "id": next(sb.state.ids),
+                "ticket_id": tid,
+                "created_at": ticket["updated_at"],
+                "author_id": caller,
+                "metadata": {"system": {}, "custom": {}},
+                "events": [],
+                "via": {"channel": "api"},
+            }
+            return 200, {"ticket": sb._ticket_json(ticket), "audit": audit}
+
+        @route("/tickets/<int:tid>/comments", ["GET"])
+        def comments(caller: int, tid: int) -> tuple[int, Any]:
+            if tid not in sb.state.tickets:
+                raise ApiError(404)
+            items = sb.state.comments[tid]
+            extra = {}
+            if "users" in request.args.get("include", ""):
+                extra["users"] = [sb.state.users[i] for i in {c["author_id"] for c in items}]
+            return 200, sb._paged("comments", items, extra)
+
+        @route("/tickets/update_many", ["PUT"])
+        def update_many(caller: int) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            items = data.get("tickets") or []
+            if len(items) > MAX_IDS:
+                raise ApiError(
+                    400, {"error": "TooManyValues", "description": f"Too many values: at most {MAX_IDS} tickets"}
+                )
+            results = []
+            for item in items:
+                try:
+                    sb._update_ticket(int(item["id"]), caller, item)
+                    results.append({"id": int(item["id"]), "action": "update", "success": True, "status": "Updated"})
+                except ApiError as exc:
+                    results.append(
+                        {
+                            "id": int(item["id"]),
+                            "action": "update",
+                            "success": False,
+                            "status": "Failed",
+                            "error": exc.body.get("error"),
+                            "details": str(exc.body.get("details") or exc.body.get("description")),
+                        }
+                    )
+            job_id = uuid.uuid4().hex
+            job = {
+                "id": job_id,
+                "url": f"{sb.base_url}/api/v2/job_statuses/{job_id}.json",
+                "total": len(items),
+                "progress": len(items),
+                "status": "completed",
+                "message": f"Completed at {_now()}",
+                "results": results,
+            }
+            sb.state.jobs[job_id] = job
+            queued = {**job, "status": "queued", "progress": 0, "message": None, "results": None}
+            return 200, {"job_status": queued}
+
+        @route("/job_statuses/<job_id>", ["GET"])
+        def job_status(caller: int, job_id: str) -> tuple[int, Any]:
+            if job_id not in sb.state.jobs:
+                raise ApiError(404)
+            return 200, {"job_status": sb.state.jobs[job_id]}
+
+        @route("/search/export", ["GET"])
+        def search_export(caller: int) -> tuple[int, Any]:
+            if request.args.get("filter[type]") != "ticket":
+                raise ApiError(400, {"error": "InvalidValue", "description": "filter[type] is required"})
+            items = [sb._ticket_json(t) | {"result_type": "ticket"} for t in sb._search(request.args.get("query", ""))]
+            return 200, sb._paged("results", items, {"facets": None})
+
+        @route("/search/count", ["GET"])
+        def search_count(caller: int) -> tuple[int, Any]:
+            return 200, {"count": len(sb._search(request.args.get("query", "")))}
+
+        return api, control_blueprint("zendesk", self.control, self.emitter, self.reset)
+
+    def _search(self, query: str) -> list[dict[str, Any]]:
+        """The subset of Zendesk's search syntax the bot uses: status (repeated = any of), assignee, group,
+        updated, tags."""
+        tickets = list(self.state.tickets.values())
+        order = {s: i for i, s in enumerate(STATUSES)}
+        statuses: set[str] = set()
+        for term in query.split():
+            key, op, value = _term(term)
+            if key == "status" and op == "<":
+                statuses |= {s for s in STATUSES if order[s] < order.get(value, 99)}
+            elif key == "status":
+                statuses.add(value)
+            elif key == "assignee":
+                tickets = [t for t in tickets if str(t["assignee_id"]) == value]
+            elif key == "group":
+                tickets = [t for t in tickets if str(t["group_id"]) == value]
+            elif key == "updated":
+                tickets = [t for t in tickets if (t["updated_at"] < value if op == "<" else t["updated_at"] > value)]
+            elif key == "tags":
+                tickets = [t for t in tickets if value in t["tags"]]
+        if statuses:
+            tickets = [t for t in tickets if t["status"] in statuses]
+        return sorted(tickets, key=lambda t: t["id"])
+
+
+def _term(term: str) -> tuple[str, str, str]:
+    for op in ("<", ">", ":"):
+        if op in term:
+            key, _, value = term.partition(op)
+            return key, op, value
+    return "", ":", term
+
+
+def _sid(value: Any) -> str | None:
+    return str(value) if value is not None else None
