@@ -245,8 +245,9 @@ class Helpdesk(Protocol):
         """The user with this email; with `create`, a new customer when none exists."""
         ...
 
-    def group_agents(self, group_id: str) -> list[AgentLoad]:
-        """Assignable agents of a group with their open-ticket counts."""
+    def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
+        """Assignable agents of a group with their open-ticket counts (0 without `with_load`, which
+        spares one search per agent when the strategy does not need counts, e.g. round-robin)."""
         ...
 
     def apply(self, ticket: Ticket, changes: TicketChanges) -> None:

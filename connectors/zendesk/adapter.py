@@ -210,9 +210,10 @@ class ZendeskDesk:
         )
         return self._person(made["user"])
 
-    def group_agents(self, group_id: str) -> list[AgentLoad]:
-        """Members of the group (cached briefly: membership changes rarely), each with open tickets counted."""
-        return [AgentLoad(agent, self._open_count(agent.id)) for agent in self.group_members(group_id)]
+    def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
+        """Members of the group (cached briefly: membership changes rarely), with open tickets counted."""
+        members = self.group_members(group_id)
+        return [AgentLoad(agent, self._open_count(agent.id) if with_load else 0) for agent in members]
 
     def group_members(self, group_id: str) -> list[Person]:
         cached = self._groups.get(group_id)

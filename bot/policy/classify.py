@@ -1,0 +1,92 @@
+"""Which request type a ticket is: the first matching rule of the policy wins, else the default."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.policy.schema import Match, Policy, Rule
+from connectors.base import Ticket
+
+
+@dataclass(frozen=True)
+class Classification:
+    request_type: str
+    rule: Rule | None
+    """None when no rule matched and the default applies."""
+    why: str
+
+    @property
+    def rule_name(self) -> str:
+        return self.rule.name if self.rule else "default"
+
+
+@lru_cache(maxsize=1024)
+def _words(keyword: str) -> re.Pattern[str]:
+    """A keyword or phrase, matched as whole words, case-insensitively ("log in" ≠ "blog index")."""
+    return re.compile(rf"(?<!\w){re.escape(keyword.strip())}(?!\w)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+
+
+def _first_keyword(keywords: list[str], text: str) -> str | None:
+    return next((k for k in keywords if _words(k).search(text)), None)
+
+
+def match_reasons(match: Match, ticket: Ticket, organizations: dict[str, str]) -> list[str] | None:
+    """Why `match` holds for `ticket` (one reason per condition), or None when any condition fails."""
+    subject, description = ticket.subject, ticket.description
+    reasons: list[str] = []
+    checks: list[tuple[list[str], str, str]] = [
+        (match.keywords, f"{subject}\n{description}", "text"),
+        (match.subject_keywords, subject, "subject"),
+        (match.description_keywords, description, "description"),
+    ]
+    for keywords, text, where in checks:
+        if keywords:
+            found = _first_keyword(keywords, text)
+            if found is None:
+                return None
+            reasons.append(f"{where} mentions {found!r}")
+    if match.regex:
+        hit = _regex(match.regex).search(f"{subject}\n{description}")
+        if hit is None:
+            return None
+        reasons.append(f"text matches /{match.regex}/ ({hit.group(0)[:40]!r})")
+    if match.form:
+        if ticket.form not in match.form:
+            return None
+        reasons.append(f"form {ticket.form}")
+    if match.request_type:
+        if ticket.request_type not in match.request_type:
+            return None
+        reasons.append(f"customer picked {ticket.request_type}")
+    if match.tags:
+        tag = next((t for t in match.tags if t in ticket.tags), None)
+        if tag is None:
+            return None
+        reasons.append(f"tag {tag}")
+    if match.channel:
+        if ticket.channel not in match.channel:
+            return None
+        reasons.append(f"channel {ticket.channel}")
+    if match.organization:
+        ids = {organizations.get(name, name) for name in match.organization}
+        if ticket.organization_id not in ids:
+            return None
+        reasons.append(f"organization {ticket.organization_id}")
+    return reasons
+
+
+def classify(ticket: Ticket, policy: Policy) -> Classification:
+    organizations = policy.desk(ticket.desk).organizations
+    for rule in policy.triage.rules:
+        reasons = match_reasons(rule.match, ticket, organizations)
+        if reasons is not None:
+            return Classification(rule.request_type, rule, "; ".join(reasons))
+    default = policy.triage.default.request_type
+    return Classification(default, None, "no rule matched")

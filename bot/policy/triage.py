@@ -1,0 +1,208 @@
+"""Triage of a new ticket, decided in two pure steps around the I/O the task does in between.
+
+`plan_triage` says whether to triage at all, which request type, and whom to ask for candidates;
+the task then lists the group's agents and takes a round-robin turn; `decide_triage` turns all of it
+into actions, each carrying the rule and the reasoning behind it (shown in `events`, `replay`, dry runs
+and the internal triage note).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.policy.actions import (
+    Action,
+    AddParticipants,
+    Assign,
+    Comment,
+    Resolve,
+    SetReporter,
+    SetRequestType,
+    SetStatus,
+    Tag,
+)
+from bot.policy.assign import choose_agent
+from bot.policy.classify import Classification, classify
+from bot.policy.forwarded import Forwarded, parse_forwarded
+from bot.policy.schema import Assignment, Policy
+from bot.policy.templates import render
+from connectors.base import AgentLoad, Person, Status, Ticket, Visibility
+
+TRIAGED_TAG = "helpdesk-bot-triaged"
+"""Marks a ticket the bot has triaged: a redelivered or replayed creation event finds it and stops."""
+
+
+@dataclass(frozen=True)
+class TriagePlan:
+    skip: str | None
+    classification: Classification | None = None
+    assignment: Assignment | None = None
+    group_id: str | None = None
+    needs_agent: bool = False
+    assignment_note: str = ""
+    forwarded: Forwarded | None = None
+    shadow: bool = False
+
+    @property
+    def rule(self) -> str:
+        return self.classification.rule_name if self.classification else "-"
+
+    @property
+    def request_type(self) -> str:
+        return self.classification.request_type if self.classification else "-"
+
+    @property
+    def pool(self) -> str | None:
+        """The round-robin pool (one rotation per group), when this plan assigns by round-robin."""
+        if self.needs_agent and self.assignment and self.assignment.strategy == "round_robin":
+            return self.assignment.group
+        return None
+
+
+def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> TriagePlan:
+    if not policy.triage.enabled:
+        return TriagePlan(skip="triage is disabled in the policy")
+    if TRIAGED_TAG in ticket.tags:
+        return TriagePlan(skip=f"already triaged (tag {TRIAGED_TAG})")
+    if ticket.status not in (Status.NEW, Status.OPEN):
+        return TriagePlan(skip=f"ticket is {ticket.status.value}, not new")
+    classification = classify(ticket, policy)
+    rule = classification.rule
+    assignment = rule.assign if rule and rule.assign else policy.triage.default.assign
+    options = policy.desk(desk)
+    group_id = options.groups.get(assignment.group) if assignment else None
+    if classification.request_type == "phone_only":
+        needs_agent, note = False, "phone-only request: resolved with the phone instructions, not assigned"
+    elif ticket.assignee_id:
+        needs_agent, note = False, f"already assigned to {ticket.assignee_id} by a person: never reassigned"
+    elif assignment is None:
+        needs_agent, note = False, "no assignment configured for this rule"
+    elif group_id is None:
+        needs_agent, note = False, f"group {assignment.group!r} has no id in desks.{desk}.groups"
+    else:
+        needs_agent, note = True, ""
+    forwarded = _forwarded(ticket, policy)
+    return TriagePlan(
+        skip=None,
+        classification=classification,
+        assignment=assignment,
+        group_id=group_id,
+        needs_agent=needs_agent,
+        assignment_note=note,
+        forwarded=forwarded,
+        shadow=options.shadow or bool(rule and rule.shadow),
+    )
+
+
+def _forwarded(ticket: Ticket, policy: Policy) -> Forwarded | None:
+    """A customer's mail forwarded by staff: the requester is staff and the original sender is not."""
+    if not _is_staff(ticket.requester.email, policy):
+        return None
+    found = parse_forwarded(ticket.description)
+    if found is None or _is_staff(found.sender_email, policy):
+        return None
+    return found
+
+
+def _is_staff(email: str | None, policy: Policy) -> bool:
+    return bool(email) and (email or "").rsplit("@", 1)[-1].lower() in policy.staff
+
+
+def decide_triage(
+    plan: TriagePlan, ticket: Ticket, policy: Policy, now: datetime, agents: list[AgentLoad], turn: int | None
+) -> list[Action]:
+    """The actions for a ticket `plan_triage` said to triage, in the order they should land."""
+    classification = plan.classification
+    if plan.skip or classification is None:
+        return []
+    rule, why = classification.rule_name, classification.why
+    request_type = classification.request_type
+    options = policy.desk(ticket.desk)
+    actions: list[Action] = [
+        SetRequestType(rule=rule, why=why, request_type=options.request_types.get(request_type, request_type))  # type: ignore[call-overload]
+    ]
+    agent: Person | None = None
+    assignment_text = plan.assignment_note
+    if plan.needs_agent and plan.assignment is not None:
+        choice = choose_agent(plan.assignment, agents, policy, now, turn)
+        agent = choice.agent
+        assignment_text = f"Assigned to {agent.name if agent else 'the group'}: {choice.why}."
+        actions.append(Assign(rule=rule, why=choice.why, agent_id=agent.id if agent else None, group_id=plan.group_id))
+    customer_name, customer_email = ticket.requester.name, ticket.requester.email
+    if plan.forwarded is not None:
+        fwd = plan.forwarded
+        customer_name, customer_email = fwd.sender_name or fwd.sender_email, fwd.sender_email
+        actions.append(
+            SetReporter(
+                rule=rule,
+                why=f"{ticket.requester.email} is staff and forwarded a mail from {fwd.sender_email}",
+                email=fwd.sender_email,
+                name=fwd.sender_name,
+            )
+        )
+        cc = tuple(e for e in fwd.cc if e != fwd.sender_email)
+        if cc:
+            actions.append(AddParticipants(rule=rule, why="in CC of the forwarded mail", emails=cc))
+    extra = _policy_participants(policy, ticket, request_type)
+    if extra:
+        actions.append(AddParticipants(rule="participants", why="policy keeps them in the loop", emails=extra))
+    values = {
+        "customer_name": _first_name(customer_name or customer_email or "there"),
+        "customer_email": customer_email,
+        "ticket_id": ticket.id,
+        "ticket_url": ticket.url,
+        "request_type": request_type,
+        "phone": policy.service_desk.phone,
+        "hours": policy.service_desk.hours,
+        "agent_name": agent.name if agent else None,
+        "rule": rule,
+        "rule_why": why,
+        "assignment": assignment_text,
+    }
+    if request_type == "phone_only":
+        actions.append(_comment("phone_only", Visibility.PUBLIC, policy, values, rule, "must be handled by phone"))
+        actions.append(
+            Resolve(rule=rule, why="phone-only: the customer is asked to call", resolution=policy.triage.resolution)
+        )
+    else:
+        if policy.triage.first_response:
+            actions.append(
+                _comment(f"first_response.{request_type}", Visibility.PUBLIC, policy, values, rule, "first response")
+            )
+        if ticket.status is Status.NEW:
+            actions.append(SetStatus(rule=rule, why="awaiting support after the first response", status=Status.OPEN))
+        if request_type == "incident" and ticket.channel == "email":
+            actions.append(
+                _comment("incident_call_note", Visibility.INTERNAL, policy, values, rule, "incident by email: call")
+            )
+    if policy.triage.triage_note:
+        actions.append(_comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note"))
+    actions.append(Tag(rule=rule, why="marks the ticket triaged (idempotency)", add=(TRIAGED_TAG,)))
+    return actions
+
+
+def _comment(
+    template: str, visibility: Visibility, policy: Policy, values: dict[str, object], rule: str, why: str
+) -> Comment:
+    body = render(template, policy.templates, values)
+    return Comment(rule=rule, why=why, body=body, visibility=visibility, template=template)
+
+
+def _policy_participants(policy: Policy, ticket: Ticket, request_type: str) -> tuple[str, ...]:
+    organizations = policy.desk(ticket.desk).organizations
+    out: list[str] = []
+    for entry in policy.participants:
+        if entry.organization and organizations.get(entry.organization, entry.organization) != ticket.organization_id:
+            continue
+        if entry.request_type and entry.request_type != request_type:
+            continue
+        out.extend(entry.cc)
+    return tuple(dict.fromkeys(out))
+
+
+def _first_name(name: str) -> str:
+    name = name.strip()
+    if "," in name:  # "Müller, Hans"
+        return name.split(",", 1)[1].strip().split()[0] if name.split(",", 1)[1].strip() else name
+    return name.split()[0] if "@" not in name else name.split("@")[0]
