@@ -349,10 +349,17 @@ class JsonApi:
     connection).
     """
 
-    def __init__(self, base_url: str, auth: tuple[str, str], timeout: float = 10.0, read_retries: int = 2) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        auth: tuple[str, str],
+        timeout: float = 10.0,
+        read_retries: int = 2,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = session or requests.Session()
         self.session.auth = auth
         self.session.headers["Accept"] = "application/json"
         retry = Retry(total=read_retries, connect=read_retries, read=0, status=0, allowed_methods={"GET", "HEAD"})
@@ -376,7 +383,9 @@ class JsonApi:
         """The JSON answer of `method path` (None for an empty body); transport failures are `Unavailable`."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         try:
-            resp = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
+            # A vendor client's session may apply its own timeout (jira's does); otherwise ours.
+            extra = {} if getattr(self.session, "timeout", None) else {"timeout": self.timeout}
+            resp = self.session.request(method, url, params=params, json=json, **extra)
         except requests.RequestException as exc:
             raise Unavailable(f"{method} {path}: {exc}") from exc
         if resp.status_code == 204 or not resp.content:

@@ -1,0 +1,362 @@
+"""The `Helpdesk` protocol over Jira Service Management: the `jira` client's session, platform and JSM APIs.
+
+The platform API (`/rest/api/3`) edits fields (assignee, reporter, request type, priority, labels) in one
+`PUT`, moves tickets through transitions (with a resolution) and creates and links dev bugs with an
+ADF @-mention; the service desk API (`/rest/servicedeskapi`) writes customer-visible or internal
+comments and request participants and creates customers. The `jira` client is built with retries off
+and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After)` at once.
+
+Jira has no update guard like Zendesk's `safe_update`: a write never raises `Conflict` for a stale
+snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
+
+Options (policy file, `desks.jira`): `service_project` (SD), `service_desk_id` (1), `request_type_field`
+(customfield_10010), `participants_field` (customfield_10011), `dev_project` (DEV), `link_type` (Relates),
+`bug_issue_type` (Bug), `deployment` (cloud | datacenter: comment mentions in ADF or wiki markup),
+`status_map` (desk status name → new/open/pending/on_hold/solved/closed), `default_resolution` (Done).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from jira import JIRA
+
+from connectors.base import (
+    AgentLoad,
+    BulkResult,
+    Comment,
+    DeskConfig,
+    HelpdeskError,
+    InvalidRequest,
+    JsonApi,
+    LinkedIssue,
+    NewComment,
+    Person,
+    Role,
+    SearchPage,
+    Status,
+    Ticket,
+    TicketChanges,
+    TicketQuery,
+    Visibility,
+)
+
+STATUS_MAP = {
+    "waiting for support": Status.OPEN,
+    "in progress": Status.OPEN,
+    "escalated": Status.OPEN,
+    "waiting for customer": Status.PENDING,
+    "pending": Status.ON_HOLD,
+    "resolved": Status.SOLVED,
+    "done": Status.SOLVED,
+    "closed": Status.CLOSED,
+    "canceled": Status.CLOSED,
+}
+CATEGORY = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
+FIELDS = "summary,description,status,reporter,assignee,priority,labels,created,updated,project,issuetype,resolution"
+
+
+def build(config: DeskConfig) -> JiraDesk:
+    return JiraDesk(config)
+
+
+class JiraDesk:
+    name = "jira"
+    atomic_writes = False
+    """Fields, participants, comments and transitions are separate calls on Jira."""
+
+    def __init__(self, config: DeskConfig) -> None:
+        options = config.options
+        self.client = JIRA(
+            server=config.url,
+            basic_auth=(config.email, config.token),
+            max_retries=0,
+            timeout=config.timeout,
+            get_server_info=False,
+        )
+        self.api = JsonApi(config.url, (config.email, config.token), config.timeout, session=self.client._session)
+        self.project = str(options.get("service_project", "SD"))
+        self.service_desk = str(options.get("service_desk_id", "1"))
+        self.request_type_field = str(options.get("request_type_field", "customfield_10010"))
+        self.participants_field = str(options.get("participants_field", "customfield_10011"))
+        self.dev_project = str(options.get("dev_project", "DEV"))
+        self.link_type = str(options.get("link_type", "Relates"))
+        self.bug_type = str(options.get("bug_issue_type", "Bug"))
+        self.cloud = options.get("deployment", "cloud") == "cloud"
+        self.default_resolution = str(options.get("default_resolution", "Done"))
+        self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.get("status_map") or {}).items()}}
+        self._me: Person | None = None
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def me(self) -> Person:
+        if self._me is None:
+            data = self.api.call("GET", "/rest/api/3/myself")
+            self._me = Person(
+                str(data["accountId"]), str(data.get("displayName") or ""), data.get("emailAddress"), Role.BOT
+            )
+        return self._me
+
+    def _person(self, user: Mapping[str, Any] | None) -> Person:
+        if not user:
+            return Person("", "")
+        account = str(user.get("accountId") or user.get("name") or "")
+        if account == self.me().id:
+            role = Role.BOT
+        else:
+            role = Role.CUSTOMER if user.get("accountType") == "customer" else Role.AGENT
+        return Person(
+            account,
+            str(user.get("displayName") or ""),
+            user.get("emailAddress"),
+            role,
+            available=bool(user.get("active", True)),
+        )
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """Two reads: the issue's fields, and its comments with JSM's public/internal flag."""
+        fields = f"{FIELDS},{self.request_type_field},{self.participants_field},customfield_10002"
+        issue = self.api.call("GET", f"/rest/api/3/issue/{ticket_id}", params={"fields": fields})
+        page = self.api.call("GET", f"/rest/servicedeskapi/request/{issue['key']}/comment", params={"limit": 100})
+        comments = tuple(
+            Comment(
+                id=str(c["id"]),
+                author=self._person(c.get("author")),
+                body=str(c.get("body") or ""),
+                visibility=Visibility.PUBLIC if c.get("public", True) else Visibility.INTERNAL,
+                created_at=_time((c.get("created") or {}).get("iso8601")),
+            )
+            for c in page.get("values") or []
+        )
+        return self._ticket(issue, comments)
+
+    def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
+        f = issue["fields"]
+        status = f.get("status") or {}
+        normalized = self.status_map.get(str(status.get("name", "")).lower()) or CATEGORY.get(
+            (status.get("statusCategory") or {}).get("key", ""), Status.OPEN
+        )
+        request_type = (f.get(self.request_type_field) or {}).get("requestType") or {}
+        orgs = f.get("customfield_10002") or []
+        return Ticket(
+            desk=self.name,
+            id=str(issue["key"]),
+            subject=str(f.get("summary") or ""),
+            description=_plain(f.get("description")) or "",
+            status=normalized,
+            requester=self._person(f.get("reporter")),
+            created_at=_time(f.get("created")),
+            updated_at=_time(f.get("updated")),
+            version=str(f.get("updated") or ""),
+            priority=(f.get("priority") or {}).get("name"),
+            assignee_id=(f.get("assignee") or {}).get("accountId"),
+            request_type=request_type.get("id"),
+            organization_id=str(orgs[0]["id"]) if orgs else None,
+            channel="portal",
+            tags=tuple(f.get("labels") or ()),
+            participant_ids=tuple(str(u["accountId"]) for u in f.get(self.participants_field) or []),
+            custom_fields={k: v for k, v in f.items() if k.startswith("customfield_")},
+            comments=comments,
+            project=(f.get("project") or {}).get("key"),
+            url=f"{self.api.base_url}/browse/{issue['key']}",
+        )
+
+    def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
+        users = self.api.call("GET", "/rest/api/3/user/search", params={"query": email}) or []
+        exact = [u for u in users if (u.get("emailAddress") or "").lower() == email.lower()]
+        if exact:
+            return self._person(exact[0])
+        if not create:
+            return None
+        made = self.api.call(
+            "POST", "/rest/servicedeskapi/customer", json={"email": email, "displayName": name or email}
+        )
+        return self._person({**made, "accountType": "customer"})
+
+    def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
+        page = self.api.call("GET", "/rest/api/3/group/member", params={"groupname": group_id, "maxResults": 50})
+        agents = [self._person(u) for u in page.get("values") or [] if u.get("active", True)]
+        return [AgentLoad(a, self._open_count(a.id) if with_load else 0) for a in agents]
+
+    def _open_count(self, account_id: str) -> int:
+        jql = f'project = {self.project} AND assignee = "{account_id}" AND statusCategory != Done'
+        return int(self.api.call("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})["count"])
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
+        """Fields in one `PUT`, then participants, the comment, and the transition last (so a resolving
+        write posts its explanation before the ticket leaves the queue)."""
+        key = ticket.id
+        fields: dict[str, Any] = {}
+        if changes.assignee_id is not None:
+            fields["assignee"] = {"accountId": changes.assignee_id}
+        if changes.requester_id is not None:
+            fields["reporter"] = {"accountId": changes.requester_id}
+        if changes.request_type is not None:
+            fields[self.request_type_field] = changes.request_type
+        if changes.priority is not None:
+            fields["priority"] = {"name": changes.priority.capitalize()}
+        fields.update(changes.custom_fields)
+        labels = [{"add": t} for t in changes.add_tags] + [{"remove": t} for t in changes.remove_tags]
+        if fields or labels:
+            body: dict[str, Any] = {"fields": fields}
+            if labels:
+                body["update"] = {"labels": labels}
+            self.api.call("PUT", f"/rest/api/3/issue/{key}", json=body)
+        if changes.add_participant_ids:
+            self.api.call(
+                "POST",
+                f"/rest/servicedeskapi/request/{key}/participant",
+                json={"accountIds": list(changes.add_participant_ids)},
+            )
+        if changes.comment is not None:
+            self.api.call(
+                "POST",
+                f"/rest/servicedeskapi/request/{key}/comment",
+                json={
+                    "body": _wiki_mentions(changes.comment),
+                    "public": changes.comment.visibility is Visibility.PUBLIC,
+                },
+            )
+        if changes.status is not None:
+            self._transition(key, changes.status, changes.resolution)
+
+    def _transition(self, key: str, status: Status, resolution: str | None) -> None:
+        options = self.api.call("GET", f"/rest/api/3/issue/{key}/transitions")["transitions"]
+        for option in options:
+            target = option.get("to") or {}
+            mapped = self.status_map.get(str(target.get("name", "")).lower()) or CATEGORY.get(
+                (target.get("statusCategory") or {}).get("key", "")
+            )
+            if mapped is status:
+                body: dict[str, Any] = {"transition": {"id": option["id"]}}
+                if status in (Status.SOLVED, Status.CLOSED):
+                    body["fields"] = {"resolution": {"name": resolution or self.default_resolution}}
+                self.api.call("POST", f"/rest/api/3/issue/{key}/transitions", json=body)
+                return
+        names = ", ".join(f"{o['name']} → {(o.get('to') or {}).get('name')}" for o in options)
+        raise InvalidRequest(f"{key}: no transition leads to {status.value} (available: {names or 'none'})")
+
+    def create_linked_issue(
+        self,
+        ticket: Ticket,
+        *,
+        project: str,
+        summary: str,
+        description: str,
+        issue_type: str = "Bug",
+        comment: NewComment | None = None,
+    ) -> LinkedIssue:
+        fields = {
+            "project": {"key": project or self.dev_project},
+            "summary": summary,
+            "description": _adf_text(description),
+            "issuetype": {"name": issue_type or self.bug_type},
+        }
+        made = self.api.call("POST", "/rest/api/3/issue", json={"fields": fields})
+        key = str(made["key"])
+        link = {"type": {"name": self.link_type}, "inwardIssue": {"key": ticket.id}, "outwardIssue": {"key": key}}
+        self.api.call("POST", "/rest/api/3/issueLink", json=link)
+        if comment is not None:
+            body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment)
+            self.api.call("POST", f"/rest/api/3/issue/{key}/comment", json={"body": body})
+        return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
+
+    def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
+        """Enhanced JQL search (`/rest/api/3/search/jql`): `nextPageToken` pages, no `total`."""
+        clauses = [f"project = {query.project or self.project}"]
+        names = self._status_names(query.statuses)
+        if names:
+            clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
+        if query.updated_before is not None:
+            clauses.append(f'updated < "{query.updated_before.astimezone(UTC).strftime("%Y/%m/%d %H:%M")}"')
+        body: dict[str, Any] = {
+            "jql": " AND ".join(clauses) + " ORDER BY key ASC",
+            "maxResults": 100,
+            "fields": f"{FIELDS},{self.request_type_field},{self.participants_field}".split(","),
+        }
+        if cursor:
+            body["nextPageToken"] = cursor
+        page = self.api.call("POST", "/rest/api/3/search/jql", json=body)
+        tickets = tuple(self._ticket(issue, ()) for issue in page.get("issues") or [])
+        return SearchPage(tickets, None if page.get("isLast", True) else page.get("nextPageToken"))
+
+    def _status_names(self, statuses: tuple[Status, ...]) -> list[str]:
+        names = [name for name, status in self.status_map.items() if status in statuses]
+        if Status.NEW in statuses:
+            names.append("waiting for support")
+        return sorted({n.title() if n != "waiting for support" else "Waiting for support" for n in names})
+
+    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
+        """Jira has no endpoint taking different changes per issue: each ticket is one `apply`.
+
+        A rate limit stops the run (the caller retries the rest later); other errors are per ticket.
+        `jobs` is 0: nothing runs asynchronously on the Jira side.
+        """
+        errors: dict[str, str | None] = {}
+        for key, change in changes.items():
+            try:
+                stub = Ticket(self.name, key, "", "", Status.OPEN, Person("", ""), _time(None), _time(None), "")
+                self.apply(stub, change)
+                errors[key] = None
+            except HelpdeskError as exc:
+                if not exc.permanent:
+                    raise
+                errors[key] = str(exc)
+        return BulkResult(errors, 0)
+
+
+def _wiki_mentions(comment: NewComment) -> str:
+    """Jira wiki markup (JSM comments, Data Center): `[~accountid:ID]` notifies the person."""
+    if not comment.mentions:
+        return comment.body
+    return " ".join(f"[~accountid:{p.id}]" for p in comment.mentions) + " " + comment.body
+
+
+def _adf_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": line}] if line else []}
+            for line in text.split("\n")
+        ],
+    }
+
+
+def _adf_mentions(comment: NewComment) -> dict[str, Any]:
+    """Cloud's v3 API takes ADF: a mention node per person, then the text."""
+    doc = _adf_text(comment.body)
+    mentions: list[dict[str, Any]] = []
+    for person in comment.mentions:
+        mentions += [
+            {"type": "mention", "attrs": {"id": person.id, "text": f"@{person.name}"}},
+            {"type": "text", "text": " "},
+        ]
+    if mentions:
+        doc["content"][0]["content"] = mentions + doc["content"][0]["content"]
+    return doc
+
+
+def _plain(value: Any) -> str | None:
+    """Text of an ADF document (v3 descriptions), or the string itself (v2, Data Center)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        if value.get("type") == "text":
+            return str(value.get("text", ""))
+        parts = [_plain(c) or "" for c in value.get("content") or []]
+        return ("\n" if value.get("type") == "doc" else "").join(parts)
+    return str(value)
+
+
+def _time(value: str | None) -> datetime:
+    if not value:
+        return datetime.fromtimestamp(0, UTC)
+    text = value.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    return datetime.fromisoformat(text)

@@ -1,0 +1,866 @@
+"""A stateful fake of Jira Cloud with Jira Service Management, at the real REST paths.
+
+Platform API (`/rest/api/2` and `/3`: issues, transitions, comments, links, JQL search with
+`nextPageToken`, users, groups) and the service desk API (`/rest/servicedeskapi`: requests, their
+customer-visible or internal comments, participants, request types, customers), with Jira's error bodies
+(`{"errorMessages": [...], "errors": {...}}`), 400 for missing fields and unknown transitions, 404 for
+unknown issues, rate-limit headers and 429 + `Retry-After` from the shared sandbox kit. Like an admin
+webhook with a secret, it posts signed `jira:issue_created`, `jira:issue_updated` (with changelog) and
+`comment_created` events to the bot. Anyone of the demo site authenticates with any API token.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from connectors.jira.webhook import sign
+from connectors.sandbox_kit import SandboxControl, WebhookEmitter, control_blueprint, guard
+
+REQUEST_TYPE_FIELD = "customfield_10010"
+PARTICIPANTS_FIELD = "customfield_10011"
+REQUEST_TYPES = {
+    "1": "General inquiry",
+    "2": "Technical support",
+    "3": "Configuration change",
+    "4": "Feedback",
+    "5": "Phone-only service request",
+    "6": "Incident",
+}
+STATUSES = {
+    "10001": ("Waiting for support", "new"),
+    "10002": ("Waiting for customer", "indeterminate"),
+    "10003": ("Pending", "indeterminate"),
+    "10004": ("In progress", "indeterminate"),
+    "10005": ("Resolved", "done"),
+    "10006": ("Closed", "done"),
+    "10010": ("To Do", "new"),
+    "10011": ("Done", "done"),
+}
+SD_TRANSITIONS = [
+    ("11", "Respond to customer", "10002"),
+    ("21", "Back to support", "10001"),
+    ("31", "Pending", "10003"),
+    ("41", "Start progress", "10004"),
+    ("51", "Resolve this issue", "10005"),
+    ("61", "Close", "10006"),
+]
+DEV_TRANSITIONS = [("71", "Done", "10011"), ("81", "Reopen", "10010")]
+RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate")
+PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
+PAGE = 50
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}+0000"
+
+
+def error_body(status: int) -> dict[str, Any]:
+    messages = {
+        400: "The request is invalid.",
+        401: "Client must be authenticated to access this resource.",
+        403: "You do not have permission to perform this operation.",
+        404: "Issue does not exist or you do not have permission to see it.",
+        409: "The issue was modified by another request.",
+        429: "Rate limit exceeded.",
+    }
+    return {"errorMessages": [messages.get(status, "Internal server error")], "errors": {}}
+
+
+def rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": datetime.fromtimestamp(datetime.now(UTC).timestamp() + reset, UTC).isoformat(),
+    }
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, messages: list[str] | None = None, errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = (
+            {"errorMessages": messages or [], "errors": dict(errors or {})}
+            if messages or errors
+            else error_body(status)
+        )
+
+
+@dataclass
+class State:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, itertools.count[int]] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10100))
+
+
+class JiraSandbox:
+    desk = "jira"
+
+    def __init__(self) -> None:
+        self.control = SandboxControl("jira", error_body, rate_headers)
+        self.emitter = WebhookEmitter(sign)
+        self.state = State()
+        self._lock = threading.RLock()
+        self.base_url = "https://sandbox.atlassian.net"
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def reset(self, seed: bool) -> None:
+        with self._lock:
+            self.state = State(counters={"SD": itertools.count(1), "DEV": itertools.count(1)})
+            if seed:
+                self._seed()
+
+    def _user(self, account_id: str, name: str, email: str, kind: str) -> None:
+        self.state.users[account_id] = {
+            "self": f"{self.base_url}/rest/api/3/user?accountId={account_id}",
+            "accountId": account_id,
+            "accountType": kind,
+            "emailAddress": email,
+            "displayName": name,
+            "active": True,
+            "timeZone": "Europe/Berlin",
+            "avatarUrls": {"48x48": f"{self.base_url}/avatar/{account_id}"},
+        }
+
+    def _seed(self) -> None:
+        self._user("bot-0001", "Helpdesk Bot", "bot@example.com", "atlassian")
+        for aid, name, email in (
+            ("agent-alice", "Alice Agent", "alice@example.com"),
+            ("agent-bob", "Bob Agent", "bob@example.com"),
+            ("agent-carol", "Carol Agent", "carol@example.com"),
+            ("agent-dave", "Dave Devlead", "dave@example.com"),
+            ("agent-sam", "Sam Staff", "sam@example.com"),
+        ):
+            self._user(aid, name, email, "atlassian")
+        self._user("cust-cathy", "Cathy Customer", "cathy@acme.test", "customer")
+        self._user("cust-gary", "Gary Globex", "gary@globex.test", "customer")
+        self.state.groups = {"support": ["agent-alice", "agent-bob", "agent-carol"], "escalations": ["agent-bob"]}
+        first = self._create(
+            "SD", "cust-cathy", {"summary": "Invoice copy", "description": "Please send me a copy."}, emit=False
+        )
+        first["fields"]["assignee"] = self.state.users["agent-alice"]
+        self._create(
+            "SD", "cust-gary", {"summary": "Question about limits", "description": "What are the limits?"}, emit=False
+        )
+
+    def _org(self, account_id: str) -> list[dict[str, Any]]:
+        email = self.state.users[account_id]["emailAddress"]
+        if email.endswith("@acme.test"):
+            return [{"id": "1", "name": "Acme"}]
+        if email.endswith("@globex.test"):
+            return [{"id": "2", "name": "Globex"}]
+        return []
+
+    def _status(self, status_id: str) -> dict[str, Any]:
+        name, category = STATUSES[status_id]
+        return {"id": status_id, "name": name, "statusCategory": {"key": category, "name": category.title()}}
+
+    def _create(
+        self,
+        project: str,
+        reporter: str,
+        fields: Mapping[str, Any],
+        *,
+        request_type: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        if not fields.get("summary"):
+            raise ApiError(400, errors={"summary": "You must specify a summary of the issue."})
+        number = next(self.state.counters[project])
+        key = f"{project}-{number}"
+        issue_id = str(next(self.state.ids))
+        now = _now()
+        service = project == "SD"
+        issue = {
+            "id": issue_id,
+            "key": key,
+            "self": f"{self.base_url}/rest/api/3/issue/{issue_id}",
+            "fields": {
+                "summary": str(fields["summary"]),
+                "description": fields.get("description"),
+                "status": self._status("10001" if service else "10010"),
+                "reporter": self.state.users[reporter],
+                "creator": self.state.users[reporter],
+                "assignee": None,
+                "priority": {"id": "3", "name": "Medium"},
+                "labels": list(fields.get("labels") or []),
+                "created": now,
+                "updated": now,
+                "resolution": None,
+                "resolutiondate": None,
+                "project": {
+                    "id": "10000" if service else "10001",
+                    "key": project,
+                    "name": "Service Desk" if service else "Development",
+                    "projectTypeKey": "service_desk" if service else "software",
+                },
+                "issuetype": {
+                    "id": "10100" if service else "10200",
+                    "name": "Service Request" if service else str((fields.get("issuetype") or {}).get("name") or "Bug"),
+                },
+                REQUEST_TYPE_FIELD: self._request_type(request_type or "1") if service else None,
+                PARTICIPANTS_FIELD: [],
+                "customfield_10002": self._org(reporter) if service else [],
+                "issuelinks": [],
+            },
+        }
+        self.state.issues[key] = issue
+        self.state.comments[key] = []
+        if emit:
+            self._emit("jira:issue_created", "issue_created", issue, reporter)
+        return issue
+
+    def _request_type(self, type_id: str) -> dict[str, Any]:
+        if type_id not in REQUEST_TYPES:
+            raise ApiError(400, errors={REQUEST_TYPE_FIELD: f"Request type {type_id} does not exist."})
+        return {
+            "_links": {"self": f"{self.base_url}/rest/servicedeskapi/servicedesk/1/requesttype/{type_id}"},
+            "requestType": {"id": type_id, "name": REQUEST_TYPES[type_id], "serviceDeskId": "1"},
+            "currentStatus": {"status": "Waiting for support"},
+        }
+
+    def _issue(self, ref: str) -> dict[str, Any]:
+        issue = self.state.issues.get(ref) or next((i for i in self.state.issues.values() if i["id"] == ref), None)
+        if issue is None:
+            raise ApiError(404, ["Issue does not exist or you do not have permission to see it."])
+        return issue
+
+    def _account(self, value: Any, field_name: str) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        account = value.get("accountId") if isinstance(value, Mapping) else value
+        if account not in self.state.users:
+            raise ApiError(400, errors={field_name: f"User '{account}' does not exist."})
+        return self.state.users[str(account)]
+
+    def _edit(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any]) -> None:
+        fields = issue["fields"]
+        items: list[dict[str, Any]] = []
+        given = dict(body.get("fields") or {})
+        errors: dict[str, str] = {}
+        known = {
+            "summary",
+            "description",
+            "assignee",
+            "reporter",
+            "priority",
+            "labels",
+            REQUEST_TYPE_FIELD,
+            PARTICIPANTS_FIELD,
+        }
+        for name in given:
+            if name not in known:
+                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+        if errors:
+            raise ApiError(400, errors=errors)
+        for name, value in given.items():
+            old = fields.get(name)
+            if name in ("assignee", "reporter"):
+                new = self._account(value, name)
+                to_string = new["displayName"] if new else None
+                from_string = old["displayName"] if old else None
+            elif name == "priority":
+                pid = next((k for k, v in PRIORITIES.items() if v == value.get("name") or k == value.get("id")), None)
+                if pid is None:
+                    raise ApiError(400, errors={"priority": "The priority selected is invalid."})
+                new, from_string, to_string = (
+                    {"id": pid, "name": PRIORITIES[pid]},
+                    (old or {}).get("name"),
+                    PRIORITIES[pid],
+                )
+            elif name == REQUEST_TYPE_FIELD:
+                new = self._request_type(str(value.get("id") if isinstance(value, Mapping) else value))
+                from_string, to_string = (old or {}).get("requestType", {}).get("name"), new["requestType"]["name"]
+            elif name == PARTICIPANTS_FIELD:
+                new = [self._account(v, name) for v in value]
+                from_string, to_string = None, ", ".join(u["displayName"] for u in new if u)
+            else:
+                new, from_string, to_string = value, str(old), str(value)
+            if new != old:
+                fields[name] = new
+                items.append(
+                    {
+                        "field": name,
+                        "fieldtype": "custom" if name.startswith("customfield") else "jira",
+                        "fieldId": name,
+                        "from": None,
+                        "fromString": from_string,
+                        "to": None,
+                        "toString": to_string,
+                    }
+                )
+        for op in (body.get("update") or {}).get("labels") or []:
+            if "add" in op and op["add"] not in fields["labels"]:
+                fields["labels"].append(op["add"])
+                items.append({"field": "labels", "fieldtype": "jira", "fromString": "", "toString": op["add"]})
+            if "remove" in op and op["remove"] in fields["labels"]:
+                fields["labels"].remove(op["remove"])
+        if items:
+            fields["updated"] = _now()
+            kind = "issue_assigned" if any(i["field"] == "assignee" for i in items) else "issue_updated"
+            self._emit("jira:issue_updated", kind, issue, actor, changelog=items)
+
+    def _transition(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any]) -> None:
+        wanted = str((body.get("transition") or {}).get("id") or "")
+        options = SD_TRANSITIONS if issue["fields"]["project"]["key"] == "SD" else DEV_TRANSITIONS
+        match = next((t for t in options if t[0] == wanted), None)
+        if match is None:
+            raise ApiError(400, [f"Transition id '{wanted}' is not valid for this issue."])
+        fields = issue["fields"]
+        old = fields["status"]
+        fields["status"] = self._status(match[2])
+        items = [
+            {
+                "field": "status",
+                "fieldtype": "jira",
+                "fieldId": "status",
+                "from": old["id"],
+                "fromString": old["name"],
+                "to": match[2],
+                "toString": fields["status"]["name"],
+            }
+        ]
+        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
+        if fields["status"]["statusCategory"]["key"] == "done":
+            if resolution is not None and resolution not in RESOLUTIONS:
+                raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
+            fields["resolution"] = {"name": resolution or "Done"}
+            fields["resolutiondate"] = _now()
+            items.append(
+                {"field": "resolution", "fieldtype": "jira", "fromString": None, "toString": resolution or "Done"}
+            )
+        else:
+            fields["resolution"] = None
+        fields["updated"] = _now()
+        self._emit("jira:issue_updated", "issue_generic", issue, actor, changelog=items)
+
+    def _comment(self, issue: dict[str, Any], actor: str, body: Any, public: bool) -> dict[str, Any]:
+        if body in (None, "", {}):
+            raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+        comment_id = str(next(self.state.ids))
+        comment = {
+            "id": comment_id,
+            "self": f"{self.base_url}/rest/api/3/issue/{issue['id']}/comment/{comment_id}",
+            "author": self.state.users[actor],
+            "updateAuthor": self.state.users[actor],
+            "body": body,
+            "created": _now(),
+            "updated": _now(),
+            "jsdPublic": public,
+        }
+        self.state.comments[issue["key"]].append(comment)
+        user = self.state.users[actor]
+        if public and user["accountType"] == "customer" and issue["fields"]["status"]["id"] == "10002":
+            issue["fields"]["status"] = self._status("10001")
+        issue["fields"]["updated"] = _now()
+        self._emit("comment_created", None, issue, actor, comment=comment)
+        return comment
+
+    # --- webhooks ----------------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        event: str,
+        type_name: str | None,
+        issue: Mapping[str, Any],
+        actor: str,
+        changelog: list[dict[str, Any]] | None = None,
+        comment: Mapping[str, Any] | None = None,
+    ) -> None:
+        payload: dict[str, Any] = {
+            "timestamp": int(datetime.now(UTC).timestamp() * 1000),
+            "webhookEvent": event,
+            "user": self.state.users[actor],
+            "issue": self._issue_json(issue, 2),
+        }
+        if type_name:
+            payload["issue_event_type_name"] = type_name
+        if changelog:
+            payload["changelog"] = {"id": str(next(self.state.ids)), "items": changelog}
+        if comment is not None:
+            payload["comment"] = {**comment, "body": _text(comment["body"])}
+            payload["eventType"] = "primaryAction"
+        self.emitter.emit(payload)
+
+    # --- JSON --------------------------------------------------------------------------------------
+
+    def _issue_json(self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None) -> dict[str, Any]:
+        fields = dict(issue["fields"])
+        description = fields.get("description")
+        fields["description"] = (
+            _adf(description)
+            if version == 3 and isinstance(description, str)
+            else (_text(description) if version == 2 else description)
+        )
+        if wanted and "*all" not in wanted:
+            fields = {k: v for k, v in fields.items() if k in wanted}
+        return {
+            "expand": "renderedFields,names,schema,operations",
+            "id": issue["id"],
+            "self": issue["self"],
+            "key": issue["key"],
+            "fields": fields,
+        }
+
+    def _caller(self) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise ApiError(401)
+        try:
+            login = base64.b64decode(value).decode().split(":", 1)[0].lower()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(401) from exc
+        user = next((u for u in self.state.users.values() if u["emailAddress"].lower() == login), None)
+        if user is None:
+            raise ApiError(401)
+        return str(user["accountId"])
+
+    def blueprints(self) -> tuple[Blueprint, Blueprint]:
+        api = Blueprint("jira_api", __name__, url_prefix="/rest")
+        guard(api, self.control)
+        sb = self
+
+        def route(rules: list[str], methods: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+                def view(**kw: Any) -> Response:
+                    try:
+                        with sb._lock:
+                            status, body = fn(sb._caller(), **kw)
+                    except ApiError as exc:
+                        status, body = exc.status, exc.body
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        status, body = 400, {"errorMessages": [f"Invalid request payload: {exc}"], "errors": {}}
+                    if status == 204:
+                        return Response(status=204)
+                    resp = jsonify(body)
+                    resp.status_code = status
+                    return resp
+
+                for index, rule in enumerate(rules):
+                    api.add_url_rule(rule, f"{fn.__name__}_{index}", view, methods=methods)
+                return fn
+
+            return wrap
+
+        def both(path: str) -> list[str]:
+            return [f"/api/<int(min=2,max=3):v>{path}"]
+
+        @route(both("/serverInfo"), ["GET"])
+        def server_info(caller: str, v: int) -> tuple[int, Any]:
+            return 200, {
+                "baseUrl": request.host_url.rstrip("/"),
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "deploymentType": "Cloud",
+                "buildNumber": 100275,
+                "buildDate": "2026-01-01T00:00:00.000+0000",
+                "serverTime": _now(),
+                "scmInfo": "sandbox",
+                "serverTitle": "Jira",
+            }
+
+        @route(both("/myself"), ["GET"])
+        def myself(caller: str, v: int) -> tuple[int, Any]:
+            return 200, sb.state.users[caller]
+
+        @route(both("/field"), ["GET"])
+        def fields(caller: str, v: int) -> tuple[int, Any]:
+            def fld(fid: str, name: str, custom: bool, schema: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "id": fid,
+                    "key": fid,
+                    "name": name,
+                    "custom": custom,
+                    "orderable": True,
+                    "navigable": True,
+                    "searchable": True,
+                    "clauseNames": [fid],
+                    "schema": schema,
+                }
+
+            return 200, [
+                fld("summary", "Summary", False, {"type": "string", "system": "summary"}),
+                fld("description", "Description", False, {"type": "string", "system": "description"}),
+                fld(
+                    REQUEST_TYPE_FIELD,
+                    "Request Type",
+                    True,
+                    {
+                        "type": "sd-customerrequesttype",
+                        "custom": "com.atlassian.servicedesk:vp-origin",
+                        "customId": 10010,
+                    },
+                ),
+                fld(
+                    PARTICIPANTS_FIELD,
+                    "Request participants",
+                    True,
+                    {
+                        "type": "array",
+                        "items": "user",
+                        "custom": "com.atlassian.servicedesk:sd-request-participants",
+                        "customId": 10011,
+                    },
+                ),
+            ]
+
+        @route(both("/issue"), ["POST"])
+        def create_issue(caller: str, v: int) -> tuple[int, Any]:
+            data = request.get_json(force=True)["fields"]
+            project = ((data.get("project") or {}).get("key")) or ""
+            if project not in sb.state.counters:
+                raise ApiError(400, errors={"project": "Specify a valid project ID or key"})
+            if not (data.get("issuetype") or {}).get("name") and not (data.get("issuetype") or {}).get("id"):
+                raise ApiError(400, errors={"issuetype": "Specify an issue type"})
+            issue = sb._create(project, caller, data)
+            return 201, {"id": issue["id"], "key": issue["key"], "self": issue["self"]}
+
+        @route(both("/issue/<ref>"), ["GET"])
+        def get_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
+            body = sb._issue_json(sb._issue(ref), v, wanted or None)
+            if "comment" in wanted or not wanted:
+                comments = sb.state.comments[body["key"]]
+                body["fields"]["comment"] = {
+                    "comments": [
+                        {**c, "body": _adf(_text(c["body"])) if v == 3 else _text(c["body"])} for c in comments
+                    ],
+                    "total": len(comments),
+                    "maxResults": len(comments),
+                    "startAt": 0,
+                }
+            return 200, body
+
+        @route(both("/issue/<ref>"), ["PUT"])
+        def edit_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            sb._edit(sb._issue(ref), caller, request.get_json(force=True))
+            return 204, None
+
+        @route(both("/issue/<ref>/assignee"), ["PUT"])
+        def assign(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            sb._edit(sb._issue(ref), caller, {"fields": {"assignee": request.get_json(force=True)}})
+            return 204, None
+
+        @route(both("/issue/<ref>/transitions"), ["GET"])
+        def transitions(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            issue = sb._issue(ref)
+            options = SD_TRANSITIONS if issue["fields"]["project"]["key"] == "SD" else DEV_TRANSITIONS
+            return 200, {
+                "expand": "transitions",
+                "transitions": [
+                    {
+                        "id": tid,
+                        "name": name,
+                        "to": sb._status(to),
+                        "hasScreen": False,
+                        "isGlobal": True,
+                        "isInitial": False,
+                        "isAvailable": True,
+                        "isConditional": False,
+                        "isLooped": False,
+                    }
+                    for tid, name, to in options
+                    if to != issue["fields"]["status"]["id"]
+                ],
+            }
+
+        @route(both("/issue/<ref>/transitions"), ["POST"])
+        def do_transition(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            sb._transition(sb._issue(ref), caller, request.get_json(force=True))
+            return 204, None
+
+        @route(both("/issue/<ref>/comment"), ["GET"])
+        def list_comments(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            comments = sb.state.comments[sb._issue(ref)["key"]]
+            return 200, {"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments}
+
+        @route(both("/issue/<ref>/comment"), ["POST"])
+        def add_comment(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            internal = any(
+                p.get("key") == "sd.public.comment" and (p.get("value") or {}).get("internal")
+                for p in data.get("properties") or []
+            )
+            return 201, sb._comment(sb._issue(ref), caller, data.get("body"), not internal)
+
+        @route(both("/issueLink"), ["POST"])
+        def link(caller: str, v: int) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            if (data.get("type") or {}).get("name") not in ("Relates", "Blocks", "Duplicate", "Cloners"):
+                name = (data.get("type") or {}).get("name")
+                raise ApiError(404, [f"No issue link type with name '{name}' found."])
+            inward, outward = sb._issue(data["inwardIssue"]["key"]), sb._issue(data["outwardIssue"]["key"])
+            record = {
+                "id": str(next(sb.state.ids)),
+                "type": {"name": data["type"]["name"], "inward": "relates to", "outward": "relates to"},
+            }
+            inward["fields"]["issuelinks"].append(
+                {**record, "outwardIssue": {"id": outward["id"], "key": outward["key"]}}
+            )
+            outward["fields"]["issuelinks"].append(
+                {**record, "inwardIssue": {"id": inward["id"], "key": inward["key"]}}
+            )
+            sb.state.links.append({**record, "inward": inward["key"], "outward": outward["key"]})
+            return 201, None
+
+        @route(both("/search/jql"), ["GET", "POST"])
+        def search(caller: str, v: int) -> tuple[int, Any]:
+            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            jql = str(args.get("jql") or "")
+            size = min(int(args.get("maxResults") or PAGE), 5000)
+            start = int(args.get("nextPageToken") or 0)
+            wanted = args.get("fields") or "id"
+            wanted = set(wanted.split(",") if isinstance(wanted, str) else wanted)
+            found = sb._jql(jql)
+            page = found[start : start + size]
+            body: dict[str, Any] = {
+                "issues": [sb._issue_json(i, v, wanted) for i in page],
+                "isLast": start + size >= len(found),
+            }
+            if not body["isLast"]:
+                body["nextPageToken"] = str(start + size)
+            return 200, body
+
+        @route(both("/search/approximate-count"), ["POST"])
+        def count(caller: str, v: int) -> tuple[int, Any]:
+            return 200, {"count": len(sb._jql(str(request.get_json(force=True).get("jql") or "")))}
+
+        @route(both("/user/search"), ["GET"])
+        def user_search(caller: str, v: int) -> tuple[int, Any]:
+            query = str(request.args.get("query") or "").lower()
+            if not query:
+                raise ApiError(400, ["The query parameter 'query' is required."])
+            return 200, [
+                u for u in sb.state.users.values() if query in (u["emailAddress"].lower(), u["displayName"].lower())
+            ]
+
+        @route(both("/user"), ["GET"])
+        def user(caller: str, v: int) -> tuple[int, Any]:
+            account = request.args.get("accountId", "")
+            if account not in sb.state.users:
+                raise ApiError(404, ["Specified user does not exist or you do not have required permissions"])
+            return 200, sb.state.users[account]
+
+        @route(both("/group/member"), ["GET"])
+        def group_member(caller: str, v: int) -> tuple[int, Any]:
+            name = str(request.args.get("groupname") or "")
+            if name not in sb.state.groups:
+                raise ApiError(404, ["Specified group does not exist."])
+            members = [sb.state.users[a] for a in sb.state.groups[name]]
+            return 200, {
+                "self": request.url,
+                "maxResults": 50,
+                "startAt": 0,
+                "total": len(members),
+                "isLast": True,
+                "values": members,
+            }
+
+        sd = "/servicedeskapi"
+
+        @route([f"{sd}/request"], ["POST"])
+        def create_request(caller: str) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            if str(data.get("serviceDeskId")) != "1":
+                raise ApiError(404, ["The service desk does not exist."])
+            values = data.get("requestFieldValues") or {}
+            reporter = caller
+            if data.get("raiseOnBehalfOf"):
+                reporter = str(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf")["accountId"])  # type: ignore[index]
+            issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
+            return 201, sb._request_json(issue)
+
+        @route([f"{sd}/request/<ref>"], ["GET"])
+        def get_request(caller: str, ref: str) -> tuple[int, Any]:
+            return 200, sb._request_json(sb._issue(ref))
+
+        @route([f"{sd}/request/<ref>/comment"], ["GET"])
+        def request_comments(caller: str, ref: str) -> tuple[int, Any]:
+            comments = sb.state.comments[sb._issue(ref)["key"]]
+            if request.args.get("public") == "true":
+                comments = [c for c in comments if c["jsdPublic"]]
+            values = [
+                {
+                    "id": c["id"],
+                    "body": _text(c["body"]),
+                    "public": c["jsdPublic"],
+                    "author": sb._sd_user(c["author"]),
+                    "created": {"iso8601": c["created"], "epochMillis": 0},
+                }
+                for c in comments
+            ]
+            return 200, {"size": len(values), "start": 0, "limit": 100, "isLastPage": True, "values": values}
+
+        @route([f"{sd}/request/<ref>/comment"], ["POST"])
+        def request_comment(caller: str, ref: str) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            comment = sb._comment(sb._issue(ref), caller, data.get("body"), bool(data.get("public", True)))
+            return 201, {
+                "id": comment["id"],
+                "body": comment["body"],
+                "public": comment["jsdPublic"],
+                "author": sb._sd_user(comment["author"]),
+                "created": {"iso8601": comment["created"]},
+            }
+
+        @route([f"{sd}/request/<ref>/participant"], ["GET"])
+        def participants(caller: str, ref: str) -> tuple[int, Any]:
+            users = sb._issue(ref)["fields"][PARTICIPANTS_FIELD]
+            return 200, {
+                "size": len(users),
+                "start": 0,
+                "limit": 50,
+                "isLastPage": True,
+                "values": [sb._sd_user(u) for u in users],
+            }
+
+        @route([f"{sd}/request/<ref>/participant"], ["POST"])
+        def add_participants(caller: str, ref: str) -> tuple[int, Any]:
+            issue = sb._issue(ref)
+            current = [u["accountId"] for u in issue["fields"][PARTICIPANTS_FIELD]]
+            wanted = current + [a for a in request.get_json(force=True).get("accountIds") or [] if a not in current]
+            sb._edit(issue, caller, {"fields": {PARTICIPANTS_FIELD: wanted}})
+            users = issue["fields"][PARTICIPANTS_FIELD]
+            return 200, {
+                "size": len(users),
+                "start": 0,
+                "limit": 50,
+                "isLastPage": True,
+                "values": [sb._sd_user(u) for u in users],
+            }
+
+        @route([f"{sd}/servicedesk/<desk_id>/requesttype"], ["GET"])
+        def request_types(caller: str, desk_id: str) -> tuple[int, Any]:
+            values = [
+                {"id": k, "name": v, "serviceDeskId": desk_id, "description": v, "helpText": "", "groupIds": []}
+                for k, v in REQUEST_TYPES.items()
+            ]
+            return 200, {"size": len(values), "start": 0, "limit": 50, "isLastPage": True, "values": values}
+
+        @route([f"{sd}/customer"], ["POST"])
+        def create_customer(caller: str) -> tuple[int, Any]:
+            data = request.get_json(force=True)
+            email = str(data.get("email") or "")
+            if "@" not in email:
+                raise ApiError(400, ["The email address is invalid."])
+            if any(u["emailAddress"].lower() == email.lower() for u in sb.state.users.values()):
+                raise ApiError(400, [f"An account already exists for this email: {email}"])
+            account = f"cust-{next(sb.state.ids)}"
+            sb._user(account, str(data.get("displayName") or email), email, "customer")
+            return 201, sb._sd_user(sb.state.users[account])
+
+        return api, control_blueprint("jira", self.control, self.emitter, self.reset)
+
+    def _sd_user(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "accountId": user["accountId"],
+            "emailAddress": user["emailAddress"],
+            "displayName": user["displayName"],
+            "active": True,
+            "timeZone": user["timeZone"],
+            "_links": {"self": user["self"]},
+        }
+
+    def _request_json(self, issue: Mapping[str, Any]) -> dict[str, Any]:
+        fields = issue["fields"]
+        rt = fields[REQUEST_TYPE_FIELD] or {"requestType": {"id": None}}
+        return {
+            "issueId": issue["id"],
+            "issueKey": issue["key"],
+            "requestTypeId": rt["requestType"]["id"],
+            "serviceDeskId": "1",
+            "createdDate": {"iso8601": fields["created"]},
+            "reporter": self._sd_user(fields["reporter"]),
+            "requestFieldValues": [
+                {"fieldId": "summary", "label": "Summary", "value": fields["summary"]},
+                {"fieldId": "description", "label": "Description", "value": _text(fields["description"])},
+            ],
+            "currentStatus": {
+                "status": fields["status"]["name"],
+                "statusCategory": fields["status"]["statusCategory"]["key"].upper(),
+            },
+            "_links": {"web": f"{self.base_url}/servicedesk/customer/portal/1/{issue['key']}"},
+        }
+
+    def _jql(self, jql: str) -> list[dict[str, Any]]:
+        """The JQL the bot sends: clauses joined by AND (project, status, statusCategory, assignee,
+        updated, labels), then ORDER BY key."""
+        issues = list(self.state.issues.values())
+        text = re.split(r"\s+order\s+by\s+", jql, flags=re.IGNORECASE)[0].strip()
+        for clause in re.split(r"\s+AND\s+", text, flags=re.IGNORECASE) if text else []:
+            hit = re.match(r"^\s*(\w+)\s*(=|!=|<|>|<=|>=|in|not in)\s*(.+?)\s*$", clause, re.IGNORECASE)
+            if hit is None:
+                raise ApiError(400, [f"Error in the JQL Query: '{clause}' is not understood."])
+            key, op, raw = hit.group(1).lower(), hit.group(2).lower(), hit.group(3)
+            values = [v.strip().strip('"').strip("'") for v in raw.strip("()").split(",")]
+            issues = [i for i in issues if _holds(i["fields"], i["key"], key, op, values)]
+        return sorted(issues, key=lambda i: (i["fields"]["project"]["key"], int(i["key"].split("-")[1])))
+
+
+def _holds(fields: Mapping[str, Any], key: str, name: str, op: str, values: list[str]) -> bool:
+    if name == "project":
+        actual: Any = fields["project"]["key"]
+    elif name == "status":
+        actual = fields["status"]["name"]
+    elif name == "statuscategory":
+        actual = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}[
+            fields["status"]["statusCategory"]["key"]
+        ]
+    elif name == "assignee":
+        actual = (fields.get("assignee") or {}).get("accountId")
+    elif name == "labels":
+        return any(v in fields["labels"] for v in values) is (op in ("=", "in"))
+    elif name == "updated":
+        stamp = datetime.strptime(fields["updated"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        limit = datetime.strptime(values[0], "%Y/%m/%d %H:%M").replace(tzinfo=UTC)
+        return {"<": stamp < limit, "<=": stamp <= limit, ">": stamp > limit, ">=": stamp >= limit}.get(op, False)
+    else:
+        raise ApiError(400, [f"Field '{name}' does not exist or you do not have permission to view it."])
+    lowered = [v.lower() for v in values]
+    present = str(actual).lower() in lowered
+    return present if op in ("=", "in") else not present
+
+
+def _adf(text: Any) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    if isinstance(text, Mapping):
+        return dict(text)
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": line}]}
+            if line
+            else {"type": "paragraph", "content": []}
+            for line in str(text).split("\n")
+        ],
+    }
+
+
+def _text(value: Any) -> str | None:
+    """Plain text of a description or comment body, whether stored as text or as ADF."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        if value.get("type") == "text":
+            return str(value.get("text", ""))
+        if value.get("type") == "mention":
+            return f"[~accountid:{(value.get('attrs') or {}).get('id')}]"
+        parts = [_text(c) or "" for c in value.get("content") or []]
+        return ("\n" if value.get("type") == "doc" else "").join(parts)
+    return str(value)
