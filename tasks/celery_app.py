@@ -25,6 +25,8 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
     """The Celery app; every broker key carries the bot's key prefix, like the rest of its Redis state."""
     settings = get_settings()
     url = broker_url or settings.resolved_redis_url()
+    if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
+        url = "redis+socket://" + url.removeprefix("unix://")
     app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.triage", "tasks.sweeps"])
     transport = {
         "visibility_timeout": VISIBILITY_TIMEOUT,

@@ -1,0 +1,131 @@
+"""The console script as an operator uses it: check-config, and `up` with nothing configured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).parent.parent
+DESK_VARS = [f"{d}_{v}" for d in ("ZENDESK", "JIRA") for v in ("URL", "EMAIL", "API_TOKEN", "WEBHOOK_SECRET")]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in DESK_VARS and not k.startswith(("HELPDESK_BOT", "REDIS"))}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_config_passes_with_the_packaged_default(tmp_path: Path) -> None:
+    result = run_cli("check-config", env=clean_env(HELPDESK_BOT_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "configuration OK" in result.stdout
+
+
+def test_check_config_reports_a_missing_secret_and_exits_1(tmp_path: Path) -> None:
+    env = clean_env(ZENDESK_URL="https://acme.zendesk.com", ZENDESK_EMAIL="bot@example.com", ZENDESK_API_TOKEN="t")
+    result = run_cli("check-config", env=env)
+    assert result.returncode == 1
+    assert "env ZENDESK_WEBHOOK_SECRET: required" in result.stdout
+
+
+def test_check_config_points_at_the_bad_key_of_the_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "triage:\n  rules:\n    - name: broken\n      match: {regex: '(unclosed'}\n      request_type: feedback\n"
+    )
+    result = run_cli("check-config", env=clean_env(HELPDESK_BOT_POLICY=str(policy)))
+    assert result.returncode == 1
+    assert "triage.rules[0].match.regex" in result.stdout
+    assert str(policy) in result.stdout or "policy.yaml" in result.stdout
+
+
+def test_check_config_reports_a_missing_policy_file(tmp_path: Path) -> None:
+    result = run_cli("check-config", env=clean_env(HELPDESK_BOT_POLICY=str(tmp_path / "nope.yaml")))
+    assert result.returncode == 1
+    assert "env HELPDESK_BOT_POLICY: no such file" in result.stdout
+
+
+def free_port_pair() -> int:
+    """A port P with P+1 also free (up serves the sandbox on the next port)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 1))
+            return int(port)
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path: Path) -> None:
+    """`make run` on a fresh machine: embedded Redis, sandbox desks, web, worker, beat — then a real ticket."""
+    port = free_port_pair()
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path / "home"))
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "up", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        try:
+            wait_for(healthy, timeout=30)
+        except AssertionError:
+            pytest.fail("up did not serve /healthz within 30 s:\n" + log_path.read_text())
+        out = log_path.read_text()
+        assert "embedded Redis" in out and "built-in sandbox" in out
+
+        created = requests.post(
+            f"http://127.0.0.1:{port + 1}/api/v2/tickets.json",
+            auth=("gary@globex.test/token", "x"),
+            json={"ticket": {"subject": "Feature idea: dark mode", "comment": {"body": "It would be great."}}},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        ticket_id = str(created.json()["ticket"]["id"])
+
+        def processed() -> str | None:
+            result = run_cli("events", "--desk", "zendesk", "--ticket", ticket_id, env=env)
+            return result.stdout if " done " in result.stdout else None
+
+        try:
+            listing = wait_for(processed, timeout=45, interval=0.5)
+        except AssertionError:
+            pytest.fail("the sandbox ticket was not processed:\n" + log_path.read_text())
+        assert "ticket_created" in listing
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "stopped" in log_path.read_text()
