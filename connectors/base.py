@@ -362,7 +362,14 @@ class JsonApi:
         self.session = session or requests.Session()
         self.session.auth = auth
         self.session.headers["Accept"] = "application/json"
-        retry = Retry(total=read_retries, connect=read_retries, read=0, status=0, allowed_methods={"GET", "HEAD"})
+        retry = Retry(
+            total=read_retries,
+            connect=read_retries,
+            read=0,
+            status=0,
+            allowed_methods={"GET", "HEAD"},
+            respect_retry_after_header=False,  # a 429 goes straight to the task layer, which waits it out
+        )
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -444,6 +444,8 @@ class JiraSandbox:
                         status, body = exc.status, exc.body
                     except (KeyError, TypeError, ValueError, AttributeError) as exc:
                         status, body = 400, {"errorMessages": [f"Invalid request payload: {exc}"], "errors": {}}
+                    if status >= 400 and request.path.startswith("/rest/servicedeskapi/"):
+                        body = _sd_error(body)
                     if status == 204:
                         return Response(status=204)
                     resp = jsonify(body)
@@ -708,7 +710,9 @@ class JiraSandbox:
         @route([f"{sd}/request/<ref>/comment"], ["POST"])
         def request_comment(caller: str, ref: str) -> tuple[int, Any]:
             data = request.get_json(force=True)
-            comment = sb._comment(sb._issue(ref), caller, data.get("body"), bool(data.get("public", True)))
+            if not isinstance(data.get("body"), str) or not isinstance(data.get("public", True), bool):
+                raise ApiError(400, ["body must be text and public a boolean"])
+            comment = sb._comment(sb._issue(ref), caller, data["body"], data.get("public", True))
             return 201, {
                 "id": comment["id"],
                 "body": comment["body"],
@@ -809,6 +813,15 @@ class JiraSandbox:
             values = [v.strip().strip('"').strip("'") for v in raw.strip("()").split(",")]
             issues = [i for i in issues if _holds(i["fields"], i["key"], key, op, values)]
         return sorted(issues, key=lambda i: (i["fields"]["project"]["key"], int(i["key"].split("-")[1])))
+
+
+def _sd_error(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The service desk API words errors its own way: one `errorMessage` plus its i18n key."""
+    messages = list(body.get("errorMessages") or []) + [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
+    return {
+        "errorMessage": "; ".join(messages) or "The request is invalid.",
+        "i18nErrorMessage": {"i18nKey": "sd.request.error", "parameters": []},
+    }
 
 
 def _holds(fields: Mapping[str, Any], key: str, name: str, op: str, values: list[str]) -> bool:

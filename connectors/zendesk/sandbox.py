@@ -107,20 +107,49 @@ class ZendeskSandbox:
             "created_at": _now(),
             "updated_at": _now(),
             "time_zone": "Europe/Berlin",
-            "locale": "en-US",
+            "iana_time_zone": "Europe/Berlin",
+            "phone": None,
+            "shared_phone_number": None,
+            "photo": None,
             "locale_id": 1,
+            "locale": "en-US",
             "organization_id": org,
             "role": role,
             "verified": True,
+            "authenticity_token": f"sandbox-{uid}",
             "external_id": None,
             "tags": [],
             "alias": None,
             "active": True,
             "shared": False,
-            "suspended": False,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": None,
+            "signature": None,
             "details": None,
             "notes": None,
+            "role_type": 4 if role == "admin" else (0 if role == "agent" else None),
+            "custom_role_id": None,
+            "moderator": role != "end-user",
+            "ticket_restriction": None if role != "end-user" else "requested",
+            "only_private_comments": False,
+            "restricted_agent": False,
+            "suspended": False,
+            "default_group_id": None,
+            "report_csv": role != "end-user",
             "user_fields": {"agent_away": False},
+        }
+
+    def _membership(self, uid: int, gid: int) -> dict[str, Any]:
+        mid = next(self.state.ids)
+        return {
+            "url": f"{self.base_url}/api/v2/group_memberships/{mid}.json",
+            "id": mid,
+            "user_id": uid,
+            "group_id": gid,
+            "default": True,
+            "created_at": _now(),
+            "updated_at": _now(),
         }
 
     def _seed(self) -> None:
@@ -147,9 +176,7 @@ class ZendeskSandbox:
                 "updated_at": _now(),
             }
             for uid in members:
-                self.state.memberships.append(
-                    {"id": next(self.state.ids), "user_id": uid, "group_id": gid, "default": True, "created_at": _now()}
-                )
+                self.state.memberships.append(self._membership(uid, gid))
         self._create_ticket(301, {"subject": "Invoice copy", "comment": {"body": "Please send me a copy."}}, emit=False)
         self._update_ticket(1, 101, {"assignee_id": 101, "group_id": 201, "status": "open"}, emit=False)
         self._create_ticket(
@@ -470,7 +497,7 @@ class ZendeskSandbox:
         def show_many_users(caller: int) -> tuple[int, Any]:
             ids = [int(i) for i in request.args.get("ids", "").split(",") if i]
             if len(ids) > MAX_IDS:
-                raise ApiError(400, {"error": "TooManyValues", "description": f"Too many values: at most {MAX_IDS}"})
+                raise ApiError(400, _too_many("ids"))
             return 200, {"users": [sb.state.users[i] for i in ids if i in sb.state.users]}
 
         @route("/users/search", ["GET"])
@@ -591,9 +618,7 @@ class ZendeskSandbox:
             data = request.get_json(force=True)
             items = data.get("tickets") or []
             if len(items) > MAX_IDS:
-                raise ApiError(
-                    400, {"error": "TooManyValues", "description": f"Too many values: at most {MAX_IDS} tickets"}
-                )
+                raise ApiError(400, _too_many("tickets"))
             results = []
             for item in items:
                 try:
@@ -666,6 +691,14 @@ class ZendeskSandbox:
         if statuses:
             tickets = [t for t in tickets if t["status"] in statuses]
         return sorted(tickets, key=lambda t: t["id"])
+
+
+def _too_many(parameter: str) -> dict[str, Any]:
+    return {
+        "error": "TooManyValues",
+        "description": f"Parameter {parameter} cannot specify more than {MAX_IDS} values",
+        "max_count": MAX_IDS,
+    }
 
 
 def _term(term: str) -> tuple[str, str, str]:

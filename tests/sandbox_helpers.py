@@ -1,0 +1,57 @@
+"""Acting on a sandbox desk the way people do on the real one (a customer opens a ticket...), for tests."""
+
+from __future__ import annotations
+
+import requests
+
+DEMO_IDS = {
+    "zendesk": {"alice": "101", "bob": "102", "carol": "103", "sam": "105", "cathy": "301", "gary": "302"},
+    "jira": {
+        "alice": "agent-alice",
+        "bob": "agent-bob",
+        "carol": "agent-carol",
+        "sam": "agent-sam",
+        "cathy": "cust-cathy",
+        "gary": "cust-gary",
+    },
+}
+SUPPORT_GROUP = {"zendesk": "201", "jira": "support"}
+
+
+def create_ticket(base_url: str, desk: str, author: str, subject: str, body: str, assignee: str | None = None) -> str:
+    """Open a ticket as `author` (an email of the demo desk) through the desk's own public API."""
+    if desk == "zendesk":
+        ticket: dict[str, object] = {"subject": subject, "comment": {"body": body}}
+        if assignee:
+            ticket["assignee_id"] = int(assignee)
+        resp = requests.post(
+            f"{base_url}/api/v2/tickets.json", json={"ticket": ticket}, auth=(f"{author}/token", "x"), timeout=10
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["ticket"]["id"])
+    request = {
+        "serviceDeskId": "1",
+        "requestTypeId": "1",
+        "requestFieldValues": {"summary": subject, "description": body},
+    }
+    resp = requests.post(f"{base_url}/rest/servicedeskapi/request", json=request, auth=(author, "x"), timeout=10)
+    assert resp.status_code == 201, resp.text
+    key = str(resp.json()["issueKey"])
+    if assignee:
+        assigned = requests.put(
+            f"{base_url}/rest/api/3/issue/{key}/assignee",
+            json={"accountId": assignee},
+            auth=("alice@example.com", "x"),
+            timeout=10,
+        )
+        assert assigned.status_code == 204, assigned.text
+    return key
+
+
+def sandbox_control(base_url: str, desk: str, knob: str, spec: dict[str, object]) -> None:
+    resp = requests.post(f"{base_url}/_sandbox/{desk}/{knob}", json=spec, timeout=10)
+    assert resp.ok, resp.text
+
+
+def sandbox_calls(base_url: str, desk: str) -> dict[str, object]:
+    return dict(requests.get(f"{base_url}/_sandbox/{desk}/calls", timeout=10).json())
