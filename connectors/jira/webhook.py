@@ -6,13 +6,14 @@ the rule adds (`X-Automation-Webhook-Token: <secret>`, or `Authorization: Bearer
 checked on the raw bytes, in constant time, before any parsing.
 
 Deliveries are identified by `X-Atlassian-Webhook-Identifier`, which Jira keeps across retries; Automation
-requests have none, so their body (identical on a retry) is hashed instead.
+requests have none, so the template's own `id` is used when the rule sends one, else the whole body (identical
+on a resend) is hashed: hashing only issue key + event + timestamp would merge two different comments that
+land in the same millisecond.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -31,14 +32,16 @@ IDENTIFIER = "x-atlassian-webhook-identifier"
 
 AUTOMATION_TEMPLATE = """{
   "helpdesk_bot": "1",
-  "event": "ticket_created",
+  "event": "comment_added",
   "issue": "{{issue.key}}",
   "actor": "{{initiator.accountId}}",
-  "actor_type": "{{initiator.accountType}}",
+  "internal": "{{comment.internal}}",
   "updated": "{{issue.updated}}"
 }"""
-"""The custom body of a JSM Automation "Send web request" action (`event` per rule: ticket_created,
-ticket_updated, comment_added, status_changed). "Issue data" bodies are accepted too."""
+"""The custom body of a JSM Automation "Send web request" action. `event` is fixed per rule (ticket_created,
+ticket_updated, comment_added, status_changed, assignee_changed, ticket_deleted); `internal` only in comment
+rules; optional `actor_type` ("customer") and `id` (a delivery id, if the rule has one). "Issue data" bodies
+(the issue JSON without `webhookEvent`) are accepted too, as ticket_updated."""
 
 ISSUE_EVENTS = {
     "jira:issue_created": EventKind.TICKET_CREATED,
@@ -57,8 +60,10 @@ TEMPLATE_KINDS = {kind.value: kind for kind in EventKind}
 
 def sign(secret: str, body: bytes, *, now: datetime | None = None) -> dict[str, str]:
     """The headers Jira sends with a delivery of `body` (used by the sandbox and in tests)."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature": f"sha256={digest}", "X-Atlassian-Webhook-Identifier": str(uuid.uuid4())}
+    return {
+        "X-Hub-Signature": f"sha256={hmac_sha256(secret, body).hex()}",
+        "X-Atlassian-Webhook-Identifier": str(uuid.uuid4()),
+    }
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str, now: datetime, tolerance: timedelta) -> None:
@@ -84,8 +89,11 @@ def _bearer(value: str) -> str:
 
 
 def delivery_id(headers: Mapping[str, str], payload: Mapping[str, Any]) -> str:
+    """Jira's identifier (same on every retry), else the Automation template's `id`, else a body hash."""
     if headers.get(IDENTIFIER):
         return f"delivery:{headers[IDENTIFIER]}"
+    if "helpdesk_bot" in payload and isinstance(payload.get("id"), str | int) and str(payload["id"]):
+        return f"automation:{payload['id']}"
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return "body:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -113,7 +121,7 @@ def parse(
     if key is None:
         raise WebhookRejected(400, f"jira {name} body without issue.key")
     if kind is EventKind.TICKET_UPDATED and name == "jira:issue_updated":
-        kind = EventKind.COMMENT_ADDED if comment is not None else _update_kind(payload)
+        kind = _update_kind(payload, comment)
     author = comment.get("author") if comment and isinstance(comment.get("author"), Mapping) else payload.get("user")
     event = _event(payload, kind, key, _actor(author), delivery_id, received_at, "webhook")
     if comment is not None and "jsdPublic" in comment:
@@ -140,14 +148,21 @@ def _server_event_name(payload: Mapping[str, Any]) -> str:
     return ""
 
 
-def _update_kind(payload: Mapping[str, Any]) -> EventKind:
+def _update_kind(payload: Mapping[str, Any], comment: Mapping[str, Any] | None) -> EventKind:
+    """What an `issue_updated` means. An edited comment is a plain update (nobody new spoke); a
+    resolution change alone is a status change, because some workflows resolve without moving status."""
     type_name = payload.get("issue_event_type_name")
+    if comment is not None:
+        edited = type_name == "issue_comment_edited" or (
+            not type_name and comment.get("updated") not in (None, comment.get("created"))
+        )
+        return EventKind.TICKET_UPDATED if edited else EventKind.COMMENT_ADDED
     if type_name == "issue_commented":
         return EventKind.COMMENT_ADDED
     changelog = payload.get("changelog")
     items = changelog.get("items") if isinstance(changelog, Mapping) else None
     fields = {str(i.get("field")) for i in items or [] if isinstance(i, Mapping)}
-    if "status" in fields:
+    if fields & {"status", "resolution"}:
         return EventKind.STATUS_CHANGED
     if "assignee" in fields or type_name == "issue_assigned":
         return EventKind.ASSIGNEE_CHANGED
@@ -172,7 +187,11 @@ def _parse_template(payload: Mapping[str, Any], delivery: str, received_at: date
         return Ignored(f"jira automation event {name!r} is not handled (known: {', '.join(TEMPLATE_KINDS)})")
     actor_id = str(payload.get("actor") or "") or None
     role = Role.CUSTOMER if payload.get("actor_type") == "customer" else Role.AGENT
-    return _event(payload, kind, key, Actor(actor_id, role), delivery, received_at, "automation")
+    event = _event(payload, kind, key, Actor(actor_id, role), delivery, received_at, "automation")
+    internal = str(payload.get("internal", "")).strip().lower()
+    if kind is EventKind.COMMENT_ADDED and internal in ("true", "false"):
+        event = replace(event, comment_public=internal == "false")
+    return event
 
 
 def _event(
