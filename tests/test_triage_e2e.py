@@ -7,121 +7,26 @@ through the desk's own adapter, i.e. what an agent would see in the desk.
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import redis
-import requests
 
-from bot.app import create_app
-from bot.eventlog import EventLog, State
+from bot.eventlog import State
 from bot.events import EventKind
-from connectors.base import DeskConfig, Helpdesk, Status, Ticket, Visibility
-from connectors.sandboxes import build, point_webhooks
-from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix, wait_for
-from tests.test_intake import make_settings
+from connectors.base import Status, Ticket, Visibility
+from tests.conftest import wait_for
+from tests.sandbox_helpers import create_ticket
+from tests.stack import Stack, running_stack
 
-SECRETS = {"zendesk": "zd-e2e-secret", "jira": "jira-e2e-secret"}
 AGENTS = {"zendesk": {"101", "102", "103"}, "jira": {"agent-alice", "agent-bob", "agent-carol"}}
 TRIAGED = "helpdesk-bot-triaged"
 
 
-@dataclass
-class Stack:
-    sandbox_url: str
-    log: EventLog
-    worker: BotProcesses
-    env: dict[str, str]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`helpdesk-bot ARGS` as an operator runs it beside the worker (same Redis, desks and secrets)."""
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            env={**self.worker.env, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def desk(self, name: str) -> Helpdesk:
-        adapter = importlib.import_module(f"connectors.{name}.adapter")
-        return adapter.build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))  # type: ignore[no-any-return]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prefix = f"hbtest:{uuid.uuid4().hex[:10]}:"
-    home = tmp_path_factory.mktemp("e2e")
-    app, sandboxes = build(seed=True)
-    sandbox = ServedApp(app)
-    settings = make_settings(prefix, home).model_copy(
-        update={
-            "zendesk_url": sandbox.url,
-            "jira_url": sandbox.url,
-            "zendesk_webhook_secret": SECRETS["zendesk"],
-            "jira_webhook_secret": SECRETS["jira"],
-        }
-    )
-    web = ServedApp(create_app(settings))
-    point_webhooks(sandboxes, web.url, SECRETS)
-    worker = BotProcesses(prefix, home)
-    env: dict[str, str] = {}
-    for desk in ("zendesk", "jira"):
-        upper = desk.upper()
-        env.update(
-            {
-                f"{upper}_URL": sandbox.url,
-                f"{upper}_EMAIL": "bot@example.com",
-                f"{upper}_API_TOKEN": "x",
-                f"{upper}_WEBHOOK_SECRET": SECRETS[desk],
-            }
-        )
-    worker.start("worker", "--concurrency", "2", extra_env=env)
-    yield Stack(sandbox.url, EventLog(redis.Redis.from_url(TEST_REDIS_URL), prefix), worker, env)
-    worker.stop()
-    web.close()
-    sandbox.close()
-    cleanup_prefix(prefix)
-
-
-def create_ticket(stack: Stack, desk: str, author: str, subject: str, body: str, **extra: Any) -> str:
-    """Create a ticket the way a customer (or a staff member) does it on the real desk."""
-    if desk == "zendesk":
-        ticket = {"subject": subject, "comment": {"body": body}, **extra}
-        resp = requests.post(
-            f"{stack.sandbox_url}/api/v2/tickets.json",
-            json={"ticket": ticket},
-            auth=(f"{author}/token", "x"),
-            timeout=10,
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["ticket"]["id"])
-    request = {
-        "serviceDeskId": "1",
-        "requestTypeId": "1",
-        "requestFieldValues": {"summary": subject, "description": body},
-    }
-    resp = requests.post(
-        f"{stack.sandbox_url}/rest/servicedeskapi/request", json=request, auth=(author, "x"), timeout=10
-    )
-    assert resp.status_code == 201, resp.text
-    key = str(resp.json()["issueKey"])
-    if extra.get("assignee_id"):
-        assigned = requests.put(
-            f"{stack.sandbox_url}/rest/api/3/issue/{key}/assignee",
-            json={"accountId": extra["assignee_id"]},
-            auth=("alice@example.com", "x"),
-            timeout=10,
-        )
-        assert assigned.status_code == 204, assigned.text
-    return key
+    with running_stack(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
 
 
 def processed(stack: Stack, desk: str, ticket_id: str) -> Any:
@@ -148,7 +53,7 @@ def bot_comments(ticket: Ticket, visibility: Visibility) -> list[str]:
 @pytest.mark.parametrize("desk", ["zendesk", "jira"])
 def test_new_ticket_is_assigned_typed_and_answered_once(stack: Stack, desk: str) -> None:
     ticket_id = create_ticket(
-        stack,
+        stack.sandbox_url,
         desk,
         "cathy@acme.test",
         "Production API returns 500 since 10:00",
@@ -178,12 +83,12 @@ def test_new_ticket_is_assigned_typed_and_answered_once(stack: Stack, desk: str)
 def test_ticket_assigned_by_a_human_is_not_reassigned(stack: Stack, desk: str) -> None:
     carol = "103" if desk == "zendesk" else "agent-carol"
     ticket_id = create_ticket(
-        stack,
+        stack.sandbox_url,
         desk,
         "gary@globex.test",
         "Question about invoices",
         "Where can I download my invoice?",
-        assignee_id=carol,
+        assignee=carol,
     )
     processed(stack, desk, ticket_id)
     ticket = stack.desk(desk).get_ticket(ticket_id)
@@ -193,7 +98,11 @@ def test_ticket_assigned_by_a_human_is_not_reassigned(stack: Stack, desk: str) -
 @pytest.mark.parametrize("desk", ["zendesk", "jira"])
 def test_phone_only_request_is_answered_and_resolved(stack: Stack, desk: str) -> None:
     ticket_id = create_ticket(
-        stack, desk, "gary@globex.test", "Please reset my password", "I forgot my password, please reset it."
+        stack.sandbox_url,
+        desk,
+        "gary@globex.test",
+        "Please reset my password",
+        "I forgot my password, please reset it.",
     )
     processed(stack, desk, ticket_id)
     ticket = stack.desk(desk).get_ticket(ticket_id)
@@ -210,7 +119,7 @@ def test_forwarded_mail_makes_the_customer_the_reporter(stack: Stack, desk: str)
         "Subject: Export is broken\nTo: Sam Staff <sam@example.com>\nCc: Gary Globex <gary@globex.test>\n\n"
         "The CSV export fails with an error since yesterday."
     )
-    ticket_id = create_ticket(stack, desk, "sam@example.com", "Fwd: Export is broken", body)
+    ticket_id = create_ticket(stack.sandbox_url, desk, "sam@example.com", "Fwd: Export is broken", body)
     processed(stack, desk, ticket_id)
     ticket = stack.desk(desk).get_ticket(ticket_id)
     assert ticket.requester.email == "cathy@acme.test"

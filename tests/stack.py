@@ -1,0 +1,89 @@
+"""A running bot against the sandbox desks, for end-to-end tests: sandbox, intake web app, real workers."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from bot.app import create_app
+from bot.eventlog import EventLog
+from connectors.base import DeskConfig, Helpdesk
+from connectors.sandbox_kit import Sandbox
+from connectors.sandboxes import build, point_webhooks
+from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix
+from tests.test_intake import make_settings
+
+SECRETS = {"zendesk": "zd-e2e-secret", "jira": "jira-e2e-secret"}
+
+
+@dataclass
+class Stack:
+    sandbox_url: str
+    sandboxes: dict[str, Sandbox]
+    log: EventLog
+    worker: BotProcesses
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`helpdesk-bot ARGS` as an operator runs it beside the worker (same Redis, desks and secrets)."""
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            env={**self.worker.env, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def desk(self, name: str) -> Helpdesk:
+        adapter = importlib.import_module(f"connectors.{name}.adapter")
+        return adapter.build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))  # type: ignore[no-any-return]
+
+
+@contextmanager
+def running_stack(
+    home: Path, workers: int = 1, concurrency: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Seeded sandbox desks → signed webhooks → the real intake → `workers` real worker processes."""
+    prefix = f"hbtest:{uuid.uuid4().hex[:10]}:"
+    app, sandboxes = build(seed=True)
+    sandbox = ServedApp(app)
+    settings = make_settings(prefix, home).model_copy(
+        update={
+            "zendesk_url": sandbox.url,
+            "jira_url": sandbox.url,
+            "zendesk_webhook_secret": SECRETS["zendesk"],
+            "jira_webhook_secret": SECRETS["jira"],
+        }
+    )
+    web = ServedApp(create_app(settings))
+    point_webhooks(sandboxes, web.url, SECRETS)
+    procs = BotProcesses(prefix, home)
+    env: dict[str, str] = dict(extra_env or {})
+    for desk in ("zendesk", "jira"):
+        upper = desk.upper()
+        env.update(
+            {
+                f"{upper}_URL": sandbox.url,
+                f"{upper}_EMAIL": "bot@example.com",
+                f"{upper}_API_TOKEN": "x",
+                f"{upper}_WEBHOOK_SECRET": SECRETS[desk],
+            }
+        )
+    for _ in range(workers):
+        procs.start("worker", "--concurrency", str(concurrency), extra_env=env)
+    try:
+        yield Stack(sandbox.url, sandboxes, EventLog(redis.Redis.from_url(TEST_REDIS_URL), prefix), procs, env)
+    finally:
+        procs.stop()
+        web.close()
+        sandbox.close()
+        cleanup_prefix(prefix)
