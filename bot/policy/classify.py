@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.policy.schema import Match, Policy, Rule
+from bot.policy.schema import DeskOptions, Match, Policy, Rule
 from connectors.base import Ticket
 
 
@@ -37,7 +37,7 @@ def _first_keyword(keywords: list[str], text: str) -> str | None:
     return next((k for k in keywords if _words(k).search(text)), None)
 
 
-def match_reasons(match: Match, ticket: Ticket, organizations: dict[str, str]) -> list[str] | None:
+def match_reasons(match: Match, ticket: Ticket, options: DeskOptions) -> list[str] | None:
     """Why `match` holds for `ticket` (one reason per condition), or None when any condition fails."""
     subject, description = ticket.subject, ticket.description
     reasons: list[str] = []
@@ -62,9 +62,12 @@ def match_reasons(match: Match, ticket: Ticket, organizations: dict[str, str]) -
             return None
         reasons.append(f"form {ticket.form}")
     if match.request_type:
-        if ticket.request_type not in match.request_type:
+        picked = next(
+            (t for t in match.request_type if ticket.request_type in (t, options.request_type_value(t))), None
+        )
+        if picked is None:
             return None
-        reasons.append(f"customer picked {ticket.request_type}")
+        reasons.append(f"customer picked {picked}")
     if match.tags:
         tag = next((t for t in match.tags if t in ticket.tags), None)
         if tag is None:
@@ -75,7 +78,7 @@ def match_reasons(match: Match, ticket: Ticket, organizations: dict[str, str]) -
             return None
         reasons.append(f"channel {ticket.channel}")
     if match.organization:
-        ids = {organizations.get(name, name) for name in match.organization}
+        ids = {options.organizations.get(name, name) for name in match.organization}
         if ticket.organization_id not in ids:
             return None
         reasons.append(f"organization {ticket.organization_id}")
@@ -83,9 +86,10 @@ def match_reasons(match: Match, ticket: Ticket, organizations: dict[str, str]) -
 
 
 def classify(ticket: Ticket, policy: Policy) -> Classification:
-    organizations = policy.desk(ticket.desk).organizations
+    """The request type of `ticket`: the first rule whose every condition holds, else `triage.default`."""
+    options = policy.desk(ticket.desk)
     for rule in policy.triage.rules:
-        reasons = match_reasons(rule.match, ticket, organizations)
+        reasons = match_reasons(rule.match, ticket, options)
         if reasons is not None:
             return Classification(rule.request_type, rule, "; ".join(reasons))
     default = policy.triage.default.request_type

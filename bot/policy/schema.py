@@ -1,24 +1,29 @@
 """The policy file: what the bot does, per desk, validated with errors that point at the offending key.
 
 Every section is a pydantic model with unknown keys forbidden, so a typo is an error with its path
-(`triage.rules[2].match.regex: ...`) instead of a silently ignored setting. With no file configured, the
-documented default shipped next to this module (`default.yaml`) is used, so the bot runs out of the box.
+(`triage.rules[2].match.regex: ...`, plus the YAML line) instead of a silently ignored setting. With no file
+configured, the documented default shipped next to this module (`default.yaml`) is used, so the bot runs out
+of the box against the demo desks. Every key is documented in `deploy/policy.example.yaml`.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterator
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jinja2
 import yaml
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.config import Problem
+from bot.policy.templates import DEFAULTS, SAMPLE_VALUES
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
 REQUEST_TYPES = (
@@ -37,8 +42,11 @@ ADAPTER_KEYS = (
     "request_type_field",
     "away_field",
     "group_cache_seconds",
+    "bot_email",
     "service_project",
     "service_desk_id",
+    "participants_field",
+    "organizations_field",
     "dev_project",
     "link_type",
     "bug_issue_type",
@@ -47,60 +55,103 @@ ADAPTER_KEYS = (
     "transitions",
     "status_map",
 )
+"""Keys of `desks.<desk>` that belong to the desk's adapter (see each `connectors/<desk>/adapter.py`)."""
+
+
+def _email(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+        raise ValueError(f"{value!r} is not an email address")
+    return value.strip().lower()
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value
+
+
+def _template_name(value: str) -> str:
+    if value not in DEFAULTS:
+        raise ValueError(f"unknown template {value!r} (known: {', '.join(sorted(DEFAULTS))})")
+    return value
+
+
+def _template_text(value: str) -> str:
+    """Parse and trial-render with every documented variable, so a typo fails here, not in a customer mail."""
+    env = SandboxedEnvironment(undefined=StrictUndefined)
+    try:
+        env.from_string(value).render(**SAMPLE_VALUES)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template syntax error: {exc.message} (template line {exc.lineno})") from exc
+    except jinja2.UndefinedError as exc:
+        known = ", ".join(sorted(SAMPLE_VALUES))
+        raise ValueError(f"template uses an unknown variable: {exc.message} (known: {known})") from exc
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"template cannot be rendered: {exc}") from exc
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Regex = Annotated[str, AfterValidator(_regex)]
+TemplateName = Annotated[str, AfterValidator(_template_name)]
+TemplateText = Annotated[str, AfterValidator(_template_text)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class DeskOptions(Strict):
-    """Desk-specific ids the policy refers to by name, and the adapter's own settings."""
+    """Desk-specific ids the policy refers to by name, and the adapter's own settings (ADAPTER_KEYS)."""
 
+    shadow: bool = False
+    """Decide and record, but write nothing on this desk (see `helpdesk-bot shadow-report`)."""
     groups: dict[str, str] = Field(default_factory=dict)
     """Group name used in this file → the desk's group id (Jira: group name)."""
     request_types: dict[RequestType, str] = Field(default_factory=dict)
-    """Request type → the value the desk stores (Zendesk: tagger option value; Jira: request type id)."""
+    """Request type → the value the desk stores (Zendesk: tagger option value; Jira: request type id).
+    A request type missing here is stored under its own name."""
     organizations: dict[str, str] = Field(default_factory=dict)
     """Organization name used in this file → the desk's organization id."""
-    shadow: bool = False
-    """Decide and record, but write nothing on this desk (see `helpdesk-bot shadow-report`)."""
     request_type_field: str | int | None = None
     away_field: str | None = None
-    group_cache_seconds: float | None = None
+    group_cache_seconds: float | None = Field(default=None, ge=0)
+    bot_email: Email | None = None
     service_project: str | None = None
     service_desk_id: str | None = None
+    participants_field: str | None = None
+    organizations_field: str | None = None
     dev_project: str | None = None
     link_type: str | None = None
     bug_issue_type: str | None = None
     deployment: Literal["cloud", "datacenter"] | None = None
     default_resolution: str | None = None
-    transitions: dict[str, str] | None = None
-    status_map: dict[str, str] | None = None
+    transitions: dict[Literal["new", "open", "pending", "on_hold", "solved", "closed"], str] | None = None
+    status_map: dict[str, Literal["new", "open", "pending", "on_hold", "solved", "closed"]] | None = None
+
+    def request_type_value(self, request_type: str) -> str:
+        """What this desk stores for one of the six request types."""
+        return self.request_types.get(request_type, request_type)  # type: ignore[call-overload, no-any-return]
 
 
 class Match(Strict):
     """Conditions of a rule: every condition given must hold; within a list, any value does."""
 
     keywords: list[str] = Field(default_factory=list)
+    """Whole words or phrases, case-insensitive, in the subject or the description."""
     subject_keywords: list[str] = Field(default_factory=list)
     description_keywords: list[str] = Field(default_factory=list)
-    regex: str | None = None
+    regex: Regex | None = None
+    """Searched (case-insensitive) in the subject and description joined by a newline."""
     form: list[str] = Field(default_factory=list)
-    request_type: list[str] = Field(default_factory=list)
-    """Request type the customer picked on the portal / form (the desk's value)."""
+    request_type: list[RequestType] = Field(default_factory=list)
+    """The request type the customer picked on the portal or form."""
     tags: list[str] = Field(default_factory=list)
     channel: list[str] = Field(default_factory=list)
     organization: list[str] = Field(default_factory=list)
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+    """Organization names from `desks.<desk>.organizations` (or raw desk ids)."""
 
     @model_validator(mode="after")
     def _not_empty(self) -> Match:
@@ -120,9 +171,15 @@ class Assignment(Strict):
     strategy: Strategy = "round_robin"
     skills: Skills | None = None
 
+    @model_validator(mode="after")
+    def _skills_need_strategy(self) -> Assignment:
+        if self.strategy == "skills" and not (self.skills and (self.skills.language or self.skills.product)):
+            raise ValueError("strategy 'skills' needs skills.language and/or skills.product")
+        return self
+
 
 class Rule(Strict):
-    name: str
+    name: str = Field(min_length=1)
     match: Match
     request_type: RequestType
     assign: Assignment | None = None
@@ -135,14 +192,25 @@ class Default(Strict):
     assign: Assignment | None = None
 
 
+def _display_names() -> dict[Any, str]:
+    return {t: t.replace("_", " ").capitalize() for t in REQUEST_TYPES}
+
+
 class Triage(Strict):
     enabled: bool = True
+    request_types: dict[RequestType, str] = Field(default_factory=_display_names)
+    """Display names of the six request types, used in texts (`request_type_name`)."""
     rules: list[Rule] = Field(default_factory=list)
     default: Default = Field(default_factory=Default)
     first_response: bool = True
     triage_note: bool = True
     resolution: str = "Done"
     """Resolution set when the bot resolves a phone-only request."""
+
+    @field_validator("request_types")
+    @classmethod
+    def _complete(cls, names: dict[str, str]) -> dict[str, str]:
+        return {**_display_names(), **names}
 
     @field_validator("rules")
     @classmethod
@@ -173,19 +241,14 @@ class Agent(Strict):
 
 
 class ParticipantRule(Strict):
-    """People to keep in the loop: by organization and/or request type (no condition: every ticket)."""
+    """People to keep in the loop (e.g. an organization's account manager).
+
+    Conditions (organization, request_type) narrow it; with none, everyone listed is added to every ticket.
+    """
 
     organization: str | None = None
     request_type: RequestType | None = None
-    cc: list[str]
-
-    @field_validator("cc")
-    @classmethod
-    def _emails(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if "@" not in value:
-                raise ValueError(f"{value!r} is not an email address")
-        return [v.lower() for v in values]
+    cc: list[Email] = Field(min_length=1)
 
 
 class ServiceDesk(Strict):
@@ -198,68 +261,48 @@ class Policy(Strict):
     staff_domains: list[str] = Field(default_factory=list)
     service_desk: ServiceDesk = Field(default_factory=ServiceDesk)
     triage: Triage = Field(default_factory=Triage)
-    agents: dict[str, Agent] = Field(default_factory=dict)
-    """Agent email → skills and away dates."""
+    agents: dict[Email, Agent] = Field(default_factory=dict)
+    """Agent email → languages, products and away dates."""
     participants: list[ParticipantRule] = Field(default_factory=list)
-    templates: dict[str, str] = Field(default_factory=dict)
-    """Overrides of the customer-facing texts (see `bot/policy/templates.py` for the names)."""
-
-    @field_validator("templates")
-    @classmethod
-    def _templates(cls, values: dict[str, str]) -> dict[str, str]:
-        from bot.policy.templates import DEFAULTS
-
-        env = SandboxedEnvironment()
-        for name, text in values.items():
-            if name not in DEFAULTS:
-                raise ValueError(f"unknown template {name!r} (known: {', '.join(sorted(DEFAULTS))})")
-            try:
-                env.parse(text)
-            except jinja2.TemplateSyntaxError as exc:
-                raise ValueError(f"template {name!r}: {exc.message} (line {exc.lineno})") from exc
-        return values
-
-    @model_validator(mode="after")
-    def _references(self) -> Policy:
-        """Group and organization names used by rules must exist for every configured desk."""
-        assignments = [r.assign for r in self.triage.rules if r.assign] + (
-            [self.triage.default.assign] if self.triage.default.assign else []
-        )
-        for desk, options in self.desks.items():
-            for assignment in assignments:
-                if assignment.group not in options.groups:
-                    raise ValueError(f"group {assignment.group!r} is not in desks.{desk}.groups")
-        return self
+    templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
+    """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
 
     @cached_property
     def staff(self) -> frozenset[str]:
         return frozenset(d.lower().lstrip("@") for d in self.staff_domains)
 
+    def is_staff(self, email: str | None) -> bool:
+        return bool(email) and (email or "").rsplit("@", 1)[-1].lower() in self.staff
+
     def desk(self, name: str) -> DeskOptions:
         return self.desks.get(name) or DeskOptions()  # type: ignore[call-overload, unused-ignore]
 
     def desk_options(self, name: str) -> dict[str, Any]:
-        """The adapter's settings for desk `name` (only those set)."""
+        """The adapter's settings for desk `name` (only those set), for `DeskConfig.options`."""
         options = self.desk(name).model_dump()
         return {k: options[k] for k in ADAPTER_KEYS if options.get(k) is not None}
+
+    def shadow(self, desk: str) -> bool:
+        return self.desk(desk).shadow
 
     def agent(self, email: str | None) -> Agent:
         return self.agents.get((email or "").lower()) or Agent()
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The policy at `path` (or the packaged default); raises `PolicyError` listing every problem."""
-    source = path or DEFAULT_POLICY
-    policy, problems = _load(source)
-    if policy is None:
-        raise PolicyError(problems)
-    return policy
-
-
 class PolicyError(Exception):
+    """The policy file is unusable; `problems` lists everything wrong with it."""
+
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy at `path` (or the packaged default); raises `PolicyError` listing every problem."""
+    policy, problems = _load(path or DEFAULT_POLICY)
+    if policy is None or problems:
+        raise PolicyError(problems)
+    return policy
 
 
 def validate_policy_file(path: Path | None) -> list[Problem]:
@@ -267,10 +310,23 @@ def validate_policy_file(path: Path | None) -> list[Problem]:
     return _load(path or DEFAULT_POLICY)[1]
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text, so a bad date is a validation problem with a path, not a crash."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 def _load(source: Path) -> tuple[Policy | None, list[Problem]]:
     name = str(source)
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        text = source.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) or {}  # noqa: S506 - _Loader is a SafeLoader
     except OSError as exc:
         return None, [Problem(name, f"cannot read: {exc.strerror}")]
     except yaml.YAMLError as exc:
@@ -280,9 +336,42 @@ def _load(source: Path) -> tuple[Policy | None, list[Problem]]:
     if not isinstance(data, dict):
         return None, [Problem(name, "the policy must be a mapping of sections (desks, triage, ...)")]
     try:
-        return Policy.model_validate(data), []
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
-        return None, [Problem(f"{name}: {_path(err['loc'])}", _message(err)) for err in exc.errors()]
+        return None, [_problem(name, root, err) for err in exc.errors()]
+    problems = [
+        Problem(f"{name}: {_path(loc)}", message + _line(root, loc)) for loc, message in _reference_problems(policy)
+    ]
+    return policy, problems
+
+
+def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """Names that must resolve against `desks.<desk>`: groups in assignments, organizations in rules."""
+    assignments: list[tuple[tuple[int | str, ...], Assignment]] = [
+        (("triage", "rules", i, "assign", "group"), r.assign) for i, r in enumerate(policy.triage.rules) if r.assign
+    ]
+    if policy.triage.default.assign:
+        assignments.append((("triage", "default", "assign", "group"), policy.triage.default.assign))
+    for desk, options in policy.desks.items():
+        for loc, assignment in assignments:
+            if assignment.group not in options.groups:
+                known = ", ".join(sorted(options.groups)) or "none"
+                yield loc, f"group {assignment.group!r} is not in desks.{desk}.groups (known: {known})"
+    organizations = {n for o in policy.desks.values() for n in o.organizations}
+    if not organizations:
+        return
+    for i, rule in enumerate(policy.triage.rules):
+        for j, org in enumerate(rule.match.organization):
+            if org not in organizations:
+                yield ("triage", "rules", i, "match", "organization", j), f"unknown organization {org!r}"
+    for i, entry in enumerate(policy.participants):
+        if entry.organization and entry.organization not in organizations:
+            yield ("participants", i, "organization"), f"unknown organization {entry.organization!r}"
+
+
+def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:
+    loc = tuple(err["loc"])
+    return Problem(f"{name}: {_path(loc)}", _message(err) + _line(root, loc))
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -290,19 +379,79 @@ def _path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part.startswith(("function-after", "function-before")) or part in ("literal", "str", "int"):
+        elif part == "[key]" or part.startswith(("function-", "literal[")) or part in ("str", "int", "float"):
             continue
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
 
 
+_NOUNS = {"request_type": "request type", "request_types": "request type", "strategy": "strategy", "desks": "desk"}
+
+
 def _message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key"
-    if err["type"] == "missing":
+    loc = [p for p in err["loc"] if isinstance(p, str) and not p.startswith(("function-", "literal["))]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key" + _did_you_mean(loc)
+    if kind == "missing":
         return "required key is missing"
     message = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "literal_error":
-        return f"{message} (got {err.get('input')!r})"
+    if kind == "literal_error":
+        field = loc[-2] if loc and loc[-1] == "[key]" and len(loc) > 1 else (loc[-1] if loc else "")
+        if field not in _NOUNS and len(loc) > 2 and loc[-1] == "[key]":
+            field = loc[-3]
+        noun = _NOUNS.get(field, "value")
+        return f"unknown {noun} {err.get('input')!r}: {message.replace('Input should be', 'expected')}"
+    if kind.startswith("date"):
+        return f"not a date (YYYY-MM-DD): {err.get('input')!r}"
     return message
+
+
+def _did_you_mean(loc: list[str]) -> str:
+    """Suggest the closest known key, since most unknown keys are typos."""
+    if not loc:
+        return ""
+    model: type[BaseModel] | None = Policy
+    for part in loc[:-1]:
+        fields = model.model_fields if model else {}
+        info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        annotation = info.annotation if info else None
+        model = _model_in(annotation)
+    if model is None:
+        return ""
+    known = [f.alias or k for k, f in model.model_fields.items()]
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds, directly or as the values of a list/dict/optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(getattr(annotation, "__args__", ())):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> str:
+    """ " (line N)" of the YAML node at `loc`, or of its nearest existing parent (for a missing key)."""
+    node, line = root, None
+    for index, part in enumerate(loc):
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            hit = next(((k, v) for k, v in node.value if k.value == part), None)
+            if hit is None:
+                continue  # a wrapper part ("[key]", "function-after[...]") or a missing key
+            node = hit[0] if index == len(loc) - 1 else hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        elif isinstance(part, int):
+            break
+    if node is not None:
+        line = node.start_mark.line + 1
+    return f" (line {line})" if line else ""

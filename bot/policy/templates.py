@@ -39,6 +39,22 @@ DEFAULTS: dict[str, str] = {
     "{{ assignment }}",
 }
 
+SAMPLE_VALUES: dict[str, Any] = {
+    "customer_name": "Cathy",
+    "customer_email": "cathy@acme.test",
+    "ticket_id": "1",
+    "ticket_url": "https://desk.example.com/tickets/1",
+    "request_type": "technical_support",
+    "request_type_name": "Technical support",
+    "phone": "+1 555 0100",
+    "hours": "Monday to Friday, 08:00-18:00",
+    "agent_name": "Alice Agent",
+    "rule": "possible-bug",
+    "rule_why": "text mentions 'error'",
+    "assignment": "Assigned to Alice Agent: round-robin turn 1 in support (3 eligible).",
+}
+"""Every variable a template may use, with a plausible value: validation trial-renders overrides with these."""
+
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 

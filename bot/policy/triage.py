@@ -97,16 +97,12 @@ def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> Tri
 
 def _forwarded(ticket: Ticket, policy: Policy) -> Forwarded | None:
     """A customer's mail forwarded by staff: the requester is staff and the original sender is not."""
-    if not _is_staff(ticket.requester.email, policy):
+    if not policy.is_staff(ticket.requester.email):
         return None
     found = parse_forwarded(ticket.description)
-    if found is None or _is_staff(found.sender_email, policy):
+    if found is None or policy.is_staff(found.sender_email):
         return None
     return found
-
-
-def _is_staff(email: str | None, policy: Policy) -> bool:
-    return bool(email) and (email or "").rsplit("@", 1)[-1].lower() in policy.staff
 
 
 def decide_triage(
@@ -119,9 +115,7 @@ def decide_triage(
     rule, why = classification.rule_name, classification.why
     request_type = classification.request_type
     options = policy.desk(ticket.desk)
-    actions: list[Action] = [
-        SetRequestType(rule=rule, why=why, request_type=options.request_types.get(request_type, request_type))  # type: ignore[call-overload]
-    ]
+    actions: list[Action] = [SetRequestType(rule=rule, why=why, request_type=options.request_type_value(request_type))]
     agent: Person | None = None
     assignment_text = plan.assignment_note
     if plan.needs_agent and plan.assignment is not None:
@@ -153,6 +147,7 @@ def decide_triage(
         "ticket_id": ticket.id,
         "ticket_url": ticket.url,
         "request_type": request_type,
+        "request_type_name": policy.triage.request_types.get(request_type, request_type),  # type: ignore[call-overload]
         "phone": policy.service_desk.phone,
         "hours": policy.service_desk.hours,
         "agent_name": agent.name if agent else None,
