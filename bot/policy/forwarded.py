@@ -26,7 +26,7 @@ KEYS = {
     "date": ("date", "sent", "datum", "gesendet", "envoyé", "verzonden", "enviado", "fecha", "inviato"),
 }
 _KEY_OF = {alias: key for key, aliases in KEYS.items() for alias in aliases}
-_HEADER = re.compile(r"^[>\s]*\*?([A-Za-zÀ-ÿ]+)\*?\s*:\s*(.*)$")
+_HEADER = re.compile(r"^[>\s]*\*?([A-Za-zÀ-ÿ]+)\*?\s*:\s*\*?\s*(.*)$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,12 @@ def _read_header(lines: list[str], index: int) -> Forwarded | None:
     if sender is None:
         return None
     fields: dict[str, str] = {}
+    for line in reversed(lines[max(0, index - 6) : index]):  # Thunderbird puts Subject and Date first
+        hit = _HEADER.match(line)
+        key = _KEY_OF.get(hit.group(1).lower()) if hit else None
+        if hit is None or key is None:
+            break
+        fields.setdefault(key, hit.group(2).strip())
     for line in lines[index + 1 : index + 12]:
         if not line.strip(" >"):
             if fields:
@@ -68,7 +74,7 @@ def _read_header(lines: list[str], index: int) -> Forwarded | None:
             if fields:
                 break
             continue
-        fields.setdefault(key, hit.group(2))
+        fields.setdefault(key, hit.group(2).strip())
     if not fields:
         return None
     cc = tuple(e.lower() for e in _EMAIL.findall(fields.get("cc", "")))
