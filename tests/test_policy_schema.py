@@ -64,7 +64,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ("desks:\n  freshdesk: {}\n", "desks.freshdesk", "freshdesk"),
         (
             "desks:\n  zendesk: {groups: {}}\ntriage:\n  default: {assign: {group: support}}\n",
-            "(top level)",
+            "triage.default.assign.group",
             "desks.zendesk.groups",
         ),
         ("triage: [\n", "line", "not valid YAML"),
