@@ -10,9 +10,11 @@ Jira has no update guard like Zendesk's `safe_update`: a write never raises `Con
 snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
 
 Options (policy file, `desks.jira`): `service_project` (SD), `service_desk_id` (1), `request_type_field`
-(customfield_10010), `participants_field` (customfield_10011), `dev_project` (DEV), `link_type` (Relates),
-`bug_issue_type` (Bug), `deployment` (cloud | datacenter: comment mentions in ADF or wiki markup),
-`status_map` (desk status name → new/open/pending/on_hold/solved/closed), `default_resolution` (Done).
+(customfield_10010), `participants_field` (customfield_10011), `organizations_field` (customfield_10002),
+`dev_project` (DEV), `link_type` (Relates), `bug_issue_type` (Bug), `deployment` (cloud | datacenter: REST v3
+with ADF descriptions and mention nodes, or v2 with wiki text and `[~accountid:…]`), `status_map` (desk status
+name → new/open/pending/on_hold/solved/closed), `transitions` (normalized status → transition name, for
+workflows where several transitions reach the same status), `default_resolution` (Done).
 """
 
 from __future__ import annotations
@@ -81,19 +83,23 @@ class JiraDesk:
         self.service_desk = str(options.get("service_desk_id", "1"))
         self.request_type_field = str(options.get("request_type_field", "customfield_10010"))
         self.participants_field = str(options.get("participants_field", "customfield_10011"))
+        self.organizations_field = str(options.get("organizations_field", "customfield_10002"))
         self.dev_project = str(options.get("dev_project", "DEV"))
         self.link_type = str(options.get("link_type", "Relates"))
         self.bug_type = str(options.get("bug_issue_type", "Bug"))
         self.cloud = options.get("deployment", "cloud") == "cloud"
+        self.rest = "/rest/api/3" if self.cloud else "/rest/api/2"
         self.default_resolution = str(options.get("default_resolution", "Done"))
         self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.get("status_map") or {}).items()}}
+        self.transitions = {Status(k): str(v).lower() for k, v in (options.get("transitions") or {}).items()}
         self._me: Person | None = None
+        self._account_types: dict[str, str] = {}
 
     # --- reads -------------------------------------------------------------------------------------
 
     def me(self) -> Person:
         if self._me is None:
-            data = self.api.call("GET", "/rest/api/3/myself")
+            data = self.api.call("GET", f"{self.rest}/myself")
             self._me = Person(
                 str(data["accountId"]), str(data.get("displayName") or ""), data.get("emailAddress"), Role.BOT
             )
@@ -106,7 +112,8 @@ class JiraDesk:
         if account == self.me().id:
             role = Role.BOT
         else:
-            role = Role.CUSTOMER if user.get("accountType") == "customer" else Role.AGENT
+            kind = user.get("accountType") or self._account_type(account)
+            role = Role.CUSTOMER if kind == "customer" else Role.AGENT
         return Person(
             account,
             str(user.get("displayName") or ""),
@@ -115,22 +122,49 @@ class JiraDesk:
             available=bool(user.get("active", True)),
         )
 
+    def _fields(self) -> str:
+        return f"{FIELDS},{self.request_type_field},{self.participants_field},{self.organizations_field}"
+
+    def _account_type(self, account: str) -> str:
+        """`atlassian` or `customer` for a user the service desk API named without saying which (its user
+        objects carry no `accountType`): asked once per person, then remembered."""
+        if account and account not in self._account_types:
+            user = self.api.call("GET", f"{self.rest}/user", params={"accountId": account}) or {}
+            self._account_types[account] = str(user.get("accountType") or "atlassian")
+        return self._account_types.get(account, "atlassian")
+
+    def _learn_account_types(self, fields: Mapping[str, Any]) -> None:
+        """Reporter, assignee and participants come with their account type: no lookup needed for them."""
+        people = [fields.get("reporter"), fields.get("assignee"), *(fields.get(self.participants_field) or [])]
+        for user in people:
+            if isinstance(user, Mapping) and user.get("accountId") and user.get("accountType"):
+                self._account_types[str(user["accountId"])] = str(user["accountType"])
+
     def get_ticket(self, ticket_id: str) -> Ticket:
-        """Two reads: the issue's fields, and its comments with JSM's public/internal flag."""
-        fields = f"{FIELDS},{self.request_type_field},{self.participants_field},customfield_10002"
-        issue = self.api.call("GET", f"/rest/api/3/issue/{ticket_id}", params={"fields": fields})
-        page = self.api.call("GET", f"/rest/servicedeskapi/request/{issue['key']}/comment", params={"limit": 100})
-        comments = tuple(
-            Comment(
-                id=str(c["id"]),
-                author=self._person(c.get("author")),
-                body=str(c.get("body") or ""),
-                visibility=Visibility.PUBLIC if c.get("public", True) else Visibility.INTERNAL,
-                created_at=_time((c.get("created") or {}).get("iso8601")),
+        """The issue's fields, then its comments from the service desk API, the one that says which are
+        public and which internal (one more call per 100 comments)."""
+        issue = self.api.call("GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields()})
+        self._learn_account_types(issue["fields"])
+        comments: list[Comment] = []
+        start = 0
+        while True:
+            page = self.api.call(
+                "GET", f"/rest/servicedeskapi/request/{issue['key']}/comment", params={"start": start, "limit": 100}
             )
-            for c in page.get("values") or []
-        )
-        return self._ticket(issue, comments)
+            values = page.get("values") or []
+            comments += [
+                Comment(
+                    id=str(c["id"]),
+                    author=self._person(c.get("author")),
+                    body=str(c.get("body") or ""),
+                    visibility=Visibility.PUBLIC if c.get("public", True) else Visibility.INTERNAL,
+                    created_at=_time((c.get("created") or {}).get("iso8601")),
+                )
+                for c in values
+            ]
+            if page.get("isLastPage", True) or not values:
+                return self._ticket(issue, tuple(comments))
+            start += len(values)
 
     def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
         f = issue["fields"]
@@ -139,7 +173,7 @@ class JiraDesk:
             (status.get("statusCategory") or {}).get("key", ""), Status.OPEN
         )
         request_type = (f.get(self.request_type_field) or {}).get("requestType") or {}
-        orgs = f.get("customfield_10002") or []
+        orgs = f.get(self.organizations_field) or []
         return Ticket(
             desk=self.name,
             id=str(issue["key"]),
@@ -164,7 +198,7 @@ class JiraDesk:
         )
 
     def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
-        users = self.api.call("GET", "/rest/api/3/user/search", params={"query": email}) or []
+        users = self.api.call("GET", f"{self.rest}/user/search", params={"query": email}) or []
         exact = [u for u in users if (u.get("emailAddress") or "").lower() == email.lower()]
         if exact:
             return self._person(exact[0])
@@ -176,7 +210,7 @@ class JiraDesk:
         return self._person({**made, "accountType": "customer"})
 
     def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
-        page = self.api.call("GET", "/rest/api/3/group/member", params={"groupname": group_id, "maxResults": 50})
+        page = self.api.call("GET", f"{self.rest}/group/member", params={"groupname": group_id, "maxResults": 50})
         agents = [self._person(u) for u in page.get("values") or [] if u.get("active", True)]
         return [AgentLoad(a, self._open_count(a.id) if with_load else 0) for a in agents]
 
@@ -205,7 +239,7 @@ class JiraDesk:
             body: dict[str, Any] = {"fields": fields}
             if labels:
                 body["update"] = {"labels": labels}
-            self.api.call("PUT", f"/rest/api/3/issue/{key}", json=body)
+            self.api.call("PUT", f"{self.rest}/issue/{key}", json=body)
         if changes.add_participant_ids:
             self.api.call(
                 "POST",
@@ -225,7 +259,10 @@ class JiraDesk:
             self._transition(key, changes.status, changes.resolution)
 
     def _transition(self, key: str, status: Status, resolution: str | None) -> None:
-        options = self.api.call("GET", f"/rest/api/3/issue/{key}/transitions")["transitions"]
+        options = self.api.call("GET", f"{self.rest}/issue/{key}/transitions")["transitions"]
+        named = self.transitions.get(status)
+        if named:
+            options = [o for o in options if str(o.get("name", "")).lower() == named] or options
         for option in options:
             target = option.get("to") or {}
             mapped = self.status_map.get(str(target.get("name", "")).lower()) or CATEGORY.get(
@@ -235,7 +272,7 @@ class JiraDesk:
                 body: dict[str, Any] = {"transition": {"id": option["id"]}}
                 if status in (Status.SOLVED, Status.CLOSED):
                     body["fields"] = {"resolution": {"name": resolution or self.default_resolution}}
-                self.api.call("POST", f"/rest/api/3/issue/{key}/transitions", json=body)
+                self.api.call("POST", f"{self.rest}/issue/{key}/transitions", json=body)
                 return
         names = ", ".join(f"{o['name']} → {(o.get('to') or {}).get('name')}" for o in options)
         raise InvalidRequest(f"{key}: no transition leads to {status.value} (available: {names or 'none'})")
@@ -253,16 +290,16 @@ class JiraDesk:
         fields = {
             "project": {"key": project or self.dev_project},
             "summary": summary,
-            "description": _adf_text(description),
+            "description": _adf_text(description) if self.cloud else description,
             "issuetype": {"name": issue_type or self.bug_type},
         }
-        made = self.api.call("POST", "/rest/api/3/issue", json={"fields": fields})
+        made = self.api.call("POST", f"{self.rest}/issue", json={"fields": fields})
         key = str(made["key"])
         link = {"type": {"name": self.link_type}, "inwardIssue": {"key": ticket.id}, "outwardIssue": {"key": key}}
-        self.api.call("POST", "/rest/api/3/issueLink", json=link)
+        self.api.call("POST", f"{self.rest}/issueLink", json=link)
         if comment is not None:
             body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment)
-            self.api.call("POST", f"/rest/api/3/issue/{key}/comment", json={"body": body})
+            self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
@@ -291,22 +328,23 @@ class JiraDesk:
         return sorted({n.title() if n != "waiting for support" else "Waiting for support" for n in names})
 
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
-        """Jira has no endpoint taking different changes per issue: each ticket is one `apply`.
+        """Jira has no endpoint taking different changes per issue: each ticket is one `apply`, i.e. one
+        batch of calls, and `jobs` counts those batches (nothing runs asynchronously on the Jira side).
 
-        A rate limit stops the run (the caller retries the rest later); other errors are per ticket.
-        `jobs` is 0: nothing runs asynchronously on the Jira side.
+        A rate limit or transient fault stops the run and is raised (the caller retries the rest later,
+        after `Retry-After`); permanent errors are recorded per ticket and the run goes on.
         """
         errors: dict[str, str | None] = {}
         for key, change in changes.items():
+            stub = Ticket(self.name, key, "", "", Status.OPEN, Person("", ""), _time(None), _time(None), "")
             try:
-                stub = Ticket(self.name, key, "", "", Status.OPEN, Person("", ""), _time(None), _time(None), "")
                 self.apply(stub, change)
                 errors[key] = None
             except HelpdeskError as exc:
                 if not exc.permanent:
                     raise
                 errors[key] = str(exc)
-        return BulkResult(errors, 0)
+        return BulkResult(errors, len(errors))
 
 
 def _wiki_mentions(comment: NewComment) -> str:

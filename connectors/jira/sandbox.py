@@ -269,7 +269,7 @@ class JiraSandbox:
         for name, value in given.items():
             old = fields.get(name)
             if name in ("assignee", "reporter"):
-                new = self._account(value, name)
+                new: Any = self._account(value, name)
                 to_string = new["displayName"] if new else None
                 from_string = old["displayName"] if old else None
             elif name == "priority":
@@ -535,12 +535,10 @@ class JiraSandbox:
         def get_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
             wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
             body = sb._issue_json(sb._issue(ref), v, wanted or None)
-            if "comment" in wanted or not wanted:
+            if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
                 body["fields"]["comment"] = {
-                    "comments": [
-                        {**c, "body": _adf(_text(c["body"])) if v == 3 else _text(c["body"])} for c in comments
-                    ],
+                    "comments": [{**c, "body": _adf(c["body"]) if v == 3 else _text(c["body"])} for c in comments],
                     "total": len(comments),
                     "maxResults": len(comments),
                     "startAt": 0,
@@ -588,7 +586,11 @@ class JiraSandbox:
         @route(both("/issue/<ref>/comment"), ["GET"])
         def list_comments(caller: str, v: int, ref: str) -> tuple[int, Any]:
             comments = sb.state.comments[sb._issue(ref)["key"]]
-            return 200, {"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments}
+            start, size = int(request.args.get("startAt") or 0), int(request.args.get("maxResults") or 100)
+            page = [
+                {**c, "body": _adf(c["body"]) if v == 3 else _text(c["body"])} for c in comments[start : start + size]
+            ]
+            return 200, {"startAt": start, "maxResults": size, "total": len(comments), "comments": page}
 
         @route(both("/issue/<ref>/comment"), ["POST"])
         def add_comment(caller: str, v: int, ref: str) -> tuple[int, Any]:
@@ -693,8 +695,11 @@ class JiraSandbox:
         @route([f"{sd}/request/<ref>/comment"], ["GET"])
         def request_comments(caller: str, ref: str) -> tuple[int, Any]:
             comments = sb.state.comments[sb._issue(ref)["key"]]
-            if request.args.get("public") == "true":
-                comments = [c for c in comments if c["jsdPublic"]]
+            if request.args.get("public") == "true" or sb.state.users[caller]["accountType"] == "customer":
+                comments = [c for c in comments if c["jsdPublic"]]  # customers never see internal notes
+            start = int(request.args.get("start") or 0)
+            limit = min(int(request.args.get("limit") or PAGE), 100)
+            page = comments[start : start + limit]
             values = [
                 {
                     "id": c["id"],
@@ -703,15 +708,18 @@ class JiraSandbox:
                     "author": sb._sd_user(c["author"]),
                     "created": {"iso8601": c["created"], "epochMillis": 0},
                 }
-                for c in comments
+                for c in page
             ]
-            return 200, {"size": len(values), "start": 0, "limit": 100, "isLastPage": True, "values": values}
+            last = start + limit >= len(comments)
+            return 200, {"size": len(values), "start": start, "limit": limit, "isLastPage": last, "values": values}
 
         @route([f"{sd}/request/<ref>/comment"], ["POST"])
         def request_comment(caller: str, ref: str) -> tuple[int, Any]:
             data = request.get_json(force=True)
             if not isinstance(data.get("body"), str) or not isinstance(data.get("public", True), bool):
                 raise ApiError(400, ["body must be text and public a boolean"])
+            if not data.get("public", True) and sb.state.users[caller]["accountType"] == "customer":
+                raise ApiError(400, ["Customers can set comments to public visibility only."])
             comment = sb._comment(sb._issue(ref), caller, data["body"], data.get("public", True))
             return 201, {
                 "id": comment["id"],
