@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
     s.add_argument("--dry-run", action="store_true", help="print the decision; write nothing")
 
+    s = sub.add_parser("shadow-report", help="agreement of shadow-mode decisions with what agents did, per rule")
+    s.add_argument("--since", type=_parse_time, help="only decisions made since (ISO date/time)")
+    s.add_argument("--desk", choices=["zendesk", "jira"])
+
     s = sub.add_parser("sweep", help="run the periodic sweeps once now")
     s.add_argument("--dry-run", action="store_true")
     return p
@@ -221,6 +225,29 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.shadow import agreement, compare, format_report
+    from connectors.base import HelpdeskError
+    from tasks.runtime import get_runtime
+
+    runtime = get_runtime()
+    latest: dict[tuple[str, str], dict[str, object]] = {}
+    for rec in runtime.eventlog.query(desk=args.desk, since=args.since, limit=100_000):
+        shadow = rec.decision.get("shadow")
+        if isinstance(shadow, dict):
+            latest.setdefault((rec.event.desk, rec.event.ticket_id), shadow)  # newest first: keep the latest
+    per_ticket = []
+    for (desk, ticket_id), shadow in latest.items():
+        try:
+            ticket = runtime.desk(desk).get_ticket(ticket_id)
+        except HelpdeskError as exc:
+            print(f"{desk} {ticket_id}: skipped ({exc})", file=sys.stderr)
+            continue
+        per_ticket.append((str(shadow.get("rule") or "-"), compare(shadow, ticket)))
+    print(format_report(agreement(per_ticket)))
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.runtime import get_runtime
     from tasks.sweeps import requeue_stale
@@ -245,6 +272,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "sweep": cmd_sweep,
     "triage": cmd_triage,
+    "shadow-report": cmd_shadow_report,
 }
 
 
