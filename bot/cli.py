@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
     s.add_argument("--dry-run", action="store_true", help="print the decision; write nothing")
 
+    s = sub.add_parser("rejected", help="signed deliveries the bot could not read (newest first)")
+    s.add_argument("--desk", choices=["zendesk", "jira"], default=None)
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--json", action="store_true", help="one JSON object per line, with headers and body")
+
     s = sub.add_parser("shadow-report", help="agreement of shadow-mode decisions with what agents did, per rule")
     s.add_argument("--since", type=_parse_time, help="only decisions made since (ISO date/time)")
     s.add_argument("--desk", choices=["zendesk", "jira"])
@@ -225,6 +230,24 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.runtime import get_runtime
+
+    runtime = get_runtime()
+    shown = 0
+    for desk in [args.desk] if args.desk else ["zendesk", "jira"]:
+        for raw in runtime.redis.lrange(f"{runtime.prefix}rejected:{desk}", 0, args.limit - 1):
+            entry = json.loads(raw)
+            shown += 1
+            if args.json:
+                print(json.dumps(entry, ensure_ascii=False))
+            else:
+                print(f"{entry['received_at'][:19]}  {desk:<8} {entry['reason']}")
+    if not shown and not args.json:
+        print("(no rejected deliveries)")
+    return 0
+
+
 def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.shadow import agreement, compare, format_report
     from connectors.base import HelpdeskError
@@ -273,6 +296,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "triage": cmd_triage,
     "shadow-report": cmd_shadow_report,
+    "rejected": cmd_rejected,
 }
 
 

@@ -30,6 +30,8 @@ from tasks.publish import intake_message
 log = structlog.get_logger(__name__)
 
 INTAKE_TASK = "helpdesk.process_event"
+REJECTED_KEPT = 1000
+"""Signed but unreadable deliveries kept per desk (newest first) for `helpdesk-bot rejected`."""
 REASON_CODES = {401: "signature", 400: "malformed", 413: "too_large", 415: "content_type", 404: "unknown_desk"}
 
 
@@ -56,7 +58,8 @@ class Intake:
             ids = frozenset(_text(m) for m in self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
         except redis.RedisError:
             ids = cached[1] if cached else frozenset()
-        self._bot_ids[desk] = (now, ids)
+        if ids:  # an empty set means no worker has started yet: ask again next time rather than trust it
+            self._bot_ids[desk] = (now, ids)
         return ids
 
     def receive(self, desk: str, headers: dict[str, str], body: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
@@ -68,18 +71,41 @@ class Intake:
             )
         module = webhook_module(desk)
         module.verify(headers, body, secret, now, self.tolerance)
-        content_type = headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            raise WebhookRejected(415, f"content type must be application/json, got {content_type or 'none'!r}")
-        payload = _json_object(body)
-        delivery = module.delivery_id(headers, payload)
-        parsed = module.parse(headers, payload, delivery_id=delivery, received_at=now)
+        try:
+            content_type = headers.get("content-type", "")
+            if content_type.split(";")[0].strip().lower() != "application/json":
+                raise WebhookRejected(415, f"content type must be application/json, got {content_type or 'none'!r}")
+            payload = _json_object(body)
+            delivery = module.delivery_id(headers, payload)
+            parsed = module.parse(headers, payload, delivery_id=delivery, received_at=now)
+        except WebhookRejected as exc:
+            self.keep_rejected(desk, headers, body, exc.reason, now)
+            raise
         if isinstance(parsed, Ignored):
             return self._ignore(_ignored_event(desk, delivery, now, payload), parsed.reason)
         event: Event = parsed
         if event.actor.role is Role.BOT or (event.actor.id and event.actor.id in self.bot_ids(desk)):
             return self._ignore(event.with_actor_role(Role.BOT), "caused by the bot's own change")
         return self._accept(event)
+
+    def keep_rejected(self, desk: str, headers: dict[str, str], body: bytes, reason: str, now: datetime) -> None:
+        """Keep a signed delivery the bot could not read, so it can be inspected and posted again once the
+        cause is fixed (`helpdesk-bot rejected`). Unsigned deliveries are never kept: anyone can send those."""
+        entry = {
+            "desk": desk,
+            "received_at": now.isoformat(),
+            "reason": reason,
+            "headers": {k: v for k, v in headers.items() if k.startswith(("x-", "content-type", "user-agent"))},
+            "body": body.decode("utf-8", errors="replace"),
+        }
+        key = f"{self.eventlog.prefix}rejected:{desk}"
+        try:
+            pipe = self.eventlog.r.pipeline()
+            pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
+            pipe.ltrim(key, 0, REJECTED_KEPT - 1)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not keep a rejected delivery", desk=desk, error=str(exc))
 
     def _accept(self, event: Event) -> tuple[int, dict[str, Any]]:
         message = intake_message(self.celery, INTAKE_TASK, event.id)

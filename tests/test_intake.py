@@ -227,3 +227,30 @@ def test_no_input_makes_the_receiver_fail(
     resp = client.post(f"/webhooks/{desk}", data=body, headers=headers)
     assert resp.status_code < 500, resp.get_data(as_text=True)
     assert resp.is_json
+
+
+def test_signed_but_unreadable_delivery_is_kept_for_inspection(
+    client: FlaskClient, redis_prefix: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    post(client, "zendesk", b'{"hello": "world"}')
+    post(client, "zendesk", b"not json", secret="wrong")  # unsigned junk is never kept
+    env = dict(
+        os.environ, REDIS_URL=TEST_REDIS_URL, HELPDESK_BOT_KEY_PREFIX=redis_prefix, HELPDESK_BOT_HOME=str(tmp_path)
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "rejected", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert len(out) == 1
+    kept = json.loads(out[0])
+    assert kept["desk"] == "zendesk" and "not a Zendesk webhook body" in kept["reason"]
+    assert json.loads(kept["body"]) == {"hello": "world"}
+    assert "x-zendesk-webhook-signature" in kept["headers"]
