@@ -32,12 +32,17 @@ TRIGGER_TEMPLATE = """{
   "event": "ticket_created",
   "ticket_id": "{{ticket.id}}",
   "actor_id": "{{current_user.id}}",
+  "actor_role": "{{current_user.role}}",
   "requester_id": "{{ticket.requester.id}}",
   "updated_at": "{{ticket.updated_at_with_timestamp}}",
   "comment_public": "{{ticket.latest_comment.is_public}}"
 }"""
 """What an admin pastes into a trigger's "Notify webhook" action (`event` per trigger: ticket_created,
-ticket_updated, comment_added, status_changed). The bot re-reads the ticket, so the template stays small."""
+ticket_updated, comment_added, status_changed). The bot re-reads the ticket, so the template stays small.
+`actor_role` (end-user, agent or admin) tells a customer from staff even when the customer is only CC'd;
+without it, the actor counts as the customer only when they are the requester."""
+
+ROLES = {"end-user": Role.CUSTOMER, "agent": Role.AGENT, "admin": Role.AGENT}
 
 SUBSCRIPTION_KINDS = {
     "ticket.created": EventKind.TICKET_CREATED,
@@ -147,14 +152,17 @@ def _parse_trigger(payload: Mapping[str, Any], delivery: str, received_at: datet
     if kind is None:
         return Ignored(f"zendesk trigger event {name!r} is not handled (known: {', '.join(TRIGGER_KINDS)})")
     actor_id = _text(payload.get("actor_id"))
-    customer = actor_id is not None and actor_id == _text(payload.get("requester_id"))
+    role = ROLES.get(str(payload.get("actor_role", "")).strip().lower())
+    if role is None:
+        customer = actor_id is not None and actor_id == _text(payload.get("requester_id"))
+        role = Role.CUSTOMER if customer else Role.AGENT
     public = str(payload.get("comment_public", "")).lower()
     return Event(
         id=event_id(DESK, delivery),
         desk=DESK,
         kind=kind,
         ticket_id=ticket,
-        actor=Actor(actor_id, Role.CUSTOMER if customer else Role.AGENT),
+        actor=Actor(actor_id, role),
         delivery_id=delivery,
         received_at=received_at,
         payload=payload,
