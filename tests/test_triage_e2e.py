@@ -126,3 +126,25 @@ def test_forwarded_mail_makes_the_customer_the_reporter(stack: Stack, desk: str)
     sam = "105" if desk == "zendesk" else "agent-sam"
     gary = "302" if desk == "zendesk" else "cust-gary"
     assert sam in ticket.participant_ids and gary in ticket.participant_ids
+
+
+def test_triage_command_dry_run_prints_the_decision_and_writes_nothing(stack: Stack) -> None:
+    zendesk = stack.sandboxes["zendesk"]
+    with zendesk._lock:  # type: ignore[attr-defined]
+        raw = zendesk._create_ticket(  # type: ignore[attr-defined]
+            301, {"subject": "App crashes on start", "comment": {"body": "The iOS app crashes."}}, emit=False
+        )
+    ticket_id = str(raw["id"])
+    dry = stack.cli("triage", ticket_id, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing written" in dry.stdout
+    assert "rule: possible-bug" in dry.stdout and "round-robin turn" in dry.stdout
+    assert "Hello Cathy" in dry.stdout and "write: assignee_id=" in dry.stdout
+    untouched = stack.desk("zendesk").get_ticket(ticket_id)
+    assert untouched.assignee_id is None and len(untouched.comments) == 1
+
+    done = stack.cli("triage", ticket_id)
+    assert done.returncode == 0, done.stderr
+    assert stack.desk("zendesk").get_ticket(ticket_id).assignee_id in AGENTS["zendesk"]
+    again = stack.cli("triage", ticket_id, "--dry-run")
+    assert "not triaged: already triaged" in again.stdout
