@@ -99,7 +99,7 @@ def _forwarded(ticket: Ticket, policy: Policy) -> Forwarded | None:
     """A customer's mail forwarded by staff: the requester is staff and the original sender is not."""
     if not policy.is_staff(ticket.requester.email):
         return None
-    found = parse_forwarded(ticket.description)
+    found = parse_forwarded(ticket.description, skip={(ticket.requester.email or "").lower()})
     if found is None or policy.is_staff(found.sender_email):
         return None
     return found
