@@ -391,8 +391,10 @@ class JsonApi:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         try:
             # A vendor client's session may apply its own timeout (jira's does); otherwise ours.
-            extra = {} if getattr(self.session, "timeout", None) else {"timeout": self.timeout}
-            resp = self.session.request(method, url, params=params, json=json, **extra)
+            if getattr(self.session, "timeout", None):
+                resp = self.session.request(method, url, params=params, json=json)
+            else:
+                resp = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
         except requests.RequestException as exc:
             raise Unavailable(f"{method} {path}: {exc}") from exc
         if resp.status_code == 204 or not resp.content:

@@ -18,13 +18,9 @@ class Action:
     rule: str = ""
     why: str = ""
 
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
     def describe(self) -> dict[str, Any]:
         """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
-        out: dict[str, Any] = {"action": self.name}
+        out: dict[str, Any] = {"action": type(self).__name__}
         for key, value in vars(self).items():
             if key in ("rule", "why"):
                 continue
