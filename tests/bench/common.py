@@ -1,0 +1,195 @@
+"""Shared pieces of the benchmark scripts: processes, ports, percentiles, tables, Redis cleanup, RSS."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("HELPDESK_BOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+SECRET = "bench-webhook-secret"
+BOT_CLI = [sys.executable, "-m", "bot.cli"]
+
+
+class BenchError(RuntimeError):
+    """A benchmark cannot run here; the message says what is missing and how to get it."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_prefix() -> str:
+    """A Redis key prefix unique to one benchmark run, so cleanup touches only what the run wrote."""
+    return f"bench-{uuid.uuid4().hex[:10]}:"
+
+
+def cleanup_prefix(prefix: str, url: str = REDIS_URL) -> int:
+    client = redis.Redis.from_url(url)
+    deleted = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=prefix + "*", count=2000):
+        batch.append(key)
+        if len(batch) >= 2000:
+            deleted += int(client.delete(*batch))
+            batch.clear()
+    if batch:
+        deleted += int(client.delete(*batch))
+    client.close()
+    return deleted
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values (a phase that sent nothing)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+class Proc:
+    """A child process with its output in a log file, stopped with SIGTERM (then SIGKILL) on exit."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@contextmanager
+def processes(logdir: Path) -> Iterator[Callable[[str, list[str], dict[str, str]], Proc]]:
+    """Start processes through the yielded function; all are stopped (last first) when the block ends."""
+    started: list[Proc] = []
+
+    def start(name: str, argv: list[str], env: dict[str, str]) -> Proc:
+        proc = Proc(name, argv, env, logdir)
+        started.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+def wait_http(proc: Proc, url: str, timeout: float = 30.0) -> None:
+    """Wait until `url` answers 2xx; fail with the process log if it died or never came up."""
+
+    def up() -> bool:
+        if not proc.alive():
+            raise BenchError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+        return http_ok(url)
+
+    try:
+        wait_for(up, timeout, f"{proc.name} at {url}")
+    except BenchError as exc:
+        raise BenchError(f"{exc}\n{proc.log_tail()}") from None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (gunicorn and Celery fork their workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Sum over the process tree of each process's peak resident set (VmHWM), in MiB."""
+    total_kib = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total_kib += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kib / 1024
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain fixed-width table for the terminal."""
+    cells = [[str(h) for h in header]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+    return str(value)
+
+
+def emit(name: str, figures: dict[str, Any]) -> None:
+    """The one machine-readable line every benchmark prints: `BENCH <name> <json>`."""
+    print(f"BENCH {name} " + json.dumps(figures, sort_keys=True), flush=True)
