@@ -325,6 +325,9 @@ class ZendeskSandbox:
                     events.append("ticket.agent_assignment_changed")
                     if ticket["status"] == "new" and data[key] is not None:
                         ticket["status"] = "open"
+                if key == "requester_id" and "organization_id" not in data:
+                    # Zendesk moves the ticket to the new requester's (default) organization
+                    ticket["organization_id"] = self.state.users[ticket["requester_id"]].get("organization_id")
         if "status" in data and data["status"] != ticket["status"]:
             ticket["status"] = data["status"]
             events.append("ticket.status_changed")
