@@ -15,7 +15,7 @@ import pytest
 from bot.eventlog import State
 from bot.events import EventKind
 from connectors.base import Status, Ticket, Visibility
-from tests.conftest import wait_for
+from tests.conftest import FIXTURES, wait_for
 from tests.sandbox_helpers import create_ticket
 from tests.stack import Stack, running_stack
 
@@ -148,3 +148,49 @@ def test_triage_command_dry_run_prints_the_decision_and_writes_nothing(stack: St
     assert stack.desk("zendesk").get_ticket(ticket_id).assignee_id in AGENTS["zendesk"]
     again = stack.cli("triage", ticket_id, "--dry-run")
     assert "not triaged: already triaged" in again.stdout
+
+
+def test_rate_limited_desk_is_retried_after_retry_after_and_acts_once(stack: Stack) -> None:
+    """Zendesk answers 429 (Retry-After: 1) twice: the task waits it out, then triages exactly once."""
+    zendesk = stack.sandboxes["zendesk"]
+    with zendesk._lock:  # type: ignore[attr-defined]
+        raw = zendesk._create_ticket(  # type: ignore[attr-defined]
+            302, {"subject": "Question on seats", "comment": {"body": "How many seats?"}}, emit=False
+        )
+    ticket_id = str(raw["id"])
+    zendesk.control.fail_next(2, 429, retry_after=1)
+    zendesk._emit("ticket.created", raw, 302)  # type: ignore[attr-defined]  # the desk's webhook, after the faults are set
+    rec = processed(stack, "zendesk", ticket_id)
+    assert rec.attempts >= 2
+    ticket = stack.desk("zendesk").get_ticket(ticket_id)
+    assert len(bot_comments(ticket, Visibility.PUBLIC)) == 1
+
+
+def test_event_for_a_missing_ticket_is_dead_lettered_and_listed_as_failed(stack: Stack) -> None:
+    """A permanent error (404) is not retried: the event is `failed`, visible and replayable."""
+    import json
+    import uuid
+
+    import requests
+
+    from connectors.zendesk.webhook import sign
+
+    payload = json.loads((FIXTURES / "zendesk" / "webhooks" / "ticket.created__documented_example.json").read_text())
+    payload["id"] = str(uuid.uuid4())
+    payload["detail"]["id"] = "987654"
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", **sign(stack.env["ZENDESK_WEBHOOK_SECRET"], body)}
+    web_url = stack.sandboxes["zendesk"].emitter.url
+    assert web_url
+    accepted = requests.post(web_url, data=body, headers=headers, timeout=10)
+    assert accepted.status_code == 202
+    event_id = accepted.json()["event_id"]
+
+    def failed() -> object:
+        rec = stack.log.get(event_id)
+        return rec if rec and rec.state is State.FAILED else None
+
+    rec = wait_for(failed, timeout=30)
+    assert "404" in rec.error and rec.attempts == 1, stack.worker.logs()[-5000:]
+    listing = stack.cli("events", "--state", "failed")
+    assert event_id in listing.stdout and "987654" in listing.stdout
