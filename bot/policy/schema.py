@@ -243,12 +243,19 @@ class Agent(Strict):
 class ParticipantRule(Strict):
     """People to keep in the loop (e.g. an organization's account manager).
 
-    Conditions (organization, request_type) narrow it; with none, everyone listed is added to every ticket.
+    Conditions (organization, domains, request_type) narrow it; with none, everyone listed is added to every ticket.
     """
 
     organization: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    """Customer email domains (of the original sender when a colleague forwarded the mail)."""
     request_type: RequestType | None = None
     cc: list[Email] = Field(min_length=1)
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [v.lower().lstrip("@") for v in values]
 
 
 class ServiceDesk(Strict):

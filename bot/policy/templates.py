@@ -33,8 +33,9 @@ DEFAULTS: dict[str, str] = {
     "resets, MFA tokens, account unlocks) can only be handled by phone. Please call the service desk at "
     "{{ phone }} ({{ hours }}) and mention request #{{ ticket_id }}.\n\nWe have resolved this ticket; if you "
     "reply, it reopens.\n\nKind regards,\nSupport",
-    "incident_call_note": "Incident received by email: please phone {{ customer_name }} "
-    "({{ customer_email or 'no email' }}) now to confirm the impact, then update ticket #{{ ticket_id }}.",
+    "incident_call_note": "{{ agent_name or 'Assignee' }}: this incident came in by email. Please phone "
+    "{{ customer_name }} ({{ customer_email or 'no email' }}) now to confirm the impact, then update ticket "
+    "#{{ ticket_id }}.",
     "triage_note": "Triaged by helpdesk-bot: request type {{ request_type }} (rule {{ rule }}: {{ rule_why }}). "
     "{{ assignment }}",
 }

@@ -135,10 +135,13 @@ def decide_triage(
                 name=fwd.sender_name,
             )
         )
-        cc = tuple(e for e in fwd.cc if e != fwd.sender_email)
+        forwarder = (ticket.requester.email or "").lower()
+        cc = tuple(dict.fromkeys(e for e in (forwarder, *fwd.cc) if e and e != fwd.sender_email))
         if cc:
-            actions.append(AddParticipants(rule=rule, why="in CC of the forwarded mail", emails=cc))
-    extra = _policy_participants(policy, ticket, request_type)
+            actions.append(
+                AddParticipants(rule=rule, why="the forwarding colleague and the forwarded mail's CC", emails=cc)
+            )
+    extra = _policy_participants(policy, ticket, request_type, customer_email)
     if extra:
         actions.append(AddParticipants(rule="participants", why="policy keeps them in the loop", emails=extra))
     values = {
@@ -184,15 +187,21 @@ def _comment(
     return Comment(rule=rule, why=why, body=body, visibility=visibility, template=template)
 
 
-def _policy_participants(policy: Policy, ticket: Ticket, request_type: str) -> tuple[str, ...]:
+def _policy_participants(
+    policy: Policy, ticket: Ticket, request_type: str, customer_email: str | None
+) -> tuple[str, ...]:
+    """Everyone the `participants` section adds for this ticket (its organization, customer domain, type)."""
     organizations = policy.desk(ticket.desk).organizations
+    domain = (customer_email or "").rsplit("@", 1)[-1].lower()
     out: list[str] = []
     for entry in policy.participants:
         if entry.organization and organizations.get(entry.organization, entry.organization) != ticket.organization_id:
             continue
+        if entry.domains and domain not in entry.domains:
+            continue
         if entry.request_type and entry.request_type != request_type:
             continue
-        out.extend(entry.cc)
+        out.extend(e for e in entry.cc if e != (customer_email or "").lower())
     return tuple(dict.fromkeys(out))
 
 
