@@ -94,6 +94,7 @@ class JiraDesk:
         self.transitions = {Status(k): str(v).lower() for k, v in (options.get("transitions") or {}).items()}
         self._me: Person | None = None
         self._account_types: dict[str, str] = {}
+        self._project_statuses: dict[str, list[Mapping[str, Any]]] = {}
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -168,10 +169,7 @@ class JiraDesk:
 
     def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
         f = issue["fields"]
-        status = f.get("status") or {}
-        normalized = self.status_map.get(str(status.get("name", "")).lower()) or CATEGORY.get(
-            (status.get("statusCategory") or {}).get("key", ""), Status.OPEN
-        )
+        normalized = self._normalize(f.get("status") or {}) or Status.OPEN
         request_type = (f.get(self.request_type_field) or {}).get("requestType") or {}
         orgs = f.get(self.organizations_field) or []
         return Ticket(
@@ -264,11 +262,7 @@ class JiraDesk:
         if named:
             options = [o for o in options if str(o.get("name", "")).lower() == named] or options
         for option in options:
-            target = option.get("to") or {}
-            mapped = self.status_map.get(str(target.get("name", "")).lower()) or CATEGORY.get(
-                (target.get("statusCategory") or {}).get("key", "")
-            )
-            if mapped is status:
+            if self._normalize(option.get("to") or {}) is status:
                 body: dict[str, Any] = {"transition": {"id": option["id"]}}
                 if status in (Status.SOLVED, Status.CLOSED):
                     body["fields"] = {"resolution": {"name": resolution or self.default_resolution}}
@@ -305,7 +299,7 @@ class JiraDesk:
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Enhanced JQL search (`/rest/api/3/search/jql`): `nextPageToken` pages, no `total`."""
         clauses = [f"project = {query.project or self.project}"]
-        names = self._status_names(query.statuses)
+        names = self._status_names(query.project or self.project, query.statuses)
         if names:
             clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
         if query.updated_before is not None:
@@ -321,11 +315,25 @@ class JiraDesk:
         tickets = tuple(self._ticket(issue, ()) for issue in page.get("issues") or [])
         return SearchPage(tickets, None if page.get("isLast", True) else page.get("nextPageToken"))
 
-    def _status_names(self, statuses: tuple[Status, ...]) -> list[str]:
-        names = [name for name, status in self.status_map.items() if status in statuses]
-        if Status.NEW in statuses:
-            names.append("waiting for support")
-        return sorted({n.title() if n != "waiting for support" else "Waiting for support" for n in names})
+    def _normalize(self, status: Mapping[str, Any]) -> Status | None:
+        """A workflow status on the common scale: by name (`status_map`), else by its category."""
+        by_name = self.status_map.get(str(status.get("name", "")).lower())
+        return by_name or CATEGORY.get(str((status.get("statusCategory") or {}).get("key", "")))
+
+    def _status_names(self, project: str, statuses: tuple[Status, ...]) -> list[str]:
+        """The project's own status names that mean `statuses`: JQL rejects (400) a status name the site
+        does not have, so names come from the project's workflows (read once), never from the map alone.
+        NEW also takes statuses of the "new" category, as Jira has no separate untouched state."""
+        if project not in self._project_statuses:
+            types = self.api.call("GET", f"{self.rest}/project/{project}/statuses") or []
+            self._project_statuses[project] = [s for t in types for s in t.get("statuses") or []]
+        names = {
+            str(s["name"])
+            for s in self._project_statuses[project]
+            if self._normalize(s) in statuses
+            or (Status.NEW in statuses and (s.get("statusCategory") or {}).get("key") == "new")
+        }
+        return sorted(names)
 
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
         """Jira has no endpoint taking different changes per issue: each ticket is one `apply`, i.e. one

@@ -639,6 +639,25 @@ class JiraSandbox:
                 body["nextPageToken"] = str(start + size)
             return 200, body
 
+        @route(both("/project/<key>/statuses"), ["GET"])
+        def project_statuses(caller: str, v: int, key: str) -> tuple[int, Any]:
+            if key not in sb.state.counters:
+                raise ApiError(404, [f"No project could be found with key '{key}'."])
+            ids = ["10001", "10002", "10003", "10004", "10005", "10006"] if key == "SD" else ["10010", "10011"]
+            type_id, type_name = ("10100", "Service Request") if key == "SD" else ("10200", "Bug")
+            statuses = [
+                {**sb._status(i), "self": f"{sb.base_url}/rest/api/{v}/status/{i}", "description": ""} for i in ids
+            ]
+            return 200, [
+                {
+                    "id": type_id,
+                    "name": type_name,
+                    "self": f"{sb.base_url}/rest/api/{v}/issuetype/{type_id}",
+                    "subtask": False,
+                    "statuses": statuses,
+                }
+            ]
+
         @route(both("/search/approximate-count"), ["POST"])
         def count(caller: str, v: int) -> tuple[int, Any]:
             return 200, {"count": len(sb._jql(str(request.get_json(force=True).get("jql") or "")))}
@@ -836,6 +855,10 @@ def _holds(fields: Mapping[str, Any], key: str, name: str, op: str, values: list
     if name == "project":
         actual: Any = fields["project"]["key"]
     elif name == "status":
+        known = {n.lower() for n, _ in STATUSES.values()}
+        unknown = [v for v in values if v.lower() not in known]
+        if unknown:
+            raise ApiError(400, [f"The value '{unknown[0]}' does not exist for the field 'status'."])
         actual = fields["status"]["name"]
     elif name == "statuscategory":
         actual = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}[

@@ -280,3 +280,15 @@ def test_a_server_error_is_transient_and_a_refused_connection_too(site: Site) ->
     gone = build(DeskConfig(url="http://127.0.0.1:9", email="bot@example.com", token="x", timeout=2))
     with pytest.raises(Unavailable):
         gone.get_ticket("SD-1")
+
+
+def test_search_asks_only_for_statuses_the_project_has_and_honours_the_status_map(site: Site) -> None:
+    """Jira answers 400 to JQL naming a status the site lacks ("Escalated" is in the default map, not here)."""
+    pending, on_hold = site.raise_request("waiting"), site.raise_request("parked")
+    desk = site.adapter(status_map={"Pending": "pending"})
+    desk.apply(desk.get_ticket(pending), TicketChanges(status=Status.PENDING))
+    site.call("POST", f"/rest/api/3/issue/{on_hold}/transitions", json={"transition": {"id": "31"}})
+    found = [t.id for t in iter_search(desk, TicketQuery(statuses=(Status.PENDING,)))]
+    assert found == [pending, on_hold]
+    assert [t.id for t in iter_search(site.adapter(), TicketQuery(statuses=(Status.ON_HOLD,)))] == [on_hold]
+    assert site.calls("GET", "/project/<key>/statuses") == 2  # once per adapter, not per search
