@@ -129,3 +129,29 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert "stopped" in log_path.read_text()
+
+
+def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
+    port = free_port_pair()
+    env = clean_env(
+        HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/11", HELPDESK_BOT_KEY_PREFIX="hbtest:flower:"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "flower", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).text == "OK"
+            except requests.RequestException:
+                return False
+
+        wait_for(healthy, timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
