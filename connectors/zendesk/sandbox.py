@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -42,7 +43,11 @@ def error_body(status: int) -> dict[str, Any]:
         401: {"error": "Couldn't authenticate you"},
         403: {"error": "Forbidden", "description": "You do not have access to this page."},
         404: {"error": "RecordNotFound", "description": "Not found"},
-        409: {"error": "UpdateConflict", "description": "Ticket has been updated since you last viewed it"},
+        409: {
+            "error": "UpdateConflict",
+            "description": "Safe Update prevented the update due to outdated ticket data. "
+            "Please fetch the latest ticket data and try again.",
+        },
         422: {"error": "RecordInvalid", "description": "Record validation errors"},
         429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
     }.get(status, {"error": "InternalError", "description": "Something went wrong"})
@@ -313,6 +318,17 @@ class ZendeskSandbox:
             details["group_id"] = [{"description": "Group: is invalid"}]
         if ticket["status"] == "closed":
             details["status"] = [{"description": "Status: closed prevents ticket update"}]
+        followers: list[tuple[int, str]] = []
+        for follower in data.get("followers") or []:
+            user = (
+                self.state.users.get(int(follower["user_id"]))
+                if follower.get("user_id")
+                else self._find_user(str(follower.get("user_email") or ""))
+            )
+            if user is None or user["role"] == "end-user":
+                details["followers"] = [{"description": "Followers: only agents can be followers"}]
+            else:
+                followers.append((int(user["id"]), str(follower.get("action", "put"))))
         if details:
             raise ApiError(
                 422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
@@ -348,12 +364,9 @@ class ZendeskSandbox:
             uid = (
                 int(cc["user_id"]) if cc.get("user_id") else self._resolve_requester({"email": cc.get("user_email")}, 0)
             )
-            if cc.get("action", "put") == "put" and uid not in ticket["email_cc_ids"]:
-                ticket["email_cc_ids"].append(uid)
-        for follower in data.get("followers") or []:
-            uid = int(follower["user_id"])
-            if follower.get("action", "put") == "put" and uid not in ticket["follower_ids"]:
-                ticket["follower_ids"].append(uid)
+            _put_or_delete(ticket["email_cc_ids"], uid, cc.get("action", "put"))
+        for uid, action in followers:
+            _put_or_delete(ticket["follower_ids"], uid, action)
         ticket["collaborator_ids"] = list(dict.fromkeys(ticket["email_cc_ids"] + ticket["follower_ids"]))
         comment = data.get("comment")
         if comment:
@@ -363,12 +376,53 @@ class ZendeskSandbox:
             ticket["is_public"] = ticket["is_public"] or public
             if public and self.state.users[author]["role"] == "end-user" and ticket["status"] in ("pending", "solved"):
                 ticket["status"] = "open"
+                events.append("ticket.status_changed")
             events.append("ticket.comment_added")
         ticket["updated_at"] = _now()
         if emit:
             for event in events or ["ticket.updated"]:
                 self._emit(event, ticket, author, comment=self.state.comments[tid][-1] if comment else None)
         return ticket
+
+    def _upsert_user(self, data: Mapping[str, Any], uid: int | None = None) -> tuple[int, dict[str, Any]]:
+        """Create a user, or update the one with `uid` / the same email (users/create_or_update)."""
+        email = str(data.get("email") or "")
+        existing = self.state.users.get(uid) if uid is not None else (self._find_user(email) if email else None)
+        if existing is None:
+            if uid is not None:
+                raise ApiError(404)
+            if "@" not in email:
+                raise ApiError(
+                    422,
+                    {
+                        "error": "RecordInvalid",
+                        "description": "Record validation errors",
+                        "details": {"email": [{"description": "Email: is invalid"}]},
+                    },
+                )
+            new_id = next(self.state.ids)
+            self._user(new_id, str(data.get("name") or email), email, "end-user", data.get("organization_id"))
+            existing = self.state.users[new_id]
+            created = True
+        else:
+            created = False
+        role = data.get("role", existing["role"])
+        if role not in ("end-user", "agent", "admin"):
+            raise ApiError(
+                422,
+                {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": {"role": [{"description": f"Role: {role} is not valid"}]},
+                },
+            )
+        for key in ("name", "organization_id", "tags", "details", "notes", "active"):
+            if key in data:
+                existing[key] = data[key]
+        existing["role"] = role
+        existing["user_fields"] = {**existing["user_fields"], **(data.get("user_fields") or {})}
+        existing["updated_at"] = _now()
+        return (201 if created else 200), existing
 
     # --- webhooks ----------------------------------------------------------------------------------
 
@@ -452,7 +506,8 @@ class ZendeskSandbox:
         page = items[start : start + size]
         more = start + size < len(items)
         after = str(start + size) if more else None
-        next_url = f"{request.base_url}?page[size]={size}&page[after]={after}" if more else None
+        args = {**request.args.to_dict(), "page[size]": str(size), "page[after]": after or ""}
+        next_url = f"{request.base_url}?{urlencode(args, safe='[]:')}" if more else None
         return {
             key: page,
             **(extra or {}),
@@ -540,6 +595,30 @@ class ZendeskSandbox:
             sb._user(uid, str(data.get("name") or email), email, str(data.get("role") or "end-user"))
             return 201, {"user": sb.state.users[uid]}
 
+        @route("/users/<int:uid>", ["PUT"])
+        def update_user(caller: int, uid: int) -> tuple[int, Any]:
+            _, user = sb._upsert_user(request.get_json(force=True)["user"], uid)
+            return 200, {"user": user}
+
+        @route("/users/create_or_update", ["POST"])
+        def create_or_update_user(caller: int) -> tuple[int, Any]:
+            status, user = sb._upsert_user(request.get_json(force=True)["user"])
+            return status, {"user": user}
+
+        @route("/groups", ["GET"])
+        def groups(caller: int) -> tuple[int, Any]:
+            return 200, sb._paged("groups", list(sb.state.groups.values()))
+
+        @route("/groups/<int:gid>", ["GET"])
+        def show_group(caller: int, gid: int) -> tuple[int, Any]:
+            if gid not in sb.state.groups:
+                raise ApiError(404)
+            return 200, {"group": sb.state.groups[gid]}
+
+        @route("/group_memberships", ["GET"])
+        def all_memberships(caller: int) -> tuple[int, Any]:
+            return 200, sb._paged("group_memberships", list(sb.state.memberships))
+
         @route("/groups/<int:gid>/memberships", ["GET"])
         def memberships(caller: int, gid: int) -> tuple[int, Any]:
             if gid not in sb.state.groups:
@@ -619,7 +698,13 @@ class ZendeskSandbox:
         @route("/tickets/update_many", ["PUT"])
         def update_many(caller: int) -> tuple[int, Any]:
             data = request.get_json(force=True)
-            items = data.get("tickets") or []
+            if request.args.get("ids"):  # the same change for every id: `?ids=1,2` + {"ticket": {...}}
+                ids = [i for i in request.args["ids"].split(",") if i]
+                if len(ids) > MAX_IDS:
+                    raise ApiError(400, _too_many("ids"))
+                items = [{**data["ticket"], "id": int(i)} for i in ids]
+            else:
+                items = data.get("tickets") or []
             if len(items) > MAX_IDS:
                 raise ApiError(400, _too_many("tickets"))
             results = []
@@ -702,6 +787,14 @@ def _too_many(parameter: str) -> dict[str, Any]:
         "description": f"Parameter {parameter} cannot specify more than {MAX_IDS} values",
         "max_count": MAX_IDS,
     }
+
+
+def _put_or_delete(ids: list[int], uid: int, action: str) -> None:
+    if action == "delete":
+        if uid in ids:
+            ids.remove(uid)
+    elif uid not in ids:
+        ids.append(uid)
 
 
 def _term(term: str) -> tuple[str, str, str]:
