@@ -249,7 +249,7 @@ def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.shadow import agreement, compare, format_report
+    from bot.policy.shadow import ShadowRecord, agreement, format_report
     from connectors.base import HelpdeskError
     from tasks.runtime import get_runtime
 
@@ -259,15 +259,15 @@ def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
         shadow = rec.decision.get("shadow")
         if isinstance(shadow, dict):
             latest.setdefault((rec.event.desk, rec.event.ticket_id), shadow)  # newest first: keep the latest
-    per_ticket = []
+    records = []
     for (desk, ticket_id), shadow in latest.items():
         try:
             ticket = runtime.desk(desk).get_ticket(ticket_id)
         except HelpdeskError as exc:
             print(f"{desk} {ticket_id}: skipped ({exc})", file=sys.stderr)
             continue
-        per_ticket.append((str(shadow.get("rule") or "-"), compare(shadow, ticket)))
-    print(format_report(agreement(per_ticket)))
+        records.append(ShadowRecord.from_decision(shadow, ticket))
+    print(format_report(agreement(records)))
     return 0
 
 

@@ -51,6 +51,9 @@ def test_shadow_mode_writes_nothing_and_reports_agreement(tmp_path: Path) -> Non
             assert resp.status_code == 200, resp.text
         report = stack.cli("shadow-report", "--desk", "zendesk", "--since", "2020-01-01")
     assert report.returncode == 0, report.stderr
-    lines = {line.split()[0]: line for line in report.stdout.splitlines()[1:]}
-    assert "100% (1/1)" in lines["possible-bug"]
-    assert "0% (0/1)" in lines["default"]
+    lines = {
+        line.split()[0]: line for line in report.stdout.splitlines()[2:] if line.strip() and not line.startswith("-")
+    }
+    assert "1/1 100%" in lines["possible-bug"], report.stdout
+    assert "0/1 0%" in lines["default"], report.stdout
+    assert "1/2 50%" in lines["all"], report.stdout
