@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 import requests
@@ -82,10 +82,17 @@ def http_ok(url: str) -> bool:
 
 
 class Proc:
-    """A child process with its output in a log file, stopped with SIGTERM (then SIGKILL) on exit."""
+    """A child process with its output in a log file, stopped with `stop_signal` (then SIGKILL) on exit.
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logdir: Path) -> None:
+    Measuring is over when a benchmark stops its processes, so they get their quick-exit signal
+    (gunicorn: SIGINT, Celery: SIGQUIT) rather than a graceful drain that only adds seconds.
+    """
+
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], logdir: Path, stop_signal: int = signal.SIGTERM
+    ) -> None:
         self.name = name
+        self.stop_signal = stop_signal
         self.log_path = logdir / f"{name}.log"
         with self.log_path.open("wb") as log:
             self.popen = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -100,9 +107,13 @@ class Proc:
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
+    def signal_stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(self.stop_signal)
+
     def stop(self) -> None:
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            self.signal_stop()
             try:
                 self.popen.wait(timeout=25)
             except subprocess.TimeoutExpired:
@@ -110,20 +121,26 @@ class Proc:
                 self.popen.wait()
 
 
+class Starter(Protocol):
+    def __call__(self, name: str, argv: list[str], env: dict[str, str], stop_signal: int = ...) -> Proc: ...
+
+
 @contextmanager
-def processes(logdir: Path) -> Iterator[Callable[[str, list[str], dict[str, str]], Proc]]:
-    """Start processes through the yielded function; all are stopped (last first) when the block ends."""
+def processes(logdir: Path) -> Iterator[Starter]:
+    """Start processes through the yielded function; all are stopped together when the block ends."""
     started: list[Proc] = []
 
-    def start(name: str, argv: list[str], env: dict[str, str]) -> Proc:
-        proc = Proc(name, argv, env, logdir)
+    def start(name: str, argv: list[str], env: dict[str, str], stop_signal: int = signal.SIGTERM) -> Proc:
+        proc = Proc(name, argv, env, logdir, stop_signal)
         started.append(proc)
         return proc
 
     try:
         yield start
     finally:
-        for proc in reversed(started):
+        for proc in started:
+            proc.signal_stop()
+        for proc in started:
             proc.stop()
 
 
@@ -174,13 +191,28 @@ def peak_rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by the process tree of `pid` (children reaped by it included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks
+
+
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain fixed-width table for the terminal."""
     cells = [[str(h) for h in header]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [title, "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    for row in cells[1:]:
+        first = row[0].ljust(widths[0])
+        lines.append("  ".join([first] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]))
     return "\n".join(lines)
 
 

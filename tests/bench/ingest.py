@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -65,7 +66,7 @@ def receiver_argv(name: str, port: int, workers: int) -> list[str]:
 
 
 def bench_receiver(
-    name: str, rates: list[float], seconds: float, saturate_seconds: float, workdir: Path, prefix: str
+    name: str, rates: list[float], seconds: float, saturate_seconds: int, warmup: float, workdir: Path, prefix: str
 ) -> dict[str, Any]:
     port = free_port()
     workers = default_workers()
@@ -81,9 +82,9 @@ def bench_receiver(
         PYTHONUNBUFFERED="1",
     )
     with processes(workdir) as start:
-        proc = start(f"ingest-{name}", receiver_argv(name, port, workers), env)
+        proc = start(f"ingest-{name}", receiver_argv(name, port, workers), env, signal.SIGINT)
         wait_http(proc, f"http://127.0.0.1:{port}/healthz")
-        loadgen.paced(port, SECRET, 200, 1.0)  # warm-up: every gunicorn worker has imported and connected
+        loadgen.paced(port, SECRET, 200, warmup)  # warm-up: every gunicorn worker has imported and connected
         phases = []
         for rate in rates:
             phases.append(loadgen.paced(port, SECRET, rate, seconds))
@@ -101,7 +102,11 @@ def bench_receiver(
 
 
 def run(
-    rates: list[float], seconds: float, saturate_seconds: float, receivers: tuple[str, ...] = RECEIVERS
+    rates: list[float],
+    seconds: float,
+    saturate_seconds: int,
+    receivers: tuple[str, ...] = RECEIVERS,
+    warmup: float = 1.0,
 ) -> dict[str, Any]:
     if saturate_seconds > 0 and not loadgen.have_wrk():
         raise BenchError(loadgen.WRK_HINT + " (or pass --saturate-seconds 0 to skip the saturation phase)")
@@ -116,7 +121,7 @@ def run(
     try:
         with tempfile.TemporaryDirectory(prefix="hb-bench-") as tmp:
             for name in receivers:
-                results[name] = bench_receiver(name, rates, seconds, saturate_seconds, Path(tmp), prefix)
+                results[name] = bench_receiver(name, rates, seconds, saturate_seconds, warmup, Path(tmp), prefix)
     finally:
         cleanup_prefix(prefix)
     figures: dict[str, Any] = {
@@ -165,8 +170,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", default="100,500,1000", help="offered loads, req/s, comma separated")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each paced phase")
-    p.add_argument("--saturate-seconds", type=float, default=8.0, help="length of the wrk phase; 0 skips it")
+    p.add_argument("--saturate-seconds", type=int, default=8, help="length of the wrk phase; 0 skips it")
     p.add_argument("--receivers", default=",".join(RECEIVERS))
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds at 200 req/s before measuring")
     return p.parse_args(argv)
 
 
@@ -177,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.seconds,
         args.saturate_seconds,
         tuple(r for r in args.receivers.split(",") if r),
+        args.warmup,
     )
     print(report(figures))
     emit("ingest", figures)

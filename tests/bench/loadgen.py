@@ -149,11 +149,12 @@ def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def saturate(port: int, secret: str, seconds: float, workdir: Path, connections: int = 16) -> PhaseResult:
+def saturate(port: int, secret: str, seconds: int, workdir: Path, connections: int = 16) -> PhaseResult:
     """Closed-loop maximum with `wrk -t1 -c<connections>`, replaying unique pre-signed deliveries."""
     if not have_wrk():
         raise RuntimeError(WRK_HINT)
-    count = int(seconds * 7000)  # above any rate a 2-core box reaches, so bodies are rarely reused
+    seconds = max(1, seconds)
+    count = seconds * 7000  # above any rate a 2-core box reaches, so bodies are rarely reused
     path = workdir / "deliveries.tsv"
     with path.open("wb") as out:
         for i in range(count):
@@ -161,7 +162,7 @@ def saturate(port: int, secret: str, seconds: float, workdir: Path, connections:
             stamp = headers["X-Zendesk-Webhook-Signature-Timestamp"].encode()
             sig = headers["X-Zendesk-Webhook-Signature"].encode()
             out.write(stamp + b"\t" + sig + b"\t" + body + b"\n")
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "-s", str(LUA)]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA)]
     argv += [f"http://127.0.0.1:{port}{PATH}", "--", str(path), PATH]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
     path.unlink()

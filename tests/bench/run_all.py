@@ -11,11 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench import ingest
+from tests.bench import e2e, ingest, worker
 from tests.bench.chart import plot_ingest
 from tests.bench.common import ROOT, BenchError
 
-BENCHES: dict[str, Callable[[list[str]], dict[str, Any]]] = {"ingest": ingest.main}
+BENCHES: dict[str, Callable[[list[str]], dict[str, Any]]] = {
+    "ingest": ingest.main,
+    "e2e": e2e.main,
+    "worker": worker.main,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
