@@ -30,7 +30,7 @@ from connectors.base import (
 )
 from connectors.sandboxes import build
 from tests.conftest import ServedApp
-from tests.contract.openapi_check import OpenApiRecorder
+from tests.connectors.jira.openapi import SpecCheck as OpenApiRecorder
 from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, sandbox_calls, sandbox_control
 
 DESKS = ["zendesk", "jira"]
