@@ -13,7 +13,8 @@ type; default 900001, the sandbox's), `away_field` (user field that marks an age
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Ticket as ZenpyTicket
+from zenpy.lib.exception import APIException, ZenpyException
 
 from connectors.base import (
     AgentLoad,
@@ -42,6 +44,7 @@ from connectors.base import (
     Unavailable,
     Visibility,
     chunked,
+    error_for_status,
 )
 
 TO_STATUS = {
@@ -113,7 +116,8 @@ class ZendeskDesk:
 
     def me(self) -> Person:
         if self._me is None:
-            user = self.zenpy.users.me()
+            with _zenpy_errors("GET /api/v2/users/me.json"):
+                user = self.zenpy.users.me()
             self._me = Person(str(user.id), user.name, user.email, Role.BOT, _sid(user.organization_id))
         return self._me
 
@@ -135,7 +139,9 @@ class ZendeskDesk:
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """One call for a ticket with a single comment (its description), two when it has more."""
-        data = self.api.call("GET", f"/api/v2/tickets/{int(ticket_id)}.json", params={"include": "users,comment_count"})
+        data = self.api.call(
+            "GET", f"/api/v2/tickets/{_number(ticket_id, 'ticket')}.json", params={"include": "users,comment_count"}
+        )
         raw = data["ticket"]
         users = {str(u["id"]): self._person(u) for u in data.get("users") or []}
         requester = users.get(str(raw["requester_id"])) or Person(str(raw["requester_id"]), "")
@@ -220,7 +226,7 @@ class ZendeskDesk:
         if cached and time.monotonic() - cached[0] < self.group_cache_seconds:
             return cached[1]
         members: list[Person] = []
-        url: str | None = f"/api/v2/groups/{int(group_id)}/memberships.json"
+        url: str | None = f"/api/v2/groups/{_number(group_id, 'group')}/memberships.json"
         params: dict[str, Any] | None = {"include": "users", "page[size]": 100}
         while url:
             page = self.api.call("GET", url, params=params)
@@ -241,7 +247,7 @@ class ZendeskDesk:
         for key in ("assignee_id", "group_id", "requester_id"):
             value = getattr(changes, key)
             if value is not None:
-                out[key] = int(value)
+                out[key] = _number(value, key.removesuffix("_id"))
         if changes.status is not None:
             out["status"] = FROM_STATUS[changes.status]
         if changes.priority is not None:
@@ -254,9 +260,9 @@ class ZendeskDesk:
         if changes.request_type is not None:
             fields[str(self.request_type_field)] = changes.request_type
         if fields:
-            out["custom_fields"] = [{"id": int(k), "value": v} for k, v in fields.items()]
+            out["custom_fields"] = [{"id": _number(k, "custom field"), "value": v} for k, v in fields.items()]
         if changes.add_participant_ids:
-            out["email_ccs"] = [{"user_id": int(p), "action": "put"} for p in changes.add_participant_ids]
+            out["email_ccs"] = [{"user_id": _number(p, "user"), "action": "put"} for p in changes.add_participant_ids]
         if changes.comment is not None:
             out["comment"] = {
                 "body": _with_mentions(changes.comment),
@@ -271,7 +277,7 @@ class ZendeskDesk:
         body = self._payload(changes)
         if ticket.version:
             body.update(safe_update=True, updated_stamp=ticket.version)
-        self.api.call("PUT", f"/api/v2/tickets/{int(ticket.id)}.json", json={"ticket": body})
+        self.api.call("PUT", f"/api/v2/tickets/{_number(ticket.id, 'ticket')}.json", json={"ticket": body})
 
     def create_linked_issue(
         self,
@@ -310,16 +316,21 @@ class ZendeskDesk:
         errors: dict[str, str | None] = {}
         jobs = 0
         for batch in chunked(list(changes.items()), BULK_LIMIT):
-            tickets = [ZenpyTicket(id=int(tid), **self._payload(change)) for tid, change in batch]
-            job = self.zenpy.tickets.update(tickets)
+            tickets = [ZenpyTicket(id=_number(tid, "ticket"), **self._payload(change)) for tid, change in batch]
+            with _zenpy_errors("PUT /api/v2/tickets/update_many.json"):
+                job = self.zenpy.tickets.update(tickets)
             jobs += 1
             done = self._wait(job.id)
+            failure = None if done.status == "completed" else f"job {done.status}: {done.message or 'no message'}"
             by_id = {str(getattr(r, "id", "")): r for r in done.results or []}
             for tid, _ in batch:
                 result = by_id.get(tid)
                 ok = result is not None and bool(getattr(result, "success", getattr(result, "status", "") == "Updated"))
                 reason = (
-                    getattr(result, "details", None) or getattr(result, "error", None) or "no result for this ticket"
+                    getattr(result, "details", None)
+                    or getattr(result, "error", None)
+                    or failure
+                    or "no result for this ticket"
                 )
                 errors[tid] = None if ok else str(reason)
         return BulkResult(errors, jobs)
@@ -328,13 +339,39 @@ class ZendeskDesk:
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
-            job = self.zenpy.job_status(id=job_id)
+            with _zenpy_errors(f"GET /api/v2/job_statuses/{job_id}.json"):
+                job = self.zenpy.job_status(id=job_id)
             if job.status in ("completed", "failed", "killed"):
                 return job
             if time.monotonic() > deadline:
                 raise Unavailable(f"job {job_id} still {job.status} after {timeout:g}s")
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+@contextmanager
+def _zenpy_errors(what: str) -> Iterator[None]:
+    """zenpy's and the transport's exceptions as the protocol's own (HTTP errors are already mapped by the
+    session's hook before zenpy sees the response; this catches what happens outside it)."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise Unavailable(f"{what}: {exc}") from exc
+    except APIException as exc:
+        response = getattr(exc, "response", None)
+        if response is None:
+            raise InvalidRequest(f"{what}: {exc}") from exc
+        raise error_for_status(response.status_code, response.headers, response.text[:500], what) from exc
+    except ZenpyException as exc:
+        raise Unavailable(f"{what}: {exc}") from exc
+
+
+def _number(value: Any, what: str) -> int:
+    """Zendesk ids are numbers; anything else (a Jira key, a group name) is a caller's mistake, said clearly."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise InvalidRequest(f"Zendesk {what} ids are numbers, got {value!r}")
+    return int(text)
 
 
 def _with_mentions(comment: NewComment) -> str:

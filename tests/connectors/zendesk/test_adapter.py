@@ -9,6 +9,7 @@ import pytest
 
 from connectors.base import (
     Conflict,
+    DeskConfig,
     InvalidRequest,
     NewComment,
     Person,
@@ -17,9 +18,11 @@ from connectors.base import (
     Status,
     TicketChanges,
     TicketQuery,
+    Unavailable,
     Visibility,
     iter_search,
 )
+from connectors.zendesk.adapter import build
 from tests.connectors.zendesk.conftest import Desk
 
 CATHY, GARY = "cathy@acme.test", "gary@globex.test"
@@ -216,3 +219,22 @@ def test_bulk_apply_250_tickets_in_three_jobs_with_per_ticket_errors(desk: Desk)
 def test_linked_issues_belong_to_the_jira_desk(desk: Desk) -> None:
     with pytest.raises(InvalidRequest, match="Jira"):
         desk.adapter.create_linked_issue(desk.adapter.get_ticket("1"), project="DEV", summary="s", description="d")
+
+
+def test_an_unreachable_desk_is_unavailable_on_every_path() -> None:
+    """Connection failures inside zenpy too come out as the protocol's transient error, so the task retries."""
+    down = build(DeskConfig(url="http://127.0.0.1:9", email="bot@example.com", token="x", timeout=2))
+    with pytest.raises(Unavailable):
+        down.me()
+    with pytest.raises(Unavailable):
+        down.get_ticket("1")
+    with pytest.raises(Unavailable):
+        down.bulk_apply({"1": TicketChanges(priority="low")})
+
+
+@pytest.mark.parametrize("ticket_id", ["SD-1", "", "1.5"])
+def test_ids_that_are_not_zendesk_ids_are_invalid_requests(desk: Desk, ticket_id: str) -> None:
+    with pytest.raises(InvalidRequest, match="numbers"):
+        desk.adapter.get_ticket(ticket_id)
+    with pytest.raises(InvalidRequest, match="numbers"):
+        desk.adapter.group_agents("support")
