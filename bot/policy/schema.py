@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.config import Problem
-from bot.policy.templates import DEFAULTS, SAMPLE_VALUES
+from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
 REQUEST_TYPES = (
@@ -79,17 +79,27 @@ def _template_name(value: str) -> str:
 
 
 def _template_text(value: str) -> str:
-    """Parse and trial-render with every documented variable, so a typo fails here, not in a customer mail."""
+    """Parse and trial-render with every documented variable, so a typo fails here, not in a customer mail.
+
+    A second render with the optional variables empty catches texts that only work when an agent was chosen.
+    """
     env = SandboxedEnvironment(undefined=StrictUndefined)
     try:
-        env.from_string(value).render(**SAMPLE_VALUES)
+        template = env.from_string(value)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template syntax error: {exc.message} (template line {exc.lineno})") from exc
+    try:
+        template.render(**SAMPLE_VALUES)
     except jinja2.UndefinedError as exc:
         known = ", ".join(sorted(SAMPLE_VALUES))
         raise ValueError(f"template uses an unknown variable: {exc.message} (known: {known})") from exc
-    except jinja2.TemplateError as exc:
+    except Exception as exc:  # any failure of a user's template is a validation problem
         raise ValueError(f"template cannot be rendered: {exc}") from exc
+    try:
+        template.render(**{**SAMPLE_VALUES, **dict.fromkeys(OPTIONAL)})
+    except Exception as exc:
+        empty = ", ".join(OPTIONAL)
+        raise ValueError(f"template fails when {empty} are empty (use `or`/`if`): {exc}") from exc
     return value
 
 

@@ -96,13 +96,14 @@ def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> Tri
 
 
 def _forwarded(ticket: Ticket, policy: Policy) -> Forwarded | None:
-    """A customer's mail forwarded by staff: the requester is staff and the original sender is not."""
+    """A mail forwarded by staff: the requester is staff, and someone else wrote the forwarded mail.
+
+    The forwarder's own header blocks (a thread starting with their reply) are passed over; any other sender,
+    a colleague included, wrote the request and becomes its requester.
+    """
     if not policy.is_staff(ticket.requester.email):
         return None
-    found = parse_forwarded(ticket.description, skip={(ticket.requester.email or "").lower()})
-    if found is None or policy.is_staff(found.sender_email):
-        return None
-    return found
+    return parse_forwarded(ticket.description, skip={(ticket.requester.email or "").lower()})
 
 
 def decide_triage(

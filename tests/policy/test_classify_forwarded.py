@@ -4,6 +4,8 @@ table does not cover: the forwarder's own reply first, wrapped CC lists, extra h
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.policy.classify import classify
 from bot.policy.forwarded import parse_forwarded
@@ -160,3 +162,17 @@ def test_french_apple_mail() -> None:
 def test_from_without_a_name_and_no_other_header_is_not_a_forward() -> None:
     assert parse_forwarded("From: cathy@acme.test\nSent: Monday\nTo: a@example.com").sender_name is None  # type: ignore[union-attr]
     assert parse_forwarded("Mail me from: cathy@acme.test please") is None
+
+
+HEADERISH = st.sampled_from(["From: ", "> From: ", "Von: ", "De : ", "Cc: ", "Subject: ", "To: ", "*From:* ", "\n"])
+TEXT = st.lists(st.one_of(HEADERISH, st.text(max_size=40), st.emails()), max_size=25).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=TEXT, subject=st.text(max_size=60))
+def test_any_text_classifies_and_parses_without_error(body: str, subject: str) -> None:
+    found = parse_forwarded(body, skip={"sam@example.com"})
+    if found is not None:
+        assert "@" in found.sender_email and found.sender_email != "sam@example.com"
+        assert all("@" in e for e in found.cc)
+    assert classify(ticket(subject, body), DEFAULT).request_type in DEFAULT.triage.request_types

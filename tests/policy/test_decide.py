@@ -196,13 +196,12 @@ def test_staff_forward_makes_the_customer_the_reporter_and_keeps_everyone_in_the
     assert reply.body.startswith("Hello Cathy,")
 
 
-def test_a_staff_member_s_own_internal_ticket_is_not_a_forward() -> None:
-    t = ticket(
-        "Fwd: lunch",
-        "---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\nTo: x@example.com",
-        requester=SAM,
-    )
-    plan, actions = decide(t)
+def test_a_colleague_s_forwarded_mail_makes_the_colleague_the_requester_but_never_the_forwarder() -> None:
+    body = "---------- Forwarded message ---------\nFrom: Bob Agent <bob@example.com>\nTo: sam@example.com\n\nHi"
+    _, actions = decide(ticket("Fwd: VPN", body, requester=SAM))
+    assert next(a for a in actions if isinstance(a, SetReporter)).email == "bob@example.com"
+    own = body.replace("Bob Agent <bob@example.com>", "Sam Staff <sam@example.com>")
+    plan, actions = decide(ticket("Fwd: my own mail", own, requester=SAM))
     assert plan.forwarded is None and not any(isinstance(a, SetReporter) for a in actions)
 
 

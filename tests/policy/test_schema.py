@@ -101,6 +101,12 @@ def test_base_policy_is_valid(tmp_path: Path) -> None:
         ),
         (BASE + "templates:\n  goodbye: 'Bye'\n", "templates.goodbye", "unknown template 'goodbye'"),
         (
+            BASE + "templates:\n  triage_note: '{{ agent_name.upper() }}'\n",
+            "templates.triage_note",
+            "template fails when agent_name, customer_email, ticket_url are empty",
+        ),
+        (BASE + "templates:\n  triage_note: '{{ 1 / 0 }}'\n", "templates.triage_note", "cannot be rendered"),
+        (
             BASE + "participants:\n  - {organization: initech, cc: [x@example.com]}\n",
             "participants[0].organization",
             "unknown organization 'initech'",

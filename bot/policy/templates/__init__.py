@@ -1,0 +1,48 @@
+"""Customer-facing texts: Jinja2 templates with defaults in this folder, each overridable in the policy file.
+
+Rendering is sandboxed (a policy author cannot reach Python objects) and strict (a misspelt variable
+is an error at validation time, not an empty hole in a message a customer reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+DEFAULTS: dict[str, str] = {
+    path.name.removesuffix(".j2"): path.read_text(encoding="utf-8")
+    for path in sorted(Path(__file__).parent.glob("*.j2"))
+}
+"""Default texts by name (`first_response.<request type>`, `phone_only`, `incident_call_note`, `triage_note`),
+one `<name>.j2` file each next to this module, so they can be read and copied as they are."""
+
+SAMPLE_VALUES: dict[str, Any] = {
+    "customer_name": "Cathy",
+    "customer_email": "cathy@acme.test",
+    "ticket_id": "1",
+    "ticket_url": "https://desk.example.com/tickets/1",
+    "request_type": "technical_support",
+    "request_type_name": "Technical support",
+    "phone": "+1 555 0100",
+    "hours": "Monday to Friday, 08:00-18:00",
+    "agent_name": "Alice Agent",
+    "rule": "possible-bug",
+    "rule_why": "text mentions 'error'",
+    "assignment": "Assigned to Alice Agent: round-robin turn 1 in support (3 eligible).",
+}
+"""Every variable a template may use, with a plausible value: validation trial-renders overrides with these."""
+
+OPTIONAL = ("agent_name", "customer_email", "ticket_url")
+"""Variables that are None when unknown (no agent chosen, no email, no link): templates must cope with that."""
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def render(name: str, overrides: Mapping[str, str], values: Mapping[str, Any]) -> str:
+    """The text of template `name` (the policy's override, else the default) filled with `values`."""
+    source = overrides.get(name, DEFAULTS[name])
+    return _ENV.from_string(source).render(**values).strip()
