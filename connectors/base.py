@@ -326,7 +326,8 @@ def error_for_status(status: int, headers: Mapping[str, str], body: Any, what: s
     429 (and 503 carrying Retry-After) become `RateLimited` with the server's delay, never a local guess;
     409 is `Conflict`; 5xx is transient; other 4xx are permanent and keep the desk's error body as details.
     """
-    text = f"{what}: HTTP {status}"
+    summary = _error_summary(body)
+    text = f"{what}: HTTP {status}" + (f" ({summary})" if summary else "")
     if status == 429 or (status == 503 and any(k.lower() == "retry-after" for k in headers)):
         return RateLimited(retry_after_seconds(headers), text)
     if status == 409:
@@ -338,6 +339,24 @@ def error_for_status(status: int, headers: Mapping[str, str], body: Any, what: s
     if status >= 500:
         return Unavailable(text)
     return InvalidRequest(text, body)
+
+
+def _error_summary(body: Any) -> str:
+    """The desk's own words for an error, short enough for a log line and `events --state failed`.
+
+    Zendesk says `error`/`description`/`details`, Jira `errorMessages`/`errors`, JSM `errorMessage`.
+    """
+    if not isinstance(body, Mapping):
+        return str(body or "")[:200]
+    parts: list[str] = []
+    for key in ("error", "description", "errorMessage"):
+        if isinstance(body.get(key), str) and body[key]:
+            parts.append(body[key])
+    parts += [str(m) for m in body.get("errorMessages") or []]
+    for source in (body.get("errors"), body.get("details")):
+        if isinstance(source, Mapping):
+            parts += [f"{k}: {v}" for k, v in source.items()]
+    return "; ".join(parts)[:300]
 
 
 class JsonApi:
