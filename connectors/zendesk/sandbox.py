@@ -374,7 +374,8 @@ class ZendeskSandbox:
             body = str(comment.get("body") or comment.get("html_body") or "")
             self._add_comment(tid, int(comment.get("author_id") or author), body, public)
             ticket["is_public"] = ticket["is_public"] or public
-            if public and self.state.users[author]["role"] == "end-user" and ticket["status"] in ("pending", "solved"):
+            customer_reply = public and self.state.users[author]["role"] == "end-user" and "status" not in data
+            if customer_reply and ticket["status"] in ("pending", "hold", "solved"):
                 ticket["status"] = "open"
                 events.append("ticket.status_changed")
             events.append("ticket.comment_added")
@@ -423,6 +424,29 @@ class ZendeskSandbox:
         existing["user_fields"] = {**existing["user_fields"], **(data.get("user_fields") or {})}
         existing["updated_at"] = _now()
         return (201 if created else 200), existing
+
+    def _own_ticket(self, caller: int, tid: int) -> dict[str, Any]:
+        """A request is visible to its requester and CCs (and to staff); others get Zendesk's 404."""
+        ticket = self.state.tickets.get(tid)
+        staff = self.state.users[caller]["role"] != "end-user"
+        if ticket is None or not (staff or caller == ticket["requester_id"] or caller in ticket["email_cc_ids"]):
+            raise ApiError(404)
+        return ticket
+
+    def _request_json(self, ticket: Mapping[str, Any]) -> dict[str, Any]:
+        """A ticket as the Requests API shows it to the end user (no tags, no internal fields)."""
+        keys = (
+            "url", "id", "status", "priority", "type", "subject", "description", "organization_id", "via",
+            "custom_fields", "requester_id", "collaborator_ids", "email_cc_ids", "is_public", "due_at",
+            "ticket_form_id", "created_at", "updated_at", "assignee_id", "group_id", "recipient", "brand_id",
+        )  # fmt: skip
+        out = {k: ticket[k] for k in keys}
+        out["url"] = f"{self.base_url}/api/v2/requests/{ticket['id']}.json"
+        out["status"] = "open" if ticket["status"] == "hold" else ticket["status"]  # end users never see on-hold
+        out["can_be_solved_by_me"] = ticket["status"] not in ("solved", "closed")
+        out["solved"] = ticket["status"] in ("solved", "closed")
+        out["followup_source_id"] = None
+        return out
 
     # --- webhooks ----------------------------------------------------------------------------------
 
@@ -651,6 +675,32 @@ class ZendeskSandbox:
                 "ticket": sb._ticket_json(ticket),
                 "audit": {"id": next(sb.state.ids), "ticket_id": ticket["id"]},
             }
+
+        @route("/requests", ["POST"])
+        def create_request(caller: int) -> tuple[int, Any]:
+            """The end user's own API (Requests): the caller is always the requester."""
+            data = dict(request.get_json(force=True)["request"])
+            data.pop("requester", None)
+            data.pop("requester_id", None)
+            ticket = sb._create_ticket(caller, data)
+            return 201, {"request": sb._request_json(ticket)}
+
+        @route("/requests/<int:tid>", ["GET"])
+        def show_request(caller: int, tid: int) -> tuple[int, Any]:
+            return 200, {"request": sb._request_json(sb._own_ticket(caller, tid))}
+
+        @route("/requests/<int:tid>", ["PUT"])
+        def reply_to_request(caller: int, tid: int) -> tuple[int, Any]:
+            """An end user can only comment (always public) or mark their request solved."""
+            sb._own_ticket(caller, tid)
+            data = request.get_json(force=True)["request"]
+            change: dict[str, Any] = {}
+            if data.get("comment"):
+                change["comment"] = {"body": data["comment"].get("body") or "", "public": True}
+            if data.get("solved"):
+                change["status"] = "solved"
+            ticket = sb._update_ticket(tid, caller, change)
+            return 200, {"request": sb._request_json(ticket)}
 
         @route("/tickets/<int:tid>", ["GET"])
         def show_ticket(caller: int, tid: int) -> tuple[int, Any]:

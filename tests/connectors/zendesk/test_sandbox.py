@@ -80,6 +80,36 @@ def test_an_agent_opens_a_ticket_for_a_new_customer(desk: Desk) -> None:
     assert (nina["email"], nina["role"]) == ("nina@acme.test", "end-user")
 
 
+def test_customers_use_the_requests_api_for_their_own_tickets(desk: Desk) -> None:
+    made = desk.as_user(
+        "cathy@acme.test",
+        "POST",
+        "/api/v2/requests.json",
+        {"request": {"subject": "VPN", "comment": {"body": "Down"}, "requester_id": 302}},
+    )
+    assert made.status_code == 201
+    request_id = made.json()["request"]["id"]
+    assert desk.raw_ticket(str(request_id))["requester_id"] == 301  # the caller, whatever the body says
+    assert desk.as_user("gary@globex.test", "GET", f"/api/v2/requests/{request_id}.json").status_code == 404
+    desk.as_user(
+        "alice@example.com",
+        "PUT",
+        f"/api/v2/tickets/{request_id}.json",
+        {"ticket": {"status": "hold", "comment": {"body": "note", "public": False}}},
+    )
+    seen = desk.as_user("cathy@acme.test", "GET", f"/api/v2/requests/{request_id}.json").json()["request"]
+    assert seen["status"] == "open" and "tags" not in seen
+    reply = desk.as_user(
+        "cathy@acme.test",
+        "PUT",
+        f"/api/v2/requests/{request_id}.json",
+        {"request": {"comment": {"body": "Works now"}, "solved": True}},
+    )
+    assert reply.status_code == 200 and reply.json()["request"]["solved"] is True
+    comments = desk.adapter.get_ticket(str(request_id)).comments
+    assert [(c.body, c.author.role, c.public) for c in comments][-1] == ("Works now", Role.CUSTOMER, True)
+
+
 def test_unknown_credentials_are_401(desk: Desk) -> None:
     resp = desk.as_user("stranger@example.net", "GET", "/api/v2/users/me.json")
     assert (resp.status_code, resp.json()) == (401, {"error": "Couldn't authenticate you"})
