@@ -524,7 +524,10 @@ class ZendeskSandbox:
         return int(user["id"])
 
     def _paged(self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Cursor pagination as Zendesk does it: `page[size]`, `page[after]`, `meta`, `links`."""
+        """Cursor pagination as Zendesk does it (`page[size]`, `page[after]`, `meta`, `links`), or offset pagination
+        (`page`, `per_page` → `next_page`, `previous_page`, `count`) for older clients that ask for it."""
+        if ("page" in request.args or "per_page" in request.args) and key != "results":
+            return self._offset_page(key, items, extra)
         size = min(int(request.args.get("page[size]", 100)), 100)
         start = int(request.args.get("page[after]") or 0)
         page = items[start : start + size]
@@ -537,6 +540,22 @@ class ZendeskSandbox:
             **(extra or {}),
             "meta": {"has_more": more, "after_cursor": after, "before_cursor": str(start) if start else None},
             "links": {"next": next_url, "prev": None},
+        }
+
+    def _offset_page(self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        per_page = max(1, min(int(request.args.get("per_page", 100)), 100))
+        number = max(1, int(request.args.get("page", 1)))
+        start = (number - 1) * per_page
+
+        def link(n: int) -> str:
+            return f"{request.base_url}?{urlencode({**request.args.to_dict(), 'page': n, 'per_page': per_page})}"
+
+        return {
+            key: items[start : start + per_page],
+            **(extra or {}),
+            "next_page": link(number + 1) if start + per_page < len(items) else None,
+            "previous_page": link(number - 1) if number > 1 else None,
+            "count": len(items),
         }
 
     def blueprints(self) -> tuple[Blueprint, Blueprint]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask, request
 from zenpy.lib.api_objects import Comment, Group, GroupMembership, JobStatus, Ticket, TicketField, User
 
@@ -273,3 +275,30 @@ def test_zenpy_search_export_pages_with_cursors(desk: Desk) -> None:
         desk.open_ticket("gary@globex.test", f"many {i}")
     found: list[Any] = list(desk.adapter.zenpy.search_export(type="ticket", status="new"))
     assert len(found) == 121 and all(isinstance(t, Ticket) and t.status == "new" for t in found)
+
+
+def test_comments_page_by_offset_for_clients_that_ask_for_it(desk: Desk) -> None:
+    for i in range(4):
+        desk.as_user("alice@example.com", "PUT", "/api/v2/tickets/1.json", {"ticket": {"comment": {"body": f"c{i}"}}})
+    first = desk.as_user("bot@example.com", "GET", "/api/v2/tickets/1/comments.json?per_page=3").json()
+    assert (len(first["comments"]), first["count"], first["previous_page"]) == (3, 5, None)
+    second = desk.http.get(first["next_page"], auth=("bot@example.com/token", "x"), timeout=10).json()
+    assert [c["body"] for c in second["comments"]] == ["c2", "c3"] and second["next_page"] is None
+
+
+def test_concurrent_writers_all_land(desk: Desk) -> None:
+    """Agents and the bot write at once; every comment lands once and ids stay unique."""
+
+    def write(n: int) -> int:
+        author = ("alice@example.com", "bob@example.com", "bot@example.com")[n % 3]
+        body = {"ticket": {"comment": {"body": f"w{n}", "public": False}, "additional_tags": [f"t{n}"]}}
+        with requests.Session() as http:
+            return http.put(
+                f"{desk.url}/api/v2/tickets/2.json", json=body, auth=(f"{author}/token", "x"), timeout=10
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(write, range(40))) == {200}
+    comments = desk.adapter.get_ticket("2").comments
+    assert sorted(c.body for c in comments[1:]) == sorted(f"w{n}" for n in range(40))
+    assert len({c.id for c in comments}) == 41 and {f"t{n}" for n in range(40)} <= set(desk.raw_ticket("2")["tags"])
