@@ -238,3 +238,12 @@ def test_ids_that_are_not_zendesk_ids_are_invalid_requests(desk: Desk, ticket_id
         desk.adapter.get_ticket(ticket_id)
     with pytest.raises(InvalidRequest, match="numbers"):
         desk.adapter.group_agents("support")
+
+
+def test_a_failed_bulk_write_through_zenpy_is_sent_once(desk: Desk) -> None:
+    """zenpy's own session would retry a PUT on 503; the bot's session leaves retries to the task layer."""
+    desk.knob("faults", {"count": 1, "status": 503})
+    with pytest.raises(Unavailable):
+        desk.adapter.bulk_apply({"2": TicketChanges(add_tags=("once",))})
+    assert desk.calls()["PUT /api/v2/tickets/update_many.json"] == 1
+    assert "once" not in desk.raw_ticket("2")["tags"]
