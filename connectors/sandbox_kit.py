@@ -7,6 +7,7 @@ and failure and tests can drive both through one control API (`/_sandbox/<desk>/
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import queue
@@ -204,6 +205,21 @@ def control_blueprint(
         return jsonify(emitter.sent)
 
     return bp
+
+
+def basic_login() -> str | None:
+    """The login of the request's HTTP basic credentials (`email` or Zendesk's `email/token`), lower-cased.
+
+    A fake desk accepts any password or token for its demo users: who is calling matters (the bot's own
+    writes must come back as its echoes), proving it does not.
+    """
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode().split(":", 1)[0].lower()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def guard(bp: Blueprint, control: SandboxControl) -> None:

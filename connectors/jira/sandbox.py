@@ -11,7 +11,6 @@ webhook with a secret, it posts signed `jira:issue_created`, `jira:issue_updated
 
 from __future__ import annotations
 
-import base64
 import itertools
 import re
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from connectors.jira.webhook import sign
-from connectors.sandbox_kit import SandboxControl, WebhookEmitter, control_blueprint, guard
+from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 
 REQUEST_TYPE_FIELD = "customfield_10010"
 PARTICIPANTS_FIELD = "customfield_10011"
@@ -416,14 +415,9 @@ class JiraSandbox:
         }
 
     def _caller(self) -> str:
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
+        login = basic_login()
+        if login is None:
             raise ApiError(401)
-        try:
-            login = base64.b64decode(value).decode().split(":", 1)[0].lower()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(401) from exc
         user = next((u for u in self.state.users.values() if u["emailAddress"].lower() == login), None)
         if user is None:
             raise ApiError(401)

@@ -10,7 +10,6 @@ acts as a customer or an agent.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import threading
 import uuid
@@ -22,7 +21,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from connectors.sandbox_kit import SandboxControl, WebhookEmitter, control_blueprint, guard
+from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 from connectors.zendesk.webhook import sign
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -510,14 +509,9 @@ class ZendeskSandbox:
 
     def _caller(self) -> int:
         """The authenticated user: `email/token:anything` (or `email:password`) of a demo desk user."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
+        login = basic_login()
+        if login is None:
             raise ApiError(401)
-        try:
-            login = base64.b64decode(value).decode().split(":", 1)[0]
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(401) from exc
         user = self._find_user(login.removesuffix("/token"))
         if user is None or not user["active"]:
             raise ApiError(401)
