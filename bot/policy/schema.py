@@ -276,6 +276,7 @@ class ServiceDesk(Strict):
 class Policy(Strict):
     desks: dict[Literal["zendesk", "jira"], DeskOptions] = Field(default_factory=dict)
     staff_domains: list[str] = Field(default_factory=list)
+    """Email domains of your own people: their tickets may be forwarded customer mails."""
     service_desk: ServiceDesk = Field(default_factory=ServiceDesk)
     triage: Triage = Field(default_factory=Triage)
     agents: dict[Email, Agent] = Field(default_factory=dict)
@@ -283,6 +284,14 @@ class Policy(Strict):
     participants: list[ParticipantRule] = Field(default_factory=list)
     templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
+
+    @field_validator("staff_domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value):
+                raise ValueError(f"{value!r} is not an email domain (like example.com)")
+        return values
 
     @cached_property
     def staff(self) -> frozenset[str]:
@@ -352,14 +361,33 @@ def _load(source: Path) -> tuple[Policy | None, list[Problem]]:
         return None, [Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
     if not isinstance(data, dict):
         return None, [Problem(name, "the policy must be a mapping of sections (desks, triage, ...)")]
+    duplicates = [
+        Problem(f"{name}: {_path(loc)}", f"duplicate key: YAML keeps only the last one (line {line})")
+        for loc, line in _duplicate_keys(root, ())
+    ]
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        return None, [_problem(name, root, err) for err in exc.errors()]
-    problems = [
+        return None, duplicates + [_problem(name, root, err) for err in exc.errors()]
+    problems = duplicates + [
         Problem(f"{name}: {_path(loc)}", message + _line(root, loc)) for loc, message in _reference_problems(policy)
     ]
     return policy, problems
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...]) -> Iterator[tuple[tuple[int | str, ...], int]]:
+    """Keys given twice in one mapping: YAML silently keeps the last, which hides a half-edited rule."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen and name != "<<":
+                yield (*loc, name), key.start_mark.line + 1
+            seen.add(name)
+            yield from _duplicate_keys(value, (*loc, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*loc, index))
 
 
 def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:

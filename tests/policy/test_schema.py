@@ -120,6 +120,15 @@ def test_base_policy_is_valid(tmp_path: Path) -> None:
         (BASE + "  desks: 1\n", "triage.desks", "unknown key"),
         (BASE.replace("zendesk:", "freshdesk:"), "desks.freshdesk", "unknown desk 'freshdesk'"),
         (BASE + "staff_domains: example.com\n", "staff_domains", "valid list"),
+        (BASE + "staff_domains: [example.com, 'example com']\n", "staff_domains", "not an email domain"),
+        (
+            BASE.replace(
+                "      request_type: technical_support", "      request_type: feedback\n      request_type: incident"
+            ),
+            "triage.rules[0].request_type",
+            "duplicate key: YAML keeps only the last one (line 11)",
+        ),
+        (BASE + "triage: {}\n", "triage", "duplicate key"),
         (
             BASE.replace(
                 "    - name: bug",
