@@ -65,39 +65,65 @@ def receiver_argv(name: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def bench_receiver(
-    name: str, rates: list[float], seconds: float, saturate_seconds: int, warmup: float, workdir: Path, prefix: str
+def measure(
+    rates: list[float],
+    seconds: float,
+    saturate_seconds: int,
+    receivers: tuple[str, ...],
+    warmup: float,
+    rounds: int,
+    workdir: Path,
+    prefix: str,
 ) -> dict[str, Any]:
-    port = free_port()
+    """All receivers run side by side (idle ones cost nothing); every phase is measured `rounds` times,
+    rotating the receiver order, so a burst of outside load on the machine hits each receiver alike.
+    Each figure is the median over rounds."""
     workers = default_workers()
     env = dict(
         os.environ,
         REDIS_URL=REDIS_URL,
         HELPDESK_BOT_KEY_PREFIX=prefix,
-        HELPDESK_BOT_HOME=str(workdir / name),
         ZENDESK_URL="http://127.0.0.1:9",
         ZENDESK_EMAIL="bot@example.com",
         ZENDESK_API_TOKEN="unused",
         ZENDESK_WEBHOOK_SECRET=SECRET,
         PYTHONUNBUFFERED="1",
     )
+    ports = {name: free_port() for name in receivers}
+    paced: dict[str, dict[float, list[loadgen.PhaseResult]]] = {n: {r: [] for r in rates} for n in receivers}
+    saturated: dict[str, list[loadgen.PhaseResult]] = {n: [] for n in receivers}
     with processes(workdir) as start:
-        proc = start(f"ingest-{name}", receiver_argv(name, port, workers), env, signal.SIGINT)
-        wait_http(proc, f"http://127.0.0.1:{port}/healthz")
-        loadgen.paced(port, SECRET, 200, warmup)  # warm-up: every gunicorn worker has imported and connected
-        phases = []
-        for rate in rates:
-            phases.append(loadgen.paced(port, SECRET, rate, seconds))
-            time.sleep(0.3)
-        saturation = None
-        if saturate_seconds > 0:
-            saturation = loadgen.saturate(port, SECRET, saturate_seconds, workdir)
-        if not proc.alive():
-            raise BenchError(f"{name} receiver died during the run:\n{proc.log_tail()}")
+        procs = {
+            name: start(
+                f"ingest-{name}",
+                receiver_argv(name, ports[name], workers),
+                {**env, "HELPDESK_BOT_HOME": str(workdir / name)},
+                signal.SIGINT,
+            )
+            for name in receivers
+        }
+        for name, proc in procs.items():
+            wait_http(proc, f"http://127.0.0.1:{ports[name]}/healthz")
+            loadgen.paced(ports[name], SECRET, 200, warmup)  # every gunicorn worker has imported and connected
+        for rnd in range(rounds):
+            order = receivers[rnd % len(receivers) :] + receivers[: rnd % len(receivers)]
+            for rate in rates:
+                for name in order:
+                    paced[name][rate].append(loadgen.paced(ports[name], SECRET, rate, seconds / rounds))
+                    time.sleep(0.2)
+            if saturate_seconds > 0:
+                for name in order:
+                    saturated[name].append(loadgen.saturate(ports[name], SECRET, saturate_seconds, workdir))
+        for name, proc in procs.items():
+            if not proc.alive():
+                raise BenchError(f"{name} receiver died during the run:\n{proc.log_tail()}")
     return {
-        "workers": workers,
-        "paced": [p.figures() for p in phases],
-        "saturation": saturation.figures() if saturation else None,
+        name: {
+            "workers": workers,
+            "paced": [loadgen.median_of(paced[name][rate]).figures() for rate in rates],
+            "saturation": loadgen.median_of(saturated[name]).figures() if saturated[name] else None,
+        }
+        for name in receivers
     }
 
 
@@ -107,6 +133,7 @@ def run(
     saturate_seconds: int,
     receivers: tuple[str, ...] = RECEIVERS,
     warmup: float = 1.0,
+    rounds: int = 3,
 ) -> dict[str, Any]:
     if saturate_seconds > 0 and not loadgen.have_wrk():
         raise BenchError(loadgen.WRK_HINT + " (or pass --saturate-seconds 0 to skip the saturation phase)")
@@ -116,18 +143,17 @@ def run(
     client = redis.Redis.from_url(REDIS_URL)
     client.sadd(f"{prefix}bot-ids:zendesk", "1")
     client.close()
-    results: dict[str, Any] = {}
     load_before = os.getloadavg()[0]
     try:
         with tempfile.TemporaryDirectory(prefix="hb-bench-") as tmp:
-            for name in receivers:
-                results[name] = bench_receiver(name, rates, seconds, saturate_seconds, warmup, Path(tmp), prefix)
+            results = measure(rates, seconds, saturate_seconds, receivers, warmup, rounds, Path(tmp), prefix)
     finally:
         cleanup_prefix(prefix)
     figures: dict[str, Any] = {
         "receivers": results,
         "rates": rates,
         "phase_seconds": seconds,
+        "rounds": rounds,
         "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     sat: dict[str, float] = {n: r["saturation"]["rps"] for n, r in results.items() if r["saturation"]}
@@ -169,8 +195,9 @@ def report(figures: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", default="100,500,1000", help="offered loads, req/s, comma separated")
-    p.add_argument("--seconds", type=float, default=10.0, help="length of each paced phase")
-    p.add_argument("--saturate-seconds", type=int, default=8, help="length of the wrk phase; 0 skips it")
+    p.add_argument("--seconds", type=float, default=12.0, help="length of each paced phase, over all rounds")
+    p.add_argument("--saturate-seconds", type=int, default=5, help="length of each wrk phase; 0 skips them")
+    p.add_argument("--rounds", type=int, default=3, help="each phase is repeated; figures are medians")
     p.add_argument("--receivers", default=",".join(RECEIVERS))
     p.add_argument("--warmup", type=float, default=1.0, help="seconds at 200 req/s before measuring")
     return p.parse_args(argv)
@@ -184,6 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.saturate_seconds,
         tuple(r for r in args.receivers.split(",") if r),
         args.warmup,
+        args.rounds,
     )
     print(report(figures))
     emit("ingest", figures)

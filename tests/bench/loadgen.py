@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import threading
 import time
@@ -86,6 +87,24 @@ class PhaseResult:
             "max_ms": round(self.max, 2),
             "status": self.status,
         }
+
+
+def median_of(results: list[PhaseResult]) -> PhaseResult:
+    """One phase measured several times: counts are summed, rates and latencies are the median round."""
+    status: Counter[str] = Counter()
+    for r in results:
+        status.update(r.status)
+    return PhaseResult(
+        offered=results[0].offered,
+        sent=sum(r.sent for r in results),
+        ok=sum(r.ok for r in results),
+        errors=sum(r.errors for r in results),
+        achieved=statistics.median(r.achieved for r in results),
+        p50=statistics.median(r.p50 for r in results),
+        p99=statistics.median(r.p99 for r in results),
+        max=statistics.median(r.max for r in results),
+        status=dict(status),
+    )
 
 
 def paced(port: int, secret: str, rate: float, seconds: float, clients: int = 16) -> PhaseResult:

@@ -15,7 +15,18 @@ from tests.bench.common import ROOT
 
 WRK = shutil.which("wrk") is not None  # without wrk the ingest script skips only its saturation phase
 SMOKE_ARGS = {
-    "ingest": ["--rates", "50", "--seconds", "0.3", "--warmup", "0.2", "--saturate-seconds", "1" if WRK else "0"],
+    "ingest": [
+        "--rates",
+        "50",
+        "--seconds",
+        "0.3",
+        "--warmup",
+        "0.2",
+        "--rounds",
+        "1",
+        "--saturate-seconds",
+        "1" if WRK else "0",
+    ],
     "e2e": ["--rate", "20", "--seconds", "0.3"],
     "worker": ["--tickets", "4"],
 }
