@@ -30,6 +30,8 @@ from tasks.publish import intake_message
 log = structlog.get_logger(__name__)
 
 INTAKE_TASK = "helpdesk.process_event"
+EMPTY_BOT_IDS_TTL = 1.0
+"""Seconds an empty bot-id set is trusted: short, so the first worker's id is seen almost at once."""
 REJECTED_KEPT = 1000
 """Signed but unreadable deliveries kept per desk (newest first) for `helpdesk-bot rejected`."""
 REASON_CODES = {401: "signature", 400: "malformed", 413: "too_large", 415: "content_type", 404: "unknown_desk"}
@@ -58,8 +60,8 @@ class Intake:
             ids = frozenset(_text(m) for m in self.eventlog.r.smembers(f"{self.eventlog.prefix}bot-ids:{desk}"))
         except redis.RedisError:
             ids = cached[1] if cached else frozenset()
-        if ids:  # an empty set means no worker has started yet: ask again next time rather than trust it
-            self._bot_ids[desk] = (now, ids)
+        # An empty set means no worker has published its ids yet: trust it only for a moment.
+        self._bot_ids[desk] = (now if ids else now - self.bot_ids_ttl + EMPTY_BOT_IDS_TTL, ids)
         return ids
 
     def receive(self, desk: str, headers: dict[str, str], body: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
