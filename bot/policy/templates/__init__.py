@@ -7,10 +7,11 @@ is an error at validation time, not an empty hole in a message a customer reads)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 DEFAULTS: dict[str, str] = {
@@ -44,5 +45,10 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_tr
 
 def render(name: str, overrides: Mapping[str, str], values: Mapping[str, Any]) -> str:
     """The text of template `name` (the policy's override, else the default) filled with `values`."""
-    source = overrides.get(name, DEFAULTS[name])
-    return _ENV.from_string(source).render(**values).strip()
+    return _compiled(overrides.get(name, DEFAULTS[name])).render(**values).strip()
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """Compiling is most of a render's cost, and the same few texts are rendered for every ticket."""
+    return _ENV.from_string(source)
