@@ -50,6 +50,13 @@ def eligible(
 def choose_agent(
     assignment: Assignment, candidates: list[AgentLoad], policy: Policy, now: datetime, turn: int | None
 ) -> Choice:
+    """The agent for a ticket, with the reasoning shown in the triage note.
+
+    round_robin: eligible agents in id order, the `turn`-th (turns count from 1, as `tasks/rotation.py`
+    hands them out), so N turns over k agents differ by at most one per agent; without a turn it falls back
+    to least loaded. least_loaded: fewest open tickets, ties to the lowest id. skills: agents whose policy
+    languages/products match, then least loaded. Nobody eligible: no agent (the group keeps the ticket).
+    """
     pool, skipped = eligible(candidates, assignment, policy, now)
     note = f" (skipped: {'; '.join(skipped)})" if skipped else ""
     if not pool:

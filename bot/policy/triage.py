@@ -35,6 +35,13 @@ TRIAGED_TAG = "helpdesk-bot-triaged"
 
 @dataclass(frozen=True)
 class TriagePlan:
+    """What `plan_triage` found, and what the task must fetch before `decide_triage` can finish.
+
+    `skip` set: do nothing (the reason is recorded). Otherwise, when `needs_agent`, the task lists the agents
+    of `group_id` (open-ticket counts unless `pool` is set) and, when `pool` is set, takes a round-robin turn
+    for it; `shadow` means record the decision but write nothing.
+    """
+
     skip: str | None
     classification: Classification | None = None
     assignment: Assignment | None = None
@@ -61,6 +68,11 @@ class TriagePlan:
 
 
 def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> TriagePlan:
+    """Whether to triage `ticket` at all, its classification, and whom to ask for candidate agents.
+
+    Never triaged twice (the tag), never once agents have moved it on (pending, solved...), and never
+    reassigned when a person already chose an assignee.
+    """
     if not policy.triage.enabled:
         return TriagePlan(skip="triage is disabled in the policy")
     if TRIAGED_TAG in ticket.tags:
@@ -207,7 +219,13 @@ def _policy_participants(
 
 
 def _first_name(name: str) -> str:
+    """How a reply greets the customer: "Hans" for "Hans Müller" and "Müller, Hans", the local part of a bare
+    email address, "there" when nothing is known."""
     name = name.strip()
-    if "," in name:  # "Müller, Hans"
-        return name.split(",", 1)[1].strip().split()[0] if name.split(",", 1)[1].strip() else name
-    return name.split()[0] if "@" not in name else name.split("@")[0]
+    if "@" in name:
+        return name.split("@", 1)[0] or "there"
+    if "," in name:
+        last, _, first = name.partition(",")
+        name = first.strip() or last.strip()
+    words = name.split()
+    return words[0] if words else "there"

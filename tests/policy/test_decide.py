@@ -270,7 +270,8 @@ def test_policy_templates_override_the_texts() -> None:
 
 
 def test_first_names_from_display_names() -> None:
-    for name, first in (("Müller, Hans", "Hans"), ("cathy@acme.test", "cathy"), ("Cathy", "Cathy")):
+    cases = (("Müller, Hans", "Hans"), ("cathy@acme.test", "cathy"), ("Cathy", "Cathy"), ("  ", "there"), ("X,", "X"))
+    for name, first in cases:
         requester = Person("301", name, "cathy@acme.test")
         _, actions = decide(ticket("Invoice", "copy please", requester=requester))
         reply = next(a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC)
