@@ -15,7 +15,8 @@ write is several calls — the triaged tag last, so a ticket is only marked tria
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -56,17 +57,45 @@ def emails_needed(actions: Sequence[Action]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve_people(desk: Helpdesk, actions: Sequence[Action], *, create: bool) -> People:
+class PeopleCache:
+    """Desk ids of people already found by email, reused for a few minutes by one worker process.
+
+    The same few people come up ticket after ticket (an organization's account manager in CC, colleagues
+    who forward mail): without this, each of those tickets costs one more user search on the desk.
+    Only people found are kept; an email not found is asked again next time (they may have been created).
+    """
+
+    def __init__(self, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._ids: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def get(self, desk: str, email: str) -> str | None:
+        hit = self._ids.get((desk, email))
+        return hit[1] if hit and self.clock() - hit[0] < self.ttl else None
+
+    def put(self, desk: str, email: str, person_id: str) -> None:
+        self._ids[(desk, email)] = (self.clock(), person_id)
+
+
+def resolve_people(
+    desk: Helpdesk, actions: Sequence[Action], *, create: bool, cache: PeopleCache | None = None
+) -> People:
     """Look up (and with `create`, create as customers) everyone the actions name by email."""
     names = {a.email.lower(): a.name for a in actions if isinstance(a, SetReporter)}
     ids: dict[str, str] = {}
     missing: list[str] = []
     for email in emails_needed(actions):
+        known = cache.get(desk.name, email) if cache else None
+        if known is not None:
+            ids[email] = known
+            continue
         person = desk.find_person(email, create=create, name=names.get(email))
         if person is None:
             missing.append(email)
         else:
             ids[email] = person.id
+            if cache is not None:
+                cache.put(desk.name, email, person.id)
     return People(ids, tuple(missing))
 
 

@@ -13,6 +13,7 @@ from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
 from bot.redis_conn import client_for
 from connectors.base import DeskConfig, Helpdesk
+from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
     from bot.policy.schema import Policy
@@ -28,6 +29,7 @@ class Runtime:
     redis: redis.Redis
     eventlog: EventLog
     prefix: str
+    people: PeopleCache = field(default_factory=PeopleCache)
     _desks: dict[str, Helpdesk] = field(default_factory=dict)
 
     @cached_property

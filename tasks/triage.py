@@ -54,7 +54,7 @@ def triage_ticket(runtime: Runtime, desk_name: str, ticket_id: str, *, plan_key:
         decision["outcome"] = f"shadow: would triage as {plan.request_type} (rule {plan.rule})"
         decision["shadow"] = _shadow_record(actions, plan)
         return decision
-    people = resolve_people(desk, actions, create=not dry_run)
+    people = resolve_people(desk, actions, create=not dry_run, cache=runtime.people)
     writes = compile_writes(ticket, actions, people, atomic=_atomic(desk))
     decision["writes"] = [describe_write(w) for w in writes]
     if people.missing:
