@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 DEMO_IDS = {
@@ -16,19 +18,41 @@ DEMO_IDS = {
     },
 }
 SUPPORT_GROUP = {"zendesk": "201", "jira": "support"}
+STAFF_DOMAIN = "@example.com"
+
+
+def open_zendesk_ticket(base_url: str, author: str, subject: str, body: str, **extra: Any) -> str:
+    """A Zendesk ticket opened the way that person could on a real account.
+
+    A customer uses the end user's Requests API; staff use the Tickets API. Fields only agents may set
+    (assignee, tags...) make an agent (Alice) open it on the customer's behalf.
+    """
+    staff = author.endswith(STAFF_DOMAIN)
+    if not staff and not extra:
+        request = {"subject": subject, "comment": {"body": body}}
+        resp = requests.post(
+            f"{base_url}/api/v2/requests.json", json={"request": request}, auth=(f"{author}/token", "x"), timeout=10
+        )
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["request"]["id"])
+    ticket: dict[str, Any] = {"subject": subject, "comment": {"body": body}, **extra}
+    agent = author
+    if not staff:
+        ticket["requester"] = {"email": author}
+        agent = "alice@example.com"
+    resp = requests.post(
+        f"{base_url}/api/v2/tickets.json", json={"ticket": ticket}, auth=(f"{agent}/token", "x"), timeout=10
+    )
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["ticket"]["id"])
 
 
 def create_ticket(base_url: str, desk: str, author: str, subject: str, body: str, assignee: str | None = None) -> str:
     """Open a ticket as `author` (an email of the demo desk) through the desk's own public API."""
     if desk == "zendesk":
-        ticket: dict[str, object] = {"subject": subject, "comment": {"body": body}}
-        if assignee:
-            ticket["assignee_id"] = int(assignee)
-        resp = requests.post(
-            f"{base_url}/api/v2/tickets.json", json={"ticket": ticket}, auth=(f"{author}/token", "x"), timeout=10
+        return open_zendesk_ticket(
+            base_url, author, subject, body, **({"assignee_id": int(assignee)} if assignee else {})
         )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["ticket"]["id"])
     request = {
         "serviceDeskId": "1",
         "requestTypeId": "1",

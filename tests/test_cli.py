@@ -104,13 +104,13 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
         assert "embedded Redis" in out and "built-in sandbox" in out
 
         created = requests.post(
-            f"http://127.0.0.1:{port + 1}/api/v2/tickets.json",
+            f"http://127.0.0.1:{port + 1}/api/v2/requests.json",
             auth=("gary@globex.test/token", "x"),
-            json={"ticket": {"subject": "Feature idea: dark mode", "comment": {"body": "It would be great."}}},
+            json={"request": {"subject": "Feature idea: dark mode", "comment": {"body": "It would be great."}}},
             timeout=10,
         )
         assert created.status_code == 201, created.text
-        ticket_id = str(created.json()["ticket"]["id"])
+        ticket_id = str(created.json()["request"]["id"])
 
         def processed() -> str | None:
             result = run_cli("events", "--desk", "zendesk", "--ticket", ticket_id, env=env)

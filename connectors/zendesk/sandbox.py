@@ -683,6 +683,8 @@ class ZendeskSandbox:
 
         @route("/tickets", ["POST"])
         def create_ticket(caller: int) -> tuple[int, Any]:
+            if sb.state.users[caller]["role"] == "end-user":
+                raise ApiError(403)  # end users open tickets through the Requests API, as on a real account
             ticket = sb._create_ticket(caller, request.get_json(force=True)["ticket"])
             return 201, {
                 "ticket": sb._ticket_json(ticket),

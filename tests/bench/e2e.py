@@ -19,7 +19,7 @@ from typing import Any
 from tests.bench.common import BenchError, emit, percentile, table
 from tests.bench.stack import BotStack, bot_stack, call_split, triaged, warm_up
 
-CREATE_ROUTE = "POST /api/v2/tickets.json"
+CREATE_ROUTE = "POST /api/v2/requests.json"
 TARGETS = {"p50_ms": 100.0, "p99_ms": 300.0}
 
 
@@ -92,7 +92,7 @@ def report(f: dict[str, Any]) -> str:
         ["ticket sent → triage done (total)", f["p50_ms"], f["p99_ms"]],
         ["  ticket sent → webhook received by intake", f["webhook_arrival_p50_ms"], f["webhook_arrival_p99_ms"]],
         ["  webhook received → triage done (queue + worker)", f["intake_to_done_p50_ms"], f["intake_to_done_p99_ms"]],
-        ["sandbox: customer's POST /api/v2/tickets itself", f["sandbox_create_p50_ms"], f["sandbox_create_p99_ms"]],
+        ["sandbox: customer's POST /api/v2/requests itself", f["sandbox_create_p50_ms"], f["sandbox_create_p99_ms"]],
     ]
     title = (
         f"End to end: {f['tickets']} tickets at {f['offered_tickets_per_s']:g}/s, one worker; "

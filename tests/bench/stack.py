@@ -69,15 +69,15 @@ class BotStack:
         sent = time.time()
         started = time.perf_counter()
         resp = requests.post(
-            f"{self.sandbox_url}/api/v2/tickets.json",
-            json={"ticket": {"subject": f"{subject} (#{seq})", "comment": {"body": body}}},
+            f"{self.sandbox_url}/api/v2/requests.json",
+            json={"request": {"subject": f"{subject} (#{seq})", "comment": {"body": body}}},
             auth=(f"{CUSTOMERS[seq % 2]}/token", "x"),
             timeout=10,
         )
         elapsed = time.perf_counter() - started
         if resp.status_code != 201:
             raise BenchError(f"sandbox refused a ticket: {resp.status_code} {resp.text[:300]}")
-        return str(resp.json()["ticket"]["id"]), sent, elapsed
+        return str(resp.json()["request"]["id"]), sent, elapsed
 
     def finished(self, ticket_id: str) -> tuple[float, float] | None:
         """(webhook received, triage done) wall-clock times of the ticket's creation event, once done."""

@@ -18,7 +18,7 @@ from typing import Any
 from tests.bench.common import BenchError, cpu_seconds, emit, peak_rss_mib, process_tree, table, wait_for
 from tests.bench.stack import bot_stack, call_split, triaged
 
-CREATE_ROUTE = "POST /api/v2/tickets.json"
+CREATE_ROUTE = "POST /api/v2/requests.json"
 ME_ROUTE = "GET /api/v2/users/me.json"
 
 

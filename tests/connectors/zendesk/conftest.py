@@ -14,6 +14,7 @@ from connectors.sandbox_kit import make_app
 from connectors.zendesk.adapter import ZendeskDesk, build
 from connectors.zendesk.sandbox import ZendeskSandbox
 from tests.conftest import ServedApp
+from tests.sandbox_helpers import open_zendesk_ticket
 
 
 @dataclass
@@ -30,11 +31,7 @@ class Desk:
         return self.http.request(method, f"{self.url}{path}", json=body, auth=(f"{email}/token", "x"), timeout=10)
 
     def open_ticket(self, email: str, subject: str, body: str = "Please help.", **extra: Any) -> str:
-        resp = self.as_user(
-            email, "POST", "/api/v2/tickets.json", {"ticket": {"subject": subject, "comment": {"body": body}, **extra}}
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["ticket"]["id"])
+        return open_zendesk_ticket(self.url, email, subject, body, **extra)
 
     def raw_ticket(self, ticket_id: str) -> dict[str, Any]:
         resp = self.as_user("bot@example.com", "GET", f"/api/v2/tickets/{ticket_id}.json")

@@ -72,6 +72,15 @@ def test_a_customer_opens_a_ticket_as_themselves(desk: Desk) -> None:
     assert (raw["status"], raw["via"]["channel"], raw["assignee_id"]) == ("new", "web", None)
 
 
+def test_customers_may_not_use_the_agents_tickets_api(desk: Desk) -> None:
+    """As on a real account: an end user's POST /api/v2/tickets is refused; they use /api/v2/requests."""
+    resp = desk.as_user(
+        "gary@globex.test", "POST", "/api/v2/tickets.json", {"ticket": {"subject": "x", "comment": {"body": "y"}}}
+    )
+    assert resp.status_code == 403
+    assert resp.json()["error"] == "Forbidden"
+
+
 def test_an_agent_opens_a_ticket_for_a_new_customer(desk: Desk) -> None:
     ticket_id = desk.open_ticket(
         "sam@example.com", "Phoned in", requester={"name": "Nina New", "email": "nina@acme.test"}
