@@ -94,7 +94,10 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logs import configure_logging
     from tasks.celery_app import INTAKE_QUEUE, SWEEP_QUEUE, app
+
+    configure_logging(settings.helpdesk_bot_log_level)  # pool processes are forked from here and inherit it
 
     argv = [
         "worker",
@@ -113,7 +116,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logs import configure_logging
     from tasks.celery_app import app
+
+    configure_logging(settings.helpdesk_bot_log_level)
 
     home = settings.helpdesk_bot_home.resolve()
     home.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -56,3 +57,7 @@ def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
     assert rec.attempts == 1
     latency = redis.Redis.from_url(TEST_REDIS_URL).hget(f"{worker.prefix}metrics:queue_latency:jira", "count")
     assert latency == b"1"
+    processed = [
+        json.loads(line) for line in worker.logs().splitlines() if line.startswith("{") and "event processed" in line
+    ]
+    assert processed and processed[0]["event_id"] == event.id and processed[0]["level"] == "info"
