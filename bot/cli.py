@@ -73,9 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+SERVICES = ("web", "worker", "beat")
+"""Long-running parts that refuse to start on a bad configuration rather than fail on every event."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    if args.command in SERVICES:
+        from bot.checks import all_problems
+
+        problems = all_problems(settings)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print(f"helpdesk-bot {args.command}: not started, fix the configuration first", file=sys.stderr)
+            return 1
     handler = COMMANDS[args.command]
     return handler(args, settings)
 

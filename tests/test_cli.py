@@ -155,3 +155,11 @@ def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_services_refuse_to_start_on_a_bad_configuration(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("triage:\n  rules:\n    - {name: x, match: {regex: '(oops'}, request_type: feedback}\n")
+    result = run_cli("worker", env=clean_env(HELPDESK_BOT_HOME=str(tmp_path), HELPDESK_BOT_POLICY=str(policy)))
+    assert result.returncode == 1
+    assert "triage.rules[0].match.regex" in result.stderr and "not started" in result.stderr
