@@ -81,18 +81,33 @@ def test_new_ticket_is_assigned_typed_and_answered_once(stack: Stack, desk: str)
 
 @pytest.mark.parametrize("desk", ["zendesk", "jira"])
 def test_ticket_assigned_by_a_human_is_not_reassigned(stack: Stack, desk: str) -> None:
+    """The ticket already has an assignee when the bot first reads it: the decision has no Assign at all."""
     carol = "103" if desk == "zendesk" else "agent-carol"
-    ticket_id = create_ticket(
-        stack.sandbox_url,
-        desk,
-        "gary@globex.test",
-        "Question about invoices",
-        "Where can I download my invoice?",
-        assignee=carol,
-    )
-    processed(stack, desk, ticket_id)
-    ticket = stack.desk(desk).get_ticket(ticket_id)
-    assert ticket.assignee_id == carol
+    if desk == "zendesk":  # an agent opens it already assigned: one API call, one webhook
+        ticket_id = create_ticket(
+            stack.sandbox_url,
+            desk,
+            "gary@globex.test",
+            "Question about invoices",
+            "Where is my invoice?",
+            assignee=carol,
+        )
+    else:  # JSM cannot assign in the create call: assign before the desk's webhook goes out
+        jira = stack.sandboxes["jira"]
+        with jira._lock:  # type: ignore[attr-defined]
+            issue = jira._create(  # type: ignore[attr-defined]
+                "SD",
+                "cust-gary",
+                {"summary": "Question about invoices", "description": "Where is my invoice?"},
+                emit=False,
+            )
+            issue["fields"]["assignee"] = jira.state.users[carol]  # type: ignore[attr-defined]
+            jira._emit("jira:issue_created", "issue_created", issue, "cust-gary")  # type: ignore[attr-defined]
+        ticket_id = str(issue["key"])
+    rec = processed(stack, desk, ticket_id)
+    assert not [a for a in rec.actions if a["action"] == "Assign"], rec.actions
+    assert any("never reassigned" in (a.get("body") or "") for a in rec.actions)  # said in the triage note
+    assert stack.desk(desk).get_ticket(ticket_id).assignee_id == carol
 
 
 @pytest.mark.parametrize("desk", ["zendesk", "jira"])

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from typing import Any, Protocol
 
 import redis
 import requests
+
+from tests.conftest import wait_for as suite_wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("HELPDESK_BOT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -65,13 +66,11 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
+    """The test suite's `wait_for`, failing with a benchmark error that names what was awaited."""
+    try:
+        return suite_wait_for(predicate, timeout=timeout, interval=interval)
+    except AssertionError as exc:
+        raise BenchError(f"timed out after {timeout:g}s waiting for {what}") from exc
 
 
 def http_ok(url: str) -> bool:
