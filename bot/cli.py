@@ -30,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="a Celery worker that acts on events")
     s.add_argument("--concurrency", type=int, default=None)
     sub.add_parser("beat", help="the scheduler of periodic sweeps (run exactly one)")
-    s = sub.add_parser("flower", help="Flower, the Celery monitoring UI")
+    s = sub.add_parser("flower", help="Flower, the Celery monitoring UI (shows every task and its arguments)")
     s.add_argument("--port", type=int, default=5555)
+    s.add_argument(
+        "--address", default="127.0.0.1", help="listen address; anything but loopback needs FLOWER_BASIC_AUTH"
+    )
     s = sub.add_parser("sandbox", help="serve the fake Zendesk and Jira APIs (seeded demo desks)")
     s.add_argument("--port", type=int, default=8001)
     s.add_argument("--host", default="127.0.0.1")
@@ -140,11 +143,35 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+FLOWER_AUTH_VARS = ("FLOWER_BASIC_AUTH", "FLOWER_AUTH_PROVIDER")
+"""Flower reads its options from FLOWER_* variables; either of these puts a login in front of the dashboard."""
+
+
 def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
+    if not _is_loopback(args.address) and not any(os.environ.get(var) for var in FLOWER_AUTH_VARS):
+        print(
+            f"helpdesk-bot flower: refusing to serve the dashboard on {args.address} without authentication; "
+            "set FLOWER_BASIC_AUTH=user:password (or FLOWER_AUTH_PROVIDER with FLOWER_AUTH), or use 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
     from tasks.celery_app import app
 
-    app.start(["flower", f"--port={args.port}"])
+    app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
     return 0
+
+
+def _is_loopback(address: str) -> bool:
+    """Only an address that cannot be reached from another machine counts; a host name other than
+    `localhost` could resolve anywhere, and an empty address means every interface."""
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,9 @@
 """Process settings from the environment (DESIGN.md "Environment"), validated once at start-up.
 
 Secrets and URLs come from the environment so they never sit in the policy file; what the bot should
-*do* lives in the policy file (`bot/policy/`).
+*do* lives in the policy file (`bot/policy/`). Tokens and webhook secrets are `SecretStr`: a settings object
+that ends up in a log line, a traceback or a repr shows `**********`, and the clear text is only taken out
+(`webhook_secret()`, `api_token()`) where a signature is checked or a desk client is built.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DESKS = ("zendesk", "jira")
@@ -22,12 +24,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     zendesk_url: str | None = None
     zendesk_email: str | None = None
-    zendesk_api_token: str | None = None
-    zendesk_webhook_secret: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
     jira_url: str | None = None
     jira_email: str | None = None
-    jira_api_token: str | None = None
-    jira_webhook_secret: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_webhook_secret: SecretStr | None = None
     helpdesk_bot_policy: Path | None = None
     helpdesk_bot_home: Path = Path(".helpdesk-bot")
     helpdesk_bot_max_body_bytes: int = Field(default=1_000_000, gt=0)
@@ -46,8 +48,16 @@ class Settings(BaseSettings):
     def desk_url(self, desk: str) -> str | None:
         return getattr(self, f"{desk}_url")  # type: ignore[no-any-return]
 
+    def desk_email(self, desk: str) -> str | None:
+        return getattr(self, f"{desk}_email")  # type: ignore[no-any-return]
+
     def webhook_secret(self, desk: str) -> str | None:
-        return getattr(self, f"{desk}_webhook_secret")  # type: ignore[no-any-return]
+        """The desk's webhook secret in clear: only for signing and verifying, never to keep or print."""
+        return _reveal(getattr(self, f"{desk}_webhook_secret"))
+
+    def api_token(self, desk: str) -> str | None:
+        """The desk's API token in clear: only for the desk's client, never to keep or print."""
+        return _reveal(getattr(self, f"{desk}_api_token"))
 
     def enabled_desks(self) -> list[str]:
         """A desk is enabled when the bot is pointed at it (its URL is set)."""
@@ -60,6 +70,10 @@ class Settings(BaseSettings):
 
     def resolved_redis_url(self) -> str:
         return self.redis_url or f"unix://{self.redis_socket}"
+
+
+def _reveal(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -85,8 +99,8 @@ def settings_problems(settings: Settings) -> list[Problem]:
                     f"required: {desk} is enabled ({upper}_URL is set) and unsigned webhooks are never accepted",
                 )
             )
-        for var in ("email", "api_token"):
-            if not getattr(settings, f"{desk}_{var}"):
+        for var, value in (("email", settings.desk_email(desk)), ("api_token", settings.api_token(desk))):
+            if not value:
                 problems.append(
                     Problem(f"env {upper}_{var.upper()}", f"required to call the {desk} API ({upper}_URL is set)")
                 )

@@ -9,9 +9,12 @@ the worker re-reads the ticket, so intake stays in the low milliseconds.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import redis
@@ -44,7 +47,7 @@ class Intake:
     eventlog: EventLog
     celery: Celery
     spool: Spool
-    secrets: dict[str, str | None]
+    secrets: dict[str, str | None] = field(repr=False)
     max_body: int
     tolerance: timedelta
     bot_ids_ttl: float = 30.0
@@ -97,7 +100,7 @@ class Intake:
             "desk": desk,
             "received_at": now.isoformat(),
             "reason": reason,
-            "headers": {k: v for k, v in headers.items() if k.startswith(("x-", "content-type", "user-agent"))},
+            "headers": redacted(headers),
             "body": body.decode("utf-8", errors="replace"),
         }
         key = f"{self.eventlog.prefix}rejected:{desk}"
@@ -142,18 +145,86 @@ class Intake:
         self.eventlog.record(event, State(state), message, reason=reason)
 
 
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted. Real bodies nest under 20 levels (Jira's ADF included);
+the limit keeps every later step (re-serialising, hashing, validating) far from Python's recursion limit."""
+MAX_INT_DIGITS = 40
+"""Longest JSON integer accepted: ids and epoch timestamps need 19 digits. Python refuses to convert integers
+over 4,300 digits (a ValueError, not a JSON error), and big ones cost quadratic time, so stop them first."""
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or WebhookRejected(400) with the reason; limits are checked before parsing."""
+    _check_depth(body)
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = json.loads(
+            body.decode("utf-8"), parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
     except UnicodeDecodeError as exc:
         raise WebhookRejected(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise WebhookRejected(400, f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise WebhookRejected(400, "body is not JSON: nested too deeply") from exc
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRejected(400, f"body is not acceptable JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise WebhookRejected(400, f"JSON body must be an object, got {type(payload).__name__}")
+    if _SURROGATE_ESCAPE.search(body):
+        try:  # a lone surrogate escape decodes to text that cannot be stored as UTF-8
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise WebhookRejected(400, "body is not acceptable JSON: it escapes an unpaired UTF-16 surrogate") from exc
     return payload
+
+
+def _check_depth(body: bytes) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, counting brackets outside strings (linear, C-speed scans)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return
+    brackets = _STRINGS.sub(b"", body).translate(None, delete=_NOT_BRACKETS)
+    depth = max(accumulate(_BRACKET_STEP[b] for b in brackets), default=0)
+    if depth > MAX_DEPTH:
+        raise WebhookRejected(400, f"body is not acceptable JSON: nested deeper than {MAX_DEPTH} levels")
+
+
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKET_STEP)
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ValueError(f"an integer has {digits} digits (at most {MAX_INT_DIGITS} accepted)")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"a number overflows: {text[:40]}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+SECRET_HEADER_WORDS = ("token", "secret", "signature", "password", "api-key", "apikey", "auth", "session")
+"""Header names whose values prove who the sender is (Jira's `X-Automation-Webhook-Token` carries the webhook
+secret itself; signatures are derived from it): kept as `[redacted]`, so a kept delivery never holds a secret."""
+
+
+def redacted(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` (lower-case names) with every credential-bearing value replaced by `[redacted]`."""
+    return {name: "[redacted]" if _secret_header(name) else value for name, value in headers.items()}
+
+
+def _secret_header(name: str) -> bool:
+    if name in SECRET_HEADERS:
+        return True
+    return not name.endswith("-timestamp") and any(word in name for word in SECRET_HEADER_WORDS)
 
 
 def _ignored_event(desk: str, delivery: str, now: datetime, payload: dict[str, Any]) -> Event:

@@ -306,7 +306,7 @@ class DeskConfig:
 
     url: str
     email: str
-    token: str
+    token: str = field(repr=False)  # never in a log line or traceback
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 10.0
 

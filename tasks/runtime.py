@@ -50,8 +50,8 @@ class Runtime:
                 raise DeskNotConfigured(f"{name.upper()}_URL is not set: the bot cannot act on {name} tickets")
             config = DeskConfig(
                 url=url,
-                email=getattr(self.settings, f"{name}_email") or "",
-                token=getattr(self.settings, f"{name}_api_token") or "",
+                email=self.settings.desk_email(name) or "",
+                token=self.settings.api_token(name) or "",
                 options=self.policy.desk_options(name),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from pydantic import SecretStr
 
 from bot.app import create_app
 from bot.eventlog import EventLog
@@ -60,8 +61,8 @@ def running_stack(
         update={
             "zendesk_url": sandbox.url,
             "jira_url": sandbox.url,
-            "zendesk_webhook_secret": SECRETS["zendesk"],
-            "jira_webhook_secret": SECRETS["jira"],
+            "zendesk_webhook_secret": SecretStr(SECRETS["zendesk"]),
+            "jira_webhook_secret": SecretStr(SECRETS["jira"]),
         }
     )
     web = ServedApp(create_app(settings))

@@ -131,27 +131,66 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
     assert "stopped" in log_path.read_text()
 
 
-def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
-    port = free_port_pair()
-    env = clean_env(
+def _listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a socket listening on `port`, from the kernel's own table (/proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr_hex, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(addr_hex))))
+    return found
+
+
+def _start_flower(tmp_path: Path, port: int, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    environment = clean_env(
         HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/11", HELPDESK_BOT_KEY_PREFIX="hbtest:flower:"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "flower", "--port", str(port)],
-        env=env,
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "flower", "--port", str(port), *args],
+        env={k: v for k, v in {**environment, **env}.items() if v},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _healthy(port: int) -> bool:
     try:
+        return requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).text == "OK"
+    except requests.RequestException:
+        return False
 
-        def healthy() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).text == "OK"
-            except requests.RequestException:
-                return False
 
-        wait_for(healthy, timeout=30)
+def test_flower_serves_the_worker_dashboard_on_loopback_only_by_default(tmp_path: Path) -> None:
+    port = free_port_pair()
+    proc = _start_flower(tmp_path, port, FLOWER_BASIC_AUTH="")
+    try:
+        wait_for(lambda: _healthy(port), timeout=30)
+        assert _listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "10.1.2.3", "flower.example.com", ""])
+def test_flower_refuses_a_reachable_address_without_authentication(tmp_path: Path, address: str) -> None:
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path))
+    env = {k: v for k, v in env.items() if not k.startswith("FLOWER_")}
+    result = run_cli("flower", "--address", address, env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "FLOWER_BASIC_AUTH" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_flower_on_every_interface_asks_for_the_basic_auth_login(tmp_path: Path) -> None:
+    port = free_port_pair()
+    proc = _start_flower(tmp_path, port, "--address", "0.0.0.0", FLOWER_BASIC_AUTH="ops:s3cret-pass")
+    try:
+        wait_for(lambda: _healthy(port), timeout=30)
+        assert _listening_addresses(port) == {"0.0.0.0"}
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{port}/", auth=("ops", "s3cret-pass"), timeout=5).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=20)

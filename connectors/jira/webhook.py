@@ -24,6 +24,8 @@ from typing import Any
 
 from bot.events import Actor, Event, EventKind, event_id
 from connectors.base import Ignored, Role, WebhookRejected, hmac_sha256, same_digest
+from connectors.jira.payloads import Comment, Issue, IssueData, Template, User, Webhook
+from connectors.payloads import validated
 
 DESK = "jira"
 SIGNATURE = "x-hub-signature"
@@ -102,45 +104,43 @@ def parse(
     headers: Mapping[str, str], payload: Mapping[str, Any], *, delivery_id: str, received_at: datetime
 ) -> Event | Ignored:
     if "helpdesk_bot" in payload:
-        return _parse_template(payload, delivery_id, received_at)
-    name = str(payload.get("webhookEvent") or "")
-    issue = payload.get("issue")
-    if not name and isinstance(issue, Mapping):
-        name = _server_event_name(payload)
+        return _parse_template(validated(Template, payload, "jira automation body"), payload, delivery_id, received_at)
+    name = payload.get("webhookEvent")
+    if isinstance(name, str) and name and name not in ISSUE_EVENTS:
+        return Ignored(f"jira event type {name[:100]} is not handled")  # before validation: other shapes
+    body = validated(Webhook, payload, "jira webhook body")
+    name = body.webhookEvent or (_server_event_name(body) if body.issue is not None else "")
     if not name and "key" in payload and "fields" in payload:
-        return _event(
-            payload, EventKind.TICKET_UPDATED, str(payload["key"]), _actor(None), delivery_id, received_at, "automation"
-        )
-    if not name:
-        raise WebhookRejected(400, "not a Jira webhook body: no webhookEvent, issue or helpdesk_bot template")
+        data = validated(IssueData, payload, "jira issue data body")
+        return _event(payload, EventKind.TICKET_UPDATED, data.key, _actor(None), delivery_id, received_at, "automation")
     kind = ISSUE_EVENTS.get(name)
     if kind is None:
-        return Ignored(f"jira event type {name} is not handled")
-    comment = payload.get("comment") if isinstance(payload.get("comment"), Mapping) else None
-    key = _issue_ref(issue, comment)
+        raise WebhookRejected(400, "not a Jira webhook body: no webhookEvent, issue or helpdesk_bot template")
+    key = _issue_ref(body.issue, body.comment)
     if key is None:
         raise WebhookRejected(400, f"jira {name} body without issue.key")
     if kind is EventKind.TICKET_UPDATED and name == "jira:issue_updated":
-        kind = _update_kind(payload, comment)
-    author = comment.get("author") if comment and isinstance(comment.get("author"), Mapping) else payload.get("user")
+        kind = _update_kind(body)
+    comment = body.comment
+    author = comment.author if comment is not None and comment.author is not None else body.user
     event = _event(payload, kind, key, _actor(author), delivery_id, received_at, "webhook")
-    if comment is not None and "jsdPublic" in comment:
-        event = replace(event, comment_public=bool(comment["jsdPublic"]))
+    if comment is not None and comment.jsdPublic is not None:
+        event = replace(event, comment_public=comment.jsdPublic)
     return event
 
 
-def _issue_ref(issue: Any, comment: Mapping[str, Any] | None) -> str | None:
+def _issue_ref(issue: Issue | None, comment: Comment | None) -> str | None:
     """The issue key; Server comment events carry no issue, only the comment's own URL with the issue id."""
-    if isinstance(issue, Mapping) and isinstance(issue.get("key"), str) and issue["key"]:
-        return str(issue["key"])
-    url = str(comment.get("self", "")) if comment else ""
+    if issue is not None and issue.key:
+        return issue.key
+    url = comment.self_url or "" if comment is not None else ""
     match = re.search(r"/issue/(\d+)/comment/", url)
     return match.group(1) if match else None
 
 
-def _server_event_name(payload: Mapping[str, Any]) -> str:
+def _server_event_name(body: Webhook) -> str:
     """Old Server bodies have no `webhookEvent`; `issue_event_type_name` says what happened."""
-    type_name = str(payload.get("issue_event_type_name") or "")
+    type_name = body.issue_event_type_name or ""
     if type_name == "issue_created":
         return "jira:issue_created"
     if type_name:
@@ -148,20 +148,20 @@ def _server_event_name(payload: Mapping[str, Any]) -> str:
     return ""
 
 
-def _update_kind(payload: Mapping[str, Any], comment: Mapping[str, Any] | None) -> EventKind:
+def _update_kind(body: Webhook) -> EventKind:
     """What an `issue_updated` means. An edited comment is a plain update (nobody new spoke); a
     resolution change alone is a status change, because some workflows resolve without moving status."""
-    type_name = payload.get("issue_event_type_name")
+    type_name = body.issue_event_type_name
+    comment = body.comment
     if comment is not None:
         edited = type_name == "issue_comment_edited" or (
-            not type_name and comment.get("updated") not in (None, comment.get("created"))
+            not type_name and comment.updated not in (None, comment.created)
         )
         return EventKind.TICKET_UPDATED if edited else EventKind.COMMENT_ADDED
     if type_name == "issue_commented":
         return EventKind.COMMENT_ADDED
-    changelog = payload.get("changelog")
-    items = changelog.get("items") if isinstance(changelog, Mapping) else None
-    fields = {str(i.get("field")) for i in items or [] if isinstance(i, Mapping)}
+    items = body.changelog.items if body.changelog is not None else None
+    fields = {str(i.field) for i in items or []}
     if fields & {"status", "resolution"}:
         return EventKind.STATUS_CHANGED
     if "assignee" in fields or type_name == "issue_assigned":
@@ -169,26 +169,26 @@ def _update_kind(payload: Mapping[str, Any], comment: Mapping[str, Any] | None) 
     return EventKind.TICKET_UPDATED
 
 
-def _actor(user: Any) -> Actor:
-    if not isinstance(user, Mapping):
+def _actor(user: User | None) -> Actor:
+    if user is None:
         return Actor(None, Role.AGENT)
-    ident = user.get("accountId") or user.get("key") or user.get("name")
-    role = Role.CUSTOMER if user.get("accountType") == "customer" else Role.AGENT
-    return Actor(str(ident) if ident else None, role, user.get("displayName"))
+    ident = user.accountId or user.key or user.name
+    role = Role.CUSTOMER if user.accountType == "customer" else Role.AGENT
+    return Actor(ident or None, role, user.displayName)
 
 
-def _parse_template(payload: Mapping[str, Any], delivery: str, received_at: datetime) -> Event | Ignored:
-    key = payload.get("issue")
-    if not isinstance(key, str) or "-" not in key:
+def _parse_template(
+    body: Template, payload: Mapping[str, Any], delivery: str, received_at: datetime
+) -> Event | Ignored:
+    if "-" not in body.issue:
         raise WebhookRejected(400, 'automation body needs "issue": "{{issue.key}}" (e.g. SD-12)')
-    name = str(payload.get("event") or "ticket_updated")
+    name = body.event or "ticket_updated"
     kind = TEMPLATE_KINDS.get(name)
     if kind is None:
-        return Ignored(f"jira automation event {name!r} is not handled (known: {', '.join(TEMPLATE_KINDS)})")
-    actor_id = str(payload.get("actor") or "") or None
-    role = Role.CUSTOMER if payload.get("actor_type") == "customer" else Role.AGENT
-    event = _event(payload, kind, key, Actor(actor_id, role), delivery, received_at, "automation")
-    internal = str(payload.get("internal", "")).strip().lower()
+        return Ignored(f"jira automation event {name[:100]!r} is not handled (known: {', '.join(TEMPLATE_KINDS)})")
+    role = Role.CUSTOMER if body.actor_type == "customer" else Role.AGENT
+    event = _event(payload, kind, body.issue, Actor(body.actor or None, role), delivery, received_at, "automation")
+    internal = str(body.internal).strip().lower() if body.internal is not None else ""
     if kind is EventKind.COMMENT_ADDED and internal in ("true", "false"):
         event = replace(event, comment_public=internal == "false")
     return event
@@ -203,7 +203,8 @@ def _event(
     received_at: datetime,
     source: str,
 ) -> Event:
-    occurred = _epoch_ms(payload.get("timestamp"))
+    stamp = payload.get("timestamp")
+    occurred = _epoch_ms(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
     return Event(
         id=event_id(DESK, delivery),
         desk=DESK,
@@ -218,8 +219,8 @@ def _event(
     )
 
 
-def _epoch_ms(value: Any) -> datetime | None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+def _epoch_ms(value: float) -> datetime | None:
+    if value <= 0:
         return None
     try:
         return datetime.fromtimestamp(value / 1000, UTC)

@@ -20,6 +20,8 @@ from typing import Any
 
 from bot.events import Actor, Event, EventKind, event_id
 from connectors.base import Ignored, Role, WebhookRejected, hmac_sha256, same_digest
+from connectors.payloads import validated
+from connectors.zendesk.payloads import Subscription, Trigger
 
 DESK = "zendesk"
 SIGNATURE = "x-zendesk-webhook-signature"
@@ -100,89 +102,78 @@ def parse(
     if _is_subscription(payload):
         return _parse_subscription(payload, delivery_id, received_at)
     if "helpdesk_bot" in payload or "ticket_id" in payload:
-        return _parse_trigger(payload, delivery_id, received_at)
+        return _parse_trigger(validated(Trigger, payload, "zendesk trigger body"), payload, delivery_id, received_at)
     raise WebhookRejected(400, "not a Zendesk webhook body: no zen:event-type envelope and no ticket_id")
 
 
 def _is_subscription(payload: Mapping[str, Any]) -> bool:
-    return str(payload.get("type", "")).startswith(EVENT_PREFIX)
+    kind = payload.get("type")
+    return isinstance(kind, str) and kind.startswith(EVENT_PREFIX)
 
 
 def _parse_subscription(payload: Mapping[str, Any], delivery: str, received_at: datetime) -> Event | Ignored:
     event_type = str(payload["type"])[len(EVENT_PREFIX) :]
     if not event_type.startswith("ticket."):
-        return Ignored(f"zendesk event type {event_type} is not handled")
-    detail = payload.get("detail")
-    if not isinstance(detail, Mapping) or not _ticket_id(detail.get("id")):
-        raise WebhookRejected(400, f"zendesk {event_type} event without detail.id (the ticket id)")
-    body = payload.get("event") if isinstance(payload.get("event"), Mapping) else {}
-    comment = body.get("comment") if isinstance(body, Mapping) else None
-    if isinstance(comment, Mapping) and isinstance(comment.get("author"), Mapping):
-        author = comment["author"]
-        actor = Actor(
-            _text(author.get("id")), Role.AGENT if author.get("is_staff") else Role.CUSTOMER, author.get("name")
-        )
-        public = bool(comment.get("is_public")) if "is_public" in comment else None
+        return Ignored(f"zendesk event type {event_type[:100]} is not handled")
+    body = validated(Subscription, payload, f"zendesk {event_type[:100]} event")
+    comment = body.event.comment if body.event else None
+    if comment is not None and comment.author is not None:
+        author = comment.author
+        actor = Actor(_text(author.id), Role.AGENT if author.is_staff else Role.CUSTOMER, author.name)
+        public = comment.is_public
     else:
-        actor_id = _text(detail.get("actor_id"))
-        customer = actor_id is not None and actor_id == _text(detail.get("requester_id"))
+        actor_id = _text(body.detail.actor_id)
+        customer = actor_id is not None and actor_id == _text(body.detail.requester_id)
         actor = Actor(actor_id, Role.CUSTOMER if customer else Role.AGENT)
         public = None
     return Event(
         id=event_id(DESK, delivery),
         desk=DESK,
         kind=SUBSCRIPTION_KINDS.get(event_type, EventKind.TICKET_UPDATED),
-        ticket_id=str(detail["id"]),
+        ticket_id=body.detail.id,
         actor=actor,
         delivery_id=delivery,
         received_at=received_at,
         payload=payload,
-        occurred_at=_time(payload.get("time")),
+        occurred_at=_time(body.time),
         source="event_subscription",
         comment_public=public,
     )
 
 
-def _parse_trigger(payload: Mapping[str, Any], delivery: str, received_at: datetime) -> Event | Ignored:
-    ticket = _ticket_id(payload.get("ticket_id"))
-    if ticket is None:
-        raise WebhookRejected(400, 'trigger body needs "ticket_id": "{{ticket.id}}" (a number)')
-    name = str(payload.get("event") or "ticket_updated")
+def _parse_trigger(body: Trigger, payload: Mapping[str, Any], delivery: str, received_at: datetime) -> Event | Ignored:
+    name = body.event or "ticket_updated"
     kind = TRIGGER_KINDS.get(name)
     if kind is None:
-        return Ignored(f"zendesk trigger event {name!r} is not handled (known: {', '.join(TRIGGER_KINDS)})")
-    actor_id = _text(payload.get("actor_id"))
-    role = ROLES.get(str(payload.get("actor_role", "")).strip().lower())
+        return Ignored(f"zendesk trigger event {name[:100]!r} is not handled (known: {', '.join(TRIGGER_KINDS)})")
+    actor_id = _text(body.actor_id)
+    role = ROLES.get((body.actor_role or "").strip().lower())
     if role is None:
-        customer = actor_id is not None and actor_id == _text(payload.get("requester_id"))
+        customer = actor_id is not None and actor_id == _text(body.requester_id)
         role = Role.CUSTOMER if customer else Role.AGENT
-    public = str(payload.get("comment_public", "")).lower()
+    public = str(body.comment_public).lower() if body.comment_public is not None else ""
     return Event(
         id=event_id(DESK, delivery),
         desk=DESK,
         kind=kind,
-        ticket_id=ticket,
+        ticket_id=body.ticket_id,
         actor=Actor(actor_id, role),
         delivery_id=delivery,
         received_at=received_at,
         payload=payload,
-        occurred_at=_time(payload.get("updated_at")),
+        occurred_at=_time(body.updated_at),
         source="trigger",
         comment_public={"true": True, "false": False}.get(public),
     )
 
 
-def _ticket_id(value: Any) -> str | None:
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    return text if text.isdigit() else None
+def _text(value: str | None) -> str | None:
+    """An id as text, or None for the blanks a template renders when there is no such user."""
+    return value if value not in (None, "", "0") else None
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "", 0, "0") else None
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
+def _time(value: str | None) -> datetime | None:
+    if not value:
         return None
     text = value.replace("Z", "+00:00")
     if "." in text:  # Zendesk sends nanoseconds; Python parses at most microseconds
