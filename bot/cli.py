@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true", help="one JSON object per line, with headers and body")
 
+    s = sub.add_parser("spool", help="events waiting in the local spool for Redis, and entries set aside")
+    s.add_argument("--json", action="store_true", help="one JSON object per set-aside entry, with its text")
+
     s = sub.add_parser("shadow-report", help="agreement of shadow-mode decisions with what agents did, per rule")
     s.add_argument("--since", type=_parse_time, help="only decisions made since (ISO date/time)")
     s.add_argument("--desk", choices=["zendesk", "jira"])
@@ -294,6 +297,22 @@ def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_spool(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.spool import Spool
+
+    spool = Spool(settings.helpdesk_bot_home / "spool")
+    aside = spool.set_aside(limit=1000)
+    if args.json:
+        for entry in aside:
+            print(json.dumps(entry.__dict__, ensure_ascii=False))
+        return 0
+    print(f"{spool.depth()} event(s) waiting for Redis in {spool.path}")
+    print(f"{len(aside)} entry(ies) set aside")
+    for entry in aside:
+        print(f"{entry.set_aside_at[:19]}  #{entry.id}  {entry.reason}")
+    return 0
+
+
 def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.policy.shadow import ShadowRecord, agreement, format_report
     from connectors.base import HelpdeskError
@@ -343,6 +362,7 @@ COMMANDS = {
     "triage": cmd_triage,
     "shadow-report": cmd_shadow_report,
     "rejected": cmd_rejected,
+    "spool": cmd_spool,
 }
 
 

@@ -14,7 +14,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate
 from typing import Any
 
 import redis
@@ -151,13 +150,13 @@ the limit keeps every later step (re-serialising, hashing, validating) far from 
 MAX_INT_DIGITS = 40
 """Longest JSON integer accepted: ids and epoch timestamps need 19 digits. Python refuses to convert integers
 over 4,300 digits (a ValueError, not a JSON error), and big ones cost quadratic time, so stop them first."""
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or WebhookRejected(400) with the reason; limits are checked before parsing."""
-    _check_depth(body)
+    """The body as a JSON object, or WebhookRejected(400) with the reason. Number limits apply while parsing,
+    the nesting limit right after (the parser itself turns runaway nesting into RecursionError), so no
+    desk parser ever sees a value Python cannot handle."""
     try:
         payload = json.loads(
             body.decode("utf-8"), parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
@@ -166,10 +165,14 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise WebhookRejected(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise WebhookRejected(400, f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise WebhookRejected(400, f"body is not acceptable JSON: nested deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:
         raise WebhookRejected(400, f"body is not acceptable JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise WebhookRejected(400, f"JSON body must be an object, got {type(payload).__name__}")
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(payload, MAX_DEPTH):
+        raise WebhookRejected(400, f"body is not acceptable JSON: nested deeper than {MAX_DEPTH} levels")
     if _SURROGATE_ESCAPE.search(body):
         try:  # a lone surrogate escape decodes to text that cannot be stored as UTF-8
             json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -178,18 +181,17 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _check_depth(body: bytes) -> None:
-    """Refuse nesting deeper than MAX_DEPTH, counting brackets outside strings (linear, C-speed scans)."""
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return
-    brackets = _STRINGS.sub(b"", body).translate(None, delete=_NOT_BRACKETS)
-    depth = max(accumulate(_BRACKET_STEP[b] for b in brackets), default=0)
-    if depth > MAX_DEPTH:
-        raise WebhookRejected(400, f"body is not acceptable JSON: nested deeper than {MAX_DEPTH} levels")
-
-
-_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKET_STEP)
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects/arrays nest more than `limit` levels; iterative, so depth itself cannot overflow it."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _bounded_int(text: str) -> int:
