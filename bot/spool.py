@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.events import Event
+from bot.domain.events import Event
 
 
 class Spool:
