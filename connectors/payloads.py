@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
-from connectors.base import WebhookRejected
+from connectors.webhook_kit import WebhookRejected
 
 MAX_ID = 2**63 - 1
 """Desks' numeric ids fit a signed 64-bit integer (Zendesk ids are up to 19 digits)."""

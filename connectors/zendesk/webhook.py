@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.events import Actor, Event, EventKind, event_id
-from connectors.base import Ignored, Role, WebhookRejected, hmac_sha256, same_digest
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
 from connectors.payloads import validated
+from connectors.webhook_kit import Ignored, WebhookRejected, hmac_sha256, same_digest
 from connectors.zendesk.payloads import Subscription, Trigger
 
 DESK = "zendesk"
