@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import Comment, Role, Status, Ticket
+from bot.domain.tickets import Comment, Role, Status, Ticket
 
 STRIKE_TAG = "helpdesk-bot-strike-{}"
 STRIKE_TAGS = tuple(STRIKE_TAG.format(n) for n in (1, 2, 3))

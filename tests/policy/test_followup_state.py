@@ -16,7 +16,7 @@ from bot.policy.followup_state import (
     last_public_word,
     strike_count,
 )
-from connectors.base import Comment, Person, Role, Status, StatusChange, Visibility
+from bot.domain.tickets import Comment, Person, Role, Status, StatusChange, Visibility
 from tests.policy.helpers import ALICE, CATHY, NOW, ticket
 
 BOT = Person("900", "Helpdesk Bot", "bot@example.com", role=Role.BOT)
