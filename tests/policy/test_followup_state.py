@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.domain.tickets import Comment, Person, Role, Status, StatusChange, Visibility
 from bot.policy.followup_state import (
     ON_HOLD_TAG,
     PAUSE_TAG,
@@ -16,7 +17,6 @@ from bot.policy.followup_state import (
     last_public_word,
     strike_count,
 )
-from bot.domain.tickets import Comment, Person, Role, Status, StatusChange, Visibility
 from tests.policy.helpers import ALICE, CATHY, NOW, ticket
 
 BOT = Person("900", "Helpdesk Bot", "bot@example.com", role=Role.BOT)
