@@ -10,6 +10,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel
+
 from bot.domain.tickets import (
     AgentLoad,
     BulkResult,
@@ -104,14 +106,16 @@ def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 @dataclass(frozen=True)
 class DeskConfig:
-    """How to reach one desk and the desk-specific ids the policy refers to.
+    """How to reach one desk and the adapter's settings.
 
-    `options` is the policy file's `desks.<desk>` section (field ids, project keys...): it is read by
-    the desk's adapter only, so policy code never needs to know a vendor's field ids.
+    `options` is the desk's typed options model (`connectors/<desk>/options.py`; the policy's
+    `desks.<desk>` section is an instance of it), or a plain mapping of the same keys (tests, scripts),
+    which the adapter validates with that model. Only the adapter reads it, so policy code never needs
+    to know a vendor's field ids.
     """
 
     url: str
     email: str
     token: str = field(repr=False)  # never in a log line or traceback
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: BaseModel | Mapping[str, Any] | None = None
     timeout: float = 10.0

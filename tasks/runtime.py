@@ -52,7 +52,7 @@ class Runtime:
                 url=url,
                 email=self.settings.desk_email(name) or "",
                 token=self.settings.api_token(name) or "",
-                options=self.policy.desk_options(name),
+                options=self.policy.desk(name),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
             me = adapter.me()
