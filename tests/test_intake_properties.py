@@ -28,7 +28,7 @@ from connectors.zendesk.webhook import TRIGGER_TEMPLATE
 from tests.conftest import FIXTURES, cleanup_prefix
 from tests.test_intake import SECRETS, make_settings
 
-EXAMPLES_PER_DESK = int(os.environ.get("FUZZ_N", 10_000))
+EXAMPLES_PER_DESK = int(os.environ.get("HELPDESK_BOT_TEST_FUZZ_EXAMPLES", 10_000))
 
 Path_ = tuple[str | int, ...]
 
