@@ -1031,7 +1031,7 @@ class JiraSandbox:
             "avatarId": int(type_id),
         }
         if self.cloud:
-            body |= {"untranslatedName": name, "hierarchyLevel": 0}
+            body["hierarchyLevel"] = 0
         return body
 
     def _ref(self, account: str) -> dict[str, str]:
