@@ -15,21 +15,9 @@ from dataclasses import replace
 import pytest
 import requests
 
-from connectors.base import (
-    Conflict,
-    DeskConfig,
-    Helpdesk,
-    NewComment,
-    NotFound,
-    Person,
-    RateLimited,
-    Role,
-    Status,
-    TicketChanges,
-    TicketQuery,
-    Visibility,
-    iter_search,
-)
+from bot.domain.errors import Conflict, NotFound, RateLimited
+from bot.domain.tickets import NewComment, Person, Role, Status, TicketChanges, TicketQuery, Visibility
+from connectors.base import DeskConfig, Helpdesk, iter_search
 from connectors.jira.sandbox import JiraSandbox
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build
@@ -246,6 +234,7 @@ def test_linked_bug_mentions_the_product_manager_as_the_deployment_writes_it(
     _, adapter = desk
     ticket = adapter.get_ticket(create_ticket(sandbox.url, "jira", "cathy@acme.test", "Export empty", "CSV empty."))
     dave = Person("agent-dave", "Dave Devlead", "dave@example.com", Role.AGENT)
+    assert adapter.find_linked_issue(ticket, project="DEV") is None
     bug = adapter.create_linked_issue(
         ticket,
         project="DEV",
@@ -260,6 +249,8 @@ def test_linked_bug_mentions_the_product_manager_as_the_deployment_writes_it(
     comments = requests.get(f"{sandbox.url}/rest/api/2/issue/{bug.key}/comment", auth=auth, timeout=10).json()
     mention = "[~accountid:agent-dave]" if target[1] == "cloud" else "[~agent-dave]"
     assert comments["comments"][0]["body"].startswith(mention)
+    found = adapter.find_linked_issue(ticket, project="DEV")  # a retry finds it instead of making another
+    assert found is not None and found.key == bug.key
 
 
 def test_search_follows_cursors_past_one_page(desk: tuple[str, Helpdesk], sandbox: ServedApp) -> None:
