@@ -24,7 +24,7 @@ from connectors.sandboxes import build
 from connectors.zendesk.sandbox import ZendeskSandbox
 from tests.conftest import ServedApp
 from tests.connectors.jira.openapi import SpecCheck as OpenApiRecorder
-from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, sandbox_calls, sandbox_control
+from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, demo_options, sandbox_calls, sandbox_control
 
 TARGETS = [("zendesk", "cloud"), ("jira", "cloud"), ("jira", "datacenter")]
 """(desk, Jira deployment): the Jira adapter runs against a Cloud and a Data Center sandbox."""
@@ -86,7 +86,9 @@ def desk(target: tuple[str, str], sites: Sites) -> Iterator[tuple[str, Helpdesk]
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
     recorder.take()
     adapter = importlib.import_module(f"connectors.{name}.adapter")
-    options = {"deployment": mode} if name == "jira" else {}
+    options = demo_options(name)
+    if name == "jira":
+        options = options.model_copy(update={"deployment": mode})
     yield name, adapter.build(DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=options))
     violations = recorder.take()
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
@@ -278,7 +280,7 @@ def test_zendesk_write_from_a_stale_snapshot_is_a_conflict(
     sandbox = recorder_and_sandbox[1]
     sandbox_control(sandbox.url, "zendesk", "reset", {"seed": True})
     adapter = importlib.import_module("connectors.zendesk.adapter").build(
-        DeskConfig(url=sandbox.url, email="bot@example.com", token="x")
+        DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=demo_options("zendesk"))
     )
     ids = DEMO_IDS["zendesk"]
     snapshot = adapter.get_ticket(create_ticket(sandbox.url, "zendesk", "cathy@acme.test", "stale", "x"))
