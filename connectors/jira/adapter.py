@@ -78,7 +78,9 @@ class JiraDesk:
             timeout=config.timeout,
             get_server_info=False,
         )
-        self.api = JsonApi(config.url, (config.email, config.token), config.timeout, session=self.client._session)
+        self.api = JsonApi(
+            config.url, (config.email, config.token), config.timeout, session=self.client._session, gate=config.gate
+        )
         self.project = str(options.get("service_project", "SD"))
         self.service_desk = str(options.get("service_desk_id", "1"))
         self.request_type_field = str(options.get("request_type_field", "customfield_10010"))
