@@ -14,17 +14,16 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
 from bot.eventlog import State
-from bot.policy.schema import DEFAULT_POLICY, ApiBudget
+from bot.policy.schema import ApiBudget
 from connectors.base import DeskConfig, RateLimited, Status, TicketQuery
 from connectors.sandbox_kit import Arrival
 from connectors.zendesk.adapter import build as build_zendesk
 from tasks.budget import DeskBudget, sweep_calls
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.sandbox_helpers import create_ticket
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, policy_with_budgets, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +35,8 @@ BOT, SWEEPER = "bot@example.com", "sam@example.com"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("budget")
-    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
-    policy["desks"]["zendesk"]["api_budget"] = ZENDESK_BUDGET.model_dump()
-    policy["desks"]["jira"]["api_budget"] = JIRA_BUDGET.model_dump()
-    path = Path(home) / "policy.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    with running_stack(home, workers=2, concurrency=2, extra_env={"HELPDESK_BOT_POLICY": str(path)}) as running:
+    policy = policy_with_budgets(home, {"zendesk": ZENDESK_BUDGET.model_dump(), "jira": JIRA_BUDGET.model_dump()})
+    with running_stack(home, workers=2, concurrency=2, extra_env=policy) as running:
         logs = [Path(home) / f"worker-{n}.log" for n in range(2)]
         try:  # both workers consuming before the burst, however slowly a busy machine starts them
             wait_for(lambda: all(" ready." in log.read_text(errors="replace") for log in logs), timeout=60)
