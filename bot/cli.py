@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--empty", action="store_true", help="start with no demo data")
     s.add_argument("--bot-url", default=None, help="send signed webhooks to this bot (base URL)")
+    s.add_argument(
+        "--jira-mode",
+        choices=["cloud", "datacenter"],
+        default="cloud",
+        help="which Jira deployment to fake: Cloud (REST v2+v3) or Data Center (REST v2 only)",
+    )
     sub.add_parser("check-config", help="validate the environment and the policy file; exit 1 on problems")
 
     s = sub.add_parser("events", help="list recorded events")
@@ -150,7 +156,7 @@ def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.sandboxes import serve_sandbox
 
-    serve_sandbox(args.host, args.port, seed=not args.empty, bot_url=args.bot_url)
+    serve_sandbox(args.host, args.port, seed=not args.empty, bot_url=args.bot_url, jira_mode=args.jira_mode)
     return 0
 
 
