@@ -32,8 +32,9 @@ from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from bot.domain.errors import RateLimited
 from bot.metrics import count_desk_call
-from connectors.base import RateLimited, retry_after_seconds
+from connectors.http import retry_after_seconds
 
 if TYPE_CHECKING:
     from bot.policy.schema import ApiBudget

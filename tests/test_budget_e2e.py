@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.domain.errors import RateLimited
+from bot.domain.tickets import Status, TicketQuery
 from bot.eventlog import State
 from bot.policy.schema import ApiBudget
-from connectors.base import DeskConfig, RateLimited, Status, TicketQuery
+from connectors.base import DeskConfig
 from connectors.sandbox_kit import Arrival
 from connectors.zendesk.adapter import build as build_zendesk
 from tasks.budget import DeskBudget, sweep_calls

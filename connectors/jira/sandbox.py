@@ -126,6 +126,7 @@ class State:
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
+    remote_links: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10100))
 
@@ -719,6 +720,22 @@ class JiraSandbox:
                 for p in data.get("properties") or []
             )
             return 201, sb._comment(sb._issue(ref), caller, data.get("body"), not internal)
+
+        @route(both("/issue/<ref>/remotelink"), ["GET"])
+        def remote_links(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            return 200, sb.state.remote_links.get(sb._issue(ref)["key"], [])
+
+        @route(both("/issue/<ref>/remotelink"), ["POST"])
+        def add_remote_link(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            """A link to something outside Jira (a Zendesk ticket): `object.url` and `object.title` required."""
+            key = sb._issue(ref)["key"]
+            data = request.get_json(force=True)
+            target = data.get("object") if isinstance(data, dict) else None
+            if not isinstance(target, dict) or not target.get("url") or not target.get("title"):
+                raise ApiError(400, [], {"object": "A remote link needs an object with a url and a title."})
+            link_id = next(sb.state.ids)
+            sb.state.remote_links.setdefault(key, []).append({"id": link_id, "object": target})
+            return 201, {"id": link_id, "self": f"{sb.base_url}/rest/api/{v}/issue/{key}/remotelink/{link_id}"}
 
         @route(both("/issueLink"), ["POST"])
         def link(caller: str, v: int) -> tuple[int, Any]:

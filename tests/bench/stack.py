@@ -22,10 +22,11 @@ import redis
 import requests
 import yaml
 
+from bot.domain.events import EventKind
+from bot.domain.tickets import Visibility
 from bot.eventlog import EventLog, State
-from bot.events import EventKind
 from bot.policy.schema import DEFAULT_POLICY
-from connectors.base import DeskConfig, Helpdesk, Visibility
+from connectors.base import DeskConfig, Helpdesk
 from tests.bench.common import (
     BOT_CLI,
     REDIS_URL,

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from bot.domain.errors import RateLimited
 from bot.metrics import RedisCollector
 from bot.policy.schema import ApiBudget, Policy
-from connectors.base import DeskConfig, Helpdesk, RateLimited
+from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build
 from tasks.budget import DeskBudget, sweep_calls

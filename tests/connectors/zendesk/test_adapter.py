@@ -7,21 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from connectors.base import (
-    Conflict,
-    DeskConfig,
-    InvalidRequest,
-    NewComment,
-    Person,
-    RateLimited,
-    Role,
-    Status,
-    TicketChanges,
-    TicketQuery,
-    Unavailable,
-    Visibility,
-    iter_search,
-)
+from bot.domain.errors import Conflict, InvalidRequest, RateLimited, Unavailable
+from bot.domain.tickets import NewComment, Person, Role, Status, TicketChanges, TicketQuery, Visibility
+from connectors.base import DeskConfig, iter_search
 from connectors.zendesk.adapter import build
 from tests.connectors.zendesk.conftest import Desk
 
