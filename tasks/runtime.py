@@ -54,7 +54,7 @@ class Runtime:
                 url=url,
                 email=getattr(self.settings, f"{name}_email") or "",
                 token=getattr(self.settings, f"{name}_api_token") or "",
-                options=self.policy.desk_options(name),
+                options=self.policy.desk(name),
                 gate=DeskBudget(self.redis, self.prefix, name, self.policy.desk(name).api_budget),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
