@@ -9,6 +9,7 @@ of the box against the demo desks. Every key is documented in `deploy/policy.exa
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import holidays
 import jinja2
 import yaml
 from jinja2 import StrictUndefined
@@ -330,8 +330,17 @@ def _hours(value: str) -> str:
     return value.replace(" ", "")
 
 
+@functools.cache
+def _supported_countries() -> dict[str, list[str]]:
+    """Country code → subdivision codes of the `holidays` package, imported only when a policy names a country
+    (it is the slowest import of the policy, and most deployments of the web process never need it)."""
+    import holidays
+
+    return holidays.list_supported_countries()
+
+
 def _country(value: str) -> str:
-    if value.upper() not in holidays.list_supported_countries():
+    if value.upper() not in _supported_countries():
         raise ValueError(f"no public holidays known for country {value!r} (use an ISO 3166 code like DE, US, FR)")
     return value.upper()
 
@@ -355,7 +364,7 @@ def _subdivision_problem(country: str | None, subdivision: str | None) -> str | 
         return None
     if country is None:
         return "a subdivision needs a country"
-    known = holidays.list_supported_countries()[country]
+    known = _supported_countries()[country]
     if subdivision not in known:
         return f"unknown subdivision {subdivision!r} of {country} (known: {', '.join(known) or 'none'})"
     return None
