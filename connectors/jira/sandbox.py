@@ -760,7 +760,7 @@ class JiraSandbox:
         @route(cloud_only("/search/jql"), ["GET", "POST"])
         def search(caller: str, v: int) -> tuple[int, Any]:
             """Cloud's enhanced search: `nextPageToken` pages, no `total`, only `id` unless `fields` asks."""
-            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            args = _search_args()
             size = min(int(args.get("maxResults") or PAGE), 5000)
             start = int(args.get("nextPageToken") or 0)
             found = sb._jql(str(args.get("jql") or ""))
@@ -776,7 +776,7 @@ class JiraSandbox:
         @route(datacenter_only("/search"), ["GET", "POST"])
         def search_by_offset(caller: str, v: int) -> tuple[int, Any]:
             """Data Center's search: `startAt`/`maxResults` pages with a `total` (0 results: just count)."""
-            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            args = _search_args()
             size = max(0, min(int(args.get("maxResults", PAGE)), 1000))
             start = int(args.get("startAt") or 0)
             found = sb._jql(str(args.get("jql") or ""))
@@ -1117,6 +1117,16 @@ def _check_text(field_name: str, value: Any, version: int) -> None:
 def _uid(user: Mapping[str, Any]) -> str:
     """A user's id on either deployment: Cloud's `accountId`, Data Center's `name`."""
     return str(user.get("accountId") or user.get("name") or "")
+
+
+def _search_args() -> Mapping[str, Any]:
+    """A search's parameters: the POST body, or the query string (where `fields` may be repeated)."""
+    if request.method == "POST":
+        return dict(request.get_json(force=True))
+    args: dict[str, Any] = request.args.to_dict()
+    if request.args.getlist("fields"):
+        args["fields"] = ",".join(request.args.getlist("fields"))
+    return args
 
 
 def _wanted(args: Mapping[str, Any], default: str) -> set[str]:

@@ -261,6 +261,8 @@ def test_jira_client_on_data_center(datacenter: Served) -> None:
     assert me["name"] == "agent-alice" and "accountId" not in me
     found = jira.search_issues("project = SD", maxResults=False)
     assert len(found) == 122 and found.total == 122
+    some = jira.search_issues("project = SD", maxResults=5, fields=["summary", "status"])
+    assert set(some[0].raw["fields"]) == {"summary", "status"} and some.total == 122
     paths = {key for key in datacenter.jira.control.calls if "search" in key}
     assert paths == {"GET /rest/api/<int(min=2,max=2):v>/search"}
     assert jira.search_users(user="alice")[0].name == "agent-alice"
