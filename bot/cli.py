@@ -218,7 +218,10 @@ def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
 
     from tasks.celery_app import app
 
-    loopback = args.address == "localhost" or ipaddress.ip_address(args.address).is_loopback
+    try:
+        loopback = args.address == "localhost" or ipaddress.ip_address(args.address).is_loopback
+    except ValueError:  # a host name: it may resolve to anything, so it counts as open
+        loopback = False
     if not loopback and not settings.flower_basic_auth:
         # Flower shows every task's arguments (ticket ids, desks) and can revoke tasks: never open to all.
         raise UserError(f"flower: set FLOWER_BASIC_AUTH (user:password) to listen on {args.address}")
