@@ -108,6 +108,25 @@ def test_across_the_autumn_dst_change_in_new_york() -> None:
     assert ny.day_off(date(2026, 11, 26)) == "Thanksgiving Day"
 
 
+def test_working_time_is_real_time_on_the_days_the_clocks_change() -> None:
+    """Sunday 29 March 2026 has 23 hours in Berlin and Sunday 25 October 25: business time is elapsed time."""
+    always = BusinessCalendar.from_settings(
+        Calendar(
+            timezone="Europe/Berlin", hours="00:00-24:00", workdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        )
+    )
+    assert always.business_time_between(berlin(2026, 3, 29), berlin(2026, 3, 30)) == timedelta(hours=23)
+    assert always.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=25)
+    assert always.add_business_hours(berlin(2026, 3, 28, 12), 24) == berlin(2026, 3, 29, 13)
+    assert always.add_business_days(berlin(2026, 3, 28, 12), 1) == berlin(2026, 3, 29, 12)  # same wall time
+    night = BusinessCalendar.from_settings(Calendar(timezone="Europe/Berlin", hours="01:00-04:00", workdays=["sun"]))
+    assert night.business_time_between(berlin(2026, 3, 29), berlin(2026, 3, 30)) == timedelta(hours=2)
+    assert night.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=4)
+    skipped = BusinessCalendar.from_settings(Calendar(timezone="Europe/Berlin", hours="02:00-03:00", workdays=["sun"]))
+    assert skipped.day_off(date(2026, 3, 29)) == "no working hours (the clocks skip them)"
+    assert skipped.next_working_moment(berlin(2026, 3, 28, 12)) == berlin(2026, 4, 5, 2)
+
+
 @pytest.mark.parametrize(
     ("start", "n", "at", "expected"),
     [
@@ -219,7 +238,22 @@ calendars = st.builds(
     st.sampled_from([None, "DE", "US", "FR", "ES"]),
     st.lists(st.dates(date(2026, 1, 1), date(2027, 12, 31)), max_size=20),
 )
-instants = st.datetimes(datetime(2026, 1, 1), datetime(2027, 6, 30), timezones=st.just(UTC))
+CLOCK_CHANGES = [  # Berlin, New York and Sydney in 2026, as UTC instants
+    utc(2026, 3, 29, 1),
+    utc(2026, 10, 25, 1),
+    utc(2026, 3, 8, 7),
+    utc(2026, 11, 1, 6),
+    utc(2026, 4, 4, 16),
+    utc(2026, 10, 3, 16),
+]
+instants = st.one_of(
+    st.datetimes(datetime(2026, 1, 1), datetime(2027, 6, 30), timezones=st.just(UTC)),
+    st.builds(
+        lambda edge, minutes: edge + timedelta(minutes=minutes),
+        st.sampled_from(CLOCK_CHANGES),
+        st.integers(-3000, 3000),
+    ),
+)
 amounts = st.timedeltas(timedelta(0), timedelta(hours=200))
 
 
