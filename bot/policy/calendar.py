@@ -126,7 +126,10 @@ class BusinessCalendar:
         local = start.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         target = self._nth_working_day(local.date(), days)
-        result = self._at(target, minute) + timedelta(seconds=local.second, microseconds=local.microsecond)
+        # The fold keeps a time in the repeated autumn hour on its own side of the change.
+        result = self._at(target, minute, fold=local.fold) + timedelta(
+            seconds=local.second, microseconds=local.microsecond
+        )
         opens, closes = self._hours_of(target)
         if result >= closes:  # the time of day falls into a DST gap at the end of the target day's hours
             return self.next_working_moment(result)
@@ -168,10 +171,11 @@ class BusinessCalendar:
     def _local_date(self, t: datetime) -> date:
         return t.astimezone(self.zone).date()
 
-    def _at(self, day: date, minute: int) -> datetime:
-        """Local wall-clock `minute` of `day` as a UTC instant (24:00 is the next midnight)."""
+    def _at(self, day: date, minute: int, fold: int = 0) -> datetime:
+        """Local wall-clock `minute` of `day` as a UTC instant (24:00 is the next midnight); `fold` = 1 picks
+        the second of two equal wall-clock times in the autumn."""
         wall = datetime.combine(day, time(), tzinfo=self.zone) + timedelta(minutes=minute)
-        return wall.astimezone(UTC)
+        return wall.replace(fold=fold).astimezone(UTC)
 
     def _hours_of(self, day: date) -> tuple[datetime, datetime]:
         hours = self.working_hours(day)

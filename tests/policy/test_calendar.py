@@ -128,6 +128,9 @@ def test_working_time_is_real_time_on_the_days_the_clocks_change() -> None:
     assert always.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=25)
     assert always.add_business_hours(berlin(2026, 3, 28, 12), 24) == berlin(2026, 3, 29, 13)
     assert always.add_business_days(berlin(2026, 3, 28, 12), 1) == berlin(2026, 3, 29, 12)  # same wall time
+    second_two = utc(2026, 10, 25, 1)  # 02:00 for the second time that night
+    assert always.add_business_days(second_two, 0) == second_two
+    assert always.add_business_days(second_two, 1) == berlin(2026, 10, 26, 2)
     night = BusinessCalendar.from_settings(Calendar(timezone="Europe/Berlin", hours="01:00-04:00", workdays=["sun"]))
     assert night.business_time_between(berlin(2026, 3, 29), berlin(2026, 3, 30)) == timedelta(hours=2)
     assert night.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=4)
