@@ -43,12 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None)
     s = sub.add_parser("worker", help="a Celery worker that acts on events")
     s.add_argument("--concurrency", type=int, default=None)
-    sub.add_parser("beat", help="the scheduler of periodic sweeps (run exactly one)")
-    s = sub.add_parser("flower", help="Flower, the Celery monitoring UI (shows every task and its arguments)")
+    sub.add_parser("beat", help="the scheduler of periodic sweeps (a second one waits for the first's lock)")
+    s = sub.add_parser("flower", help="Flower, the Celery monitoring UI")
     s.add_argument("--port", type=int, default=5555)
-    s.add_argument(
-        "--address", default="127.0.0.1", help="listen address; anything but loopback needs FLOWER_BASIC_AUTH"
-    )
+    s.add_argument("--address", default="127.0.0.1", help="beyond loopback only with FLOWER_BASIC_AUTH set")
+    s = sub.add_parser("health", help="exit 0 if this host's ROLE is healthy (container health checks)")
+    s.add_argument("role", choices=["web", "worker", "beat", "flower"])
+    s.add_argument("--port", type=int, default=None, help="web: 8000, flower: 5555")
     s = sub.add_parser("sandbox", help="serve the fake Zendesk and Jira APIs (seeded demo desks)")
     s.add_argument("--port", type=int, default=8001)
     s.add_argument("--host", default="127.0.0.1")
@@ -92,9 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], default=None)
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true", help="one JSON object per line, with headers and body")
-
-    s = sub.add_parser("spool", help="events waiting in the local spool for Redis, and entries set aside")
-    s.add_argument("--json", action="store_true", help="one JSON object per set-aside entry, with its text")
 
     s = sub.add_parser("shadow-report", help="agreement of shadow-mode decisions with what agents did, per rule")
     s.add_argument("--since", type=_parse_time, help="only decisions made since (ISO date/time)")
@@ -210,42 +208,40 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.celery_app import app
 
     configure_logging(settings.helpdesk_bot_log_level)
-
-    home = settings.helpdesk_bot_home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", settings.helpdesk_bot_log_level, "--schedule", str(home / "beat-schedule")])
+    # The scheduler (celery-redbeat) keeps the schedule and its lock in Redis: no local schedule file.
+    app.start(["beat", "--loglevel", settings.helpdesk_bot_log_level])
     return 0
-
-
-FLOWER_AUTH_VARS = ("FLOWER_BASIC_AUTH", "FLOWER_AUTH_PROVIDER")
-"""Flower reads its options from FLOWER_* variables; either of these puts a login in front of the dashboard."""
 
 
 def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
-    if not _is_loopback(args.address) and not any(os.environ.get(var) for var in FLOWER_AUTH_VARS):
-        print(
-            f"helpdesk-bot flower: refusing to serve the dashboard on {args.address} without authentication; "
-            "set FLOWER_BASIC_AUTH=user:password (or FLOWER_AUTH_PROVIDER with FLOWER_AUTH), or use 127.0.0.1",
-            file=sys.stderr,
-        )
-        return 2
+    import ipaddress
+
     from tasks.celery_app import app
 
-    app.start(["flower", f"--port={args.port}", f"--address={args.address}"])
+    try:
+        loopback = args.address == "localhost" or ipaddress.ip_address(args.address).is_loopback
+    except ValueError:  # a host name: it may resolve to anything, so it counts as open
+        loopback = False
+    if not loopback and not settings.flower_basic_auth:
+        # Flower shows every task's arguments (ticket ids, desks) and can revoke tasks: never open to all.
+        raise UserError(f"flower: set FLOWER_BASIC_AUTH (user:password) to listen on {args.address}")
+    app.start(["flower", f"--address={args.address}", f"--port={args.port}"])  # Flower reads FLOWER_BASIC_AUTH
     return 0
 
 
-def _is_loopback(address: str) -> bool:
-    """Only an address that cannot be reached from another machine counts; a host name other than
-    `localhost` could resolve anywhere, and an empty address means every interface."""
-    import ipaddress
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import health
 
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    if args.role == "web":
+        ok, message = health.check_http(f"http://127.0.0.1:{args.port or 8000}/readyz")
+    elif args.role == "flower":
+        ok, message = health.check_http(f"http://127.0.0.1:{args.port or 5555}/healthcheck")
+    else:
+        from tasks.celery_app import app
+
+        ok, message = health.check_worker(app) if args.role == "worker" else health.check_beat(app)
+    print(message)
+    return 0 if ok else 1
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -368,22 +364,6 @@ def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_spool(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.spool import Spool
-
-    spool = Spool(settings.helpdesk_bot_home / "spool")
-    aside = spool.set_aside(limit=1000)
-    if args.json:
-        for entry in aside:
-            print(json.dumps(entry.__dict__, ensure_ascii=False))
-        return 0
-    print(f"{spool.depth()} event(s) waiting for Redis in {spool.path}")
-    print(f"{len(aside)} entry(ies) set aside")
-    for entry in aside:
-        print(f"{entry.set_aside_at[:19]}  #{entry.id}  {entry.reason}")
-    return 0
-
-
 def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.domain.errors import HelpdeskError
     from bot.policy.shadow import ShadowRecord, agreement, format_report
@@ -441,6 +421,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "beat": cmd_beat,
     "flower": cmd_flower,
+    "health": cmd_health,
     "sandbox": cmd_sandbox,
     "check-config": cmd_check_config,
     "events": cmd_events,
@@ -450,7 +431,6 @@ COMMANDS = {
     "escalate-bug": cmd_escalate_bug,
     "shadow-report": cmd_shadow_report,
     "rejected": cmd_rejected,
-    "spool": cmd_spool,
 }
 
 

@@ -173,69 +173,41 @@ def second_terminal_commands_use_the_running_stack(env: dict[str, str], ticket_i
     assert piped.returncode == 0
 
 
-def _listening_addresses(port: int) -> set[str]:
-    """Local IPv4 addresses with a socket listening on `port`, from the kernel's own table (/proc/net/tcp)."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        addr_hex, port_hex = local.split(":")
-        if state == "0A" and int(port_hex, 16) == port:
-            found.add(".".join(str(b) for b in reversed(bytes.fromhex(addr_hex))))
-    return found
-
-
-def _start_flower(tmp_path: Path, port: int, *args: str, **env: str) -> subprocess.Popen[bytes]:
-    environment = clean_env(
-        HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL=TEST_REDIS_URL, HELPDESK_BOT_KEY_PREFIX="hbtest:flower:"
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "flower", "--port", str(port), *args],
-        env={k: v for k, v in {**environment, **env}.items() if v},
+def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
+    port = free_port_pair()
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL=TEST_REDIS_URL, HELPDESK_BOT_KEY_PREFIX="hbtest:flower:")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "flower", "--port", str(port)],
+        env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _healthy(port: int) -> bool:
     try:
-        return requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).text == "OK"
-    except requests.RequestException:
-        return False
 
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).text == "OK"
+            except requests.RequestException:
+                return False
 
-def test_flower_serves_the_worker_dashboard_on_loopback_only_by_default(tmp_path: Path) -> None:
-    port = free_port_pair()
-    proc = _start_flower(tmp_path, port, FLOWER_BASIC_AUTH="")
-    try:
-        wait_for(lambda: _healthy(port), timeout=30)
-        assert _listening_addresses(port) == {"127.0.0.1"}
+        wait_for(healthy, timeout=30)
+        check = run_cli("health", "flower", "--port", str(port), env=env)
+        assert check.returncode == 0 and check.stdout.endswith(": 200\n"), check.stdout + check.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    check = run_cli("health", "flower", "--port", str(port), env=env)
+    assert check.returncode == 1
 
 
-@pytest.mark.parametrize("address", ["0.0.0.0", "10.1.2.3", "flower.example.com", ""])
-def test_flower_refuses_a_reachable_address_without_authentication(tmp_path: Path, address: str) -> None:
-    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path))
-    env = {k: v for k, v in env.items() if not k.startswith("FLOWER_")}
-    result = run_cli("flower", "--address", address, env=env)
+def test_flower_beyond_loopback_requires_a_login(tmp_path: Path) -> None:
+    """Flower shows task arguments and can revoke tasks: on 0.0.0.0 only behind FLOWER_BASIC_AUTH."""
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL=TEST_REDIS_URL)
+    env.pop("FLOWER_BASIC_AUTH", None)
+    result = run_cli("flower", "--address", "0.0.0.0", "--port", "9", env=env)  # noqa: S104 - refused before it binds
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "FLOWER_BASIC_AUTH" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_flower_on_every_interface_asks_for_the_basic_auth_login(tmp_path: Path) -> None:
-    port = free_port_pair()
-    proc = _start_flower(tmp_path, port, "--address", "0.0.0.0", FLOWER_BASIC_AUTH="ops:s3cret-pass")
-    try:
-        wait_for(lambda: _healthy(port), timeout=30)
-        assert _listening_addresses(port) == {"0.0.0.0"}
-        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 401
-        assert requests.get(f"http://127.0.0.1:{port}/", auth=("ops", "s3cret-pass"), timeout=5).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    assert result.stderr == "helpdesk-bot: flower: set FLOWER_BASIC_AUTH (user:password) to listen on 0.0.0.0\n"
 
 
 def test_services_refuse_to_start_on_a_bad_configuration(tmp_path: Path) -> None:
