@@ -57,6 +57,9 @@ STATUS_MAP = {
     "canceled": Status.CLOSED,
 }
 CATEGORY = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
+CHANNEL_PROPERTY = "request.channel.type"
+"""The issue entity property where JSM keeps how a request came in (portal, email, api, jira...): the
+service desk API's request has no channel field, and JQL's `request-channel-type` reads this property."""
 FIELDS = "summary,description,status,reporter,assignee,priority,labels,created,updated,project,issuetype,resolution"
 
 
@@ -144,7 +147,9 @@ class JiraDesk:
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The issue's fields, then its comments from the service desk API, the one that says which are
         public and which internal (one more call per 100 comments)."""
-        issue = self.api.call("GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields()})
+        issue = self.api.call(
+            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields(), "properties": CHANNEL_PROPERTY}
+        )
         self._learn_account_types(issue["fields"])
         comments: list[Comment] = []
         start = 0
@@ -186,7 +191,7 @@ class JiraDesk:
             assignee_id=(f.get("assignee") or {}).get("accountId"),
             request_type=request_type.get("id"),
             organization_id=str(orgs[0]["id"]) if orgs else None,
-            channel="portal",
+            channel=_channel(issue.get("properties") or {}),
             tags=tuple(f.get("labels") or ()),
             participant_ids=tuple(str(u["accountId"]) for u in f.get(self.participants_field) or []),
             custom_fields={k: v for k, v in f.items() if k.startswith("customfield_")},
@@ -353,6 +358,18 @@ class JiraDesk:
                     raise
                 errors[key] = str(exc)
         return BulkResult(errors, len(errors))
+
+
+def _channel(properties: Mapping[str, Any]) -> str:
+    """The request's channel in lower case (`email`, `portal`, `api`, ...), read from the entity property
+    the issue was fetched with; `portal` when the property is absent (an issue that was never a request).
+
+    Data Center stores `{"value": "email"}`; a bare string is accepted too, as the Cloud shape is not
+    documented."""
+    value = properties.get(CHANNEL_PROPERTY)
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    return str(value).strip().lower() if value else "portal"
 
 
 def _wiki_mentions(comment: NewComment) -> str:

@@ -25,6 +25,7 @@ from connectors.jira.webhook import sign
 from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 
 REQUEST_TYPE_FIELD = "customfield_10010"
+CHANNEL_PROPERTY = "request.channel.type"
 PARTICIPANTS_FIELD = "customfield_10011"
 REQUEST_TYPES = {
     "1": "General inquiry",
@@ -174,6 +175,7 @@ class JiraSandbox:
         fields: Mapping[str, Any],
         *,
         request_type: str | None = None,
+        channel: str | None = None,
         emit: bool = True,
     ) -> dict[str, Any]:
         if not fields.get("summary"):
@@ -215,6 +217,8 @@ class JiraSandbox:
                 "customfield_10002": self._org(reporter) if service else [],
                 "issuelinks": [],
             },
+            # JSM keeps the request's channel as an entity property, not a field (read with `?properties=`)
+            "properties": {CHANNEL_PROPERTY: {"value": channel or ("portal" if service else "jira")}},
         }
         self.state.issues[key] = issue
         self.state.comments[key] = []
@@ -396,7 +400,9 @@ class JiraSandbox:
 
     # --- JSON --------------------------------------------------------------------------------------
 
-    def _issue_json(self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None) -> dict[str, Any]:
+    def _issue_json(
+        self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None, properties: set[str] = frozenset()
+    ) -> dict[str, Any]:
         fields = dict(issue["fields"])
         description = fields.get("description")
         fields["description"] = (
@@ -406,13 +412,17 @@ class JiraSandbox:
         )
         if wanted and "*all" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
-        return {
+        body = {
             "expand": "renderedFields,names,schema,operations",
             "id": issue["id"],
             "self": issue["self"],
             "key": issue["key"],
             "fields": fields,
         }
+        if properties:
+            stored = issue["properties"]
+            body["properties"] = {k: v for k, v in stored.items() if k in properties or "*all" in properties}
+        return body
 
     def _caller(self) -> str:
         login = basic_login()
@@ -528,7 +538,8 @@ class JiraSandbox:
         @route(both("/issue/<ref>"), ["GET"])
         def get_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
             wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
-            body = sb._issue_json(sb._issue(ref), v, wanted or None)
+            properties = set(",".join(request.args.getlist("properties")).split(",")) - {""}
+            body = sb._issue_json(sb._issue(ref), v, wanted or None, properties)
             if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
                 body["fields"]["comment"] = {
@@ -538,6 +549,13 @@ class JiraSandbox:
                     "startAt": 0,
                 }
             return 200, body
+
+        @route(both("/issue/<ref>/properties/<key>"), ["GET"])
+        def issue_property(caller: str, v: int, ref: str, key: str) -> tuple[int, Any]:
+            stored = sb._issue(ref)["properties"]
+            if key not in stored:
+                raise ApiError(404, [f"The property with key '{key}' was not found."])
+            return 200, {"key": key, "value": stored[key]}
 
         @route(both("/issue/<ref>"), ["PUT"])
         def edit_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
@@ -698,7 +716,14 @@ class JiraSandbox:
             reporter = caller
             if data.get("raiseOnBehalfOf"):
                 reporter = str(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf")["accountId"])  # type: ignore[index]
-            issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
+            # The experimental `channel` says how the request came in (the sandbox stands for the portal and the
+            # mail handler too); without it, a customer's own request is a portal one, an agent's an API one.
+            channel = str(data.get("channel") or "").lower() or (
+                "portal" if sb.state.users[caller]["accountType"] == "customer" else "api"
+            )
+            issue = sb._create(
+                "SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"), channel=channel
+            )
             return 201, sb._request_json(issue)
 
         @route([f"{sd}/request/<ref>"], ["GET"])
