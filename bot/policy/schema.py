@@ -54,6 +54,7 @@ ADAPTER_KEYS = (
     "default_resolution",
     "transitions",
     "status_map",
+    "resolution_field",
 )
 """Keys of `desks.<desk>` that belong to the desk's adapter (see each `connectors/<desk>/adapter.py`)."""
 
@@ -140,6 +141,8 @@ class DeskOptions(Strict):
     default_resolution: str | None = None
     transitions: dict[Literal["new", "open", "pending", "on_hold", "solved", "closed"], str] | None = None
     status_map: dict[str, Literal["new", "open", "pending", "on_hold", "solved", "closed"]] | None = None
+    resolution_field: str | int | None = None
+    """Zendesk: id of the custom field that records the method of resolution (else a `resolution-…` tag)."""
 
     def request_type_value(self, request_type: str) -> str:
         """What this desk stores for one of the six request types."""

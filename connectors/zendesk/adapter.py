@@ -7,11 +7,15 @@ change in between turns the write into `Conflict` instead of being overwritten.
 
 Options (policy file, `desks.zendesk`): `request_type_field` (id of the custom field holding the request
 type; default 900001, the sandbox's), `away_field` (user field that marks an agent away; default
-`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60).
+`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60),
+`resolution_field` (id of the custom field that keeps the method of resolution, e.g. "User not responded":
+Zendesk has no resolution of its own; without the field the resolution is written as a tag
+`resolution-<words>`, so it is never dropped).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -109,6 +113,8 @@ class ZendeskDesk:
         self.request_type_field = int(options.get("request_type_field", 900001))
         self.away_field = str(options.get("away_field", "agent_away"))
         self.group_cache_seconds = float(options.get("group_cache_seconds", 60))
+        resolution_field = options.get("resolution_field")
+        self.resolution_field = _number(resolution_field, "custom field") if resolution_field else None
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, list[Person]]] = {}
 
@@ -252,11 +258,17 @@ class ZendeskDesk:
             out["status"] = FROM_STATUS[changes.status]
         if changes.priority is not None:
             out["priority"] = changes.priority
-        if changes.add_tags:
-            out["additional_tags"] = list(changes.add_tags)
+        tags = list(changes.add_tags)
+        fields = dict(changes.custom_fields)
+        if changes.resolution is not None:
+            if self.resolution_field is not None:
+                fields[str(self.resolution_field)] = changes.resolution
+            else:
+                tags.append(resolution_tag(changes.resolution))
+        if tags:
+            out["additional_tags"] = tags
         if changes.remove_tags:
             out["remove_tags"] = list(changes.remove_tags)
-        fields = dict(changes.custom_fields)
         if changes.request_type is not None:
             fields[str(self.request_type_field)] = changes.request_type
         if fields:
@@ -380,6 +392,12 @@ def _with_mentions(comment: NewComment) -> str:
         return comment.body
     names = ", ".join(p.name or p.email or p.id for p in comment.mentions)
     return f"{names}: {comment.body}"
+
+
+def resolution_tag(resolution: str) -> str:
+    """The tag that records a method of resolution when no field is configured ("User not responded" →
+    `resolution-user-not-responded`): Zendesk tags are lower-case words without spaces."""
+    return "resolution-" + ("-".join(re.findall(r"[a-z0-9]+", resolution.lower())) or "unspecified")
 
 
 def _sid(value: Any) -> str | None:
