@@ -102,9 +102,7 @@ def test_one_put_carries_every_change(desk: Desk) -> None:
 
 
 def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: Desk) -> None:
-    adapter = build(
-        DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"resolution_field": 900002})
-    )
+    adapter = build(DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"resolution_field": 900002}))
     adapter.apply(adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
     raw = desk.raw_ticket("2")
     assert raw["status"] == "solved"
@@ -113,7 +111,9 @@ def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: 
 
 
 def test_without_a_resolution_field_the_method_of_resolution_is_a_tag(desk: Desk) -> None:
-    desk.adapter.apply(desk.adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
+    desk.adapter.apply(
+        desk.adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded")
+    )
     raw = desk.raw_ticket("2")
     assert raw["status"] == "solved" and "resolution-user-not-responded" in raw["tags"]
 
