@@ -44,6 +44,7 @@ from connectors.base import (
     TicketQuery,
     Visibility,
 )
+from connectors.jira import adf
 
 STATUS_MAP = {
     "waiting for support": Status.OPEN,
@@ -181,7 +182,7 @@ class JiraDesk:
             desk=self.name,
             id=str(issue["key"]),
             subject=str(f.get("summary") or ""),
-            description=_plain(f.get("description")) or "",
+            description=adf.plain(f.get("description")) or "",
             status=normalized,
             requester=self._person(f.get("reporter")),
             created_at=_time(f.get("created")),
@@ -289,7 +290,7 @@ class JiraDesk:
         fields = {
             "project": {"key": project or self.dev_project},
             "summary": summary,
-            "description": _adf_text(description) if self.cloud else description,
+            "description": adf.from_text(description) if self.cloud else description,
             "issuetype": {"name": issue_type or self.bug_type},
         }
         made = self.api.call("POST", f"{self.rest}/issue", json={"fields": fields})
@@ -297,7 +298,7 @@ class JiraDesk:
         link = {"type": {"name": self.link_type}, "inwardIssue": {"key": ticket.id}, "outwardIssue": {"key": key}}
         self.api.call("POST", f"{self.rest}/issueLink", json=link)
         if comment is not None:
-            body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment)
+            body: Any = _adf_comment(comment) if self.cloud else _wiki_mentions(comment)
             self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
 
@@ -372,48 +373,16 @@ def _channel(properties: Mapping[str, Any]) -> str:
     return str(value).strip().lower() if value else "portal"
 
 
+def _adf_comment(comment: NewComment) -> dict[str, Any]:
+    """Cloud's v3 API takes ADF: a mention node per person (that is what notifies them), then the text."""
+    return adf.from_text(comment.body, [adf.mention(p.id, p.name) for p in comment.mentions])
+
+
 def _wiki_mentions(comment: NewComment) -> str:
     """Jira wiki markup (JSM comments, Data Center): `[~accountid:ID]` notifies the person."""
     if not comment.mentions:
         return comment.body
     return " ".join(f"[~accountid:{p.id}]" for p in comment.mentions) + " " + comment.body
-
-
-def _adf_text(text: str) -> dict[str, Any]:
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": line}] if line else []}
-            for line in text.split("\n")
-        ],
-    }
-
-
-def _adf_mentions(comment: NewComment) -> dict[str, Any]:
-    """Cloud's v3 API takes ADF: a mention node per person, then the text."""
-    doc = _adf_text(comment.body)
-    mentions: list[dict[str, Any]] = []
-    for person in comment.mentions:
-        mentions += [
-            {"type": "mention", "attrs": {"id": person.id, "text": f"@{person.name}"}},
-            {"type": "text", "text": " "},
-        ]
-    if mentions:
-        doc["content"][0]["content"] = mentions + doc["content"][0]["content"]
-    return doc
-
-
-def _plain(value: Any) -> str | None:
-    """Text of an ADF document (v3 descriptions), or the string itself (v2, Data Center)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        if value.get("type") == "text":
-            return str(value.get("text", ""))
-        parts = [_plain(c) or "" for c in value.get("content") or []]
-        return ("\n" if value.get("type") == "doc" else "").join(parts)
-    return str(value)
 
 
 def _time(value: str | None) -> datetime:

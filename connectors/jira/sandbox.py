@@ -401,7 +401,11 @@ class JiraSandbox:
     # --- JSON --------------------------------------------------------------------------------------
 
     def _issue_json(
-        self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None, properties: set[str] = frozenset()
+        self,
+        issue: Mapping[str, Any],
+        version: int,
+        wanted: set[str] | None = None,
+        properties: frozenset[str] | set[str] = frozenset(),
     ) -> dict[str, Any]:
         fields = dict(issue["fields"])
         description = fields.get("description")
