@@ -424,6 +424,39 @@ class JsonApi:
             raise Unavailable(f"{method} {path}: answer is not JSON") from exc
 
 
+class Rebase(HTTPAdapter):
+    """Sends a vendor client's fixed `https://<host>` URLs to a service at another address (the sandbox).
+
+    zenpy builds every URL from a Zendesk subdomain and simple-salesforce always speaks https to the
+    instance it logged in to; a fake at `http://127.0.0.1:8001` fits neither, so the client is left
+    unchanged and this transport, mounted on its session, keeps the path and query and swaps the rest.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        rebased = request.copy()
+        rebased.url = self.target + parts.path + (f"?{parts.query}" if parts.query else "")
+        response = super().send(rebased, *args, **kwargs)
+        response.request = request  # clients pick their response handler by the URL they asked for
+        return response
+
+
+class TimeoutSession(requests.Session):
+    """A session whose every call has a timeout, for vendor clients that send none of their own."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
 # --- Webhook intake primitives shared by every desk's `webhook.py` ---------------------------------
 
 

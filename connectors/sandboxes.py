@@ -1,41 +1,56 @@
-"""The sandbox server: every desk's fake API on one port (`helpdesk-bot sandbox`).
+"""The sandbox server: every fake service on one port (`helpdesk-bot sandbox`).
 
-Zendesk lives under /api/v2, Jira under /rest/api and /rest/servicedeskapi, so they never collide and
-`ZENDESK_URL=JIRA_URL=http://127.0.0.1:N` points both real clients at the same server.
+Zendesk lives under /api/v2, Jira under /rest/api and /rest/servicedeskapi, Salesforce under /services,
+so they never collide and `ZENDESK_URL=JIRA_URL=SALESFORCE_URL=http://127.0.0.1:N` points the real
+clients at the same server.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask
 from werkzeug.serving import make_server
 
+from connectors.crm.sandbox import SalesforceSandbox
 from connectors.jira.sandbox import JiraSandbox
-from connectors.sandbox_kit import Sandbox, make_app
+from connectors.sandbox_kit import Fake, Sandbox, make_app
 from connectors.zendesk.sandbox import ZendeskSandbox
 
-
-def build(seed: bool = True) -> tuple[Flask, dict[str, Sandbox]]:
-    sandboxes: dict[str, Sandbox] = {"zendesk": ZendeskSandbox(), "jira": JiraSandbox()}
-    for sandbox in sandboxes.values():
-        sandbox.reset(seed)
-    return make_app([s.blueprints() for s in sandboxes.values()]), sandboxes
+DESKS = ("zendesk", "jira")
+"""The fakes that are helpdesks (they post webhooks to the bot); the others are services the bot calls."""
 
 
-def point_webhooks(sandboxes: dict[str, Sandbox], bot_url: str, secrets: dict[str, str | None]) -> None:
+def build(seed: bool = True) -> tuple[Flask, dict[str, Fake]]:
+    fakes: dict[str, Fake] = {
+        "zendesk": ZendeskSandbox(),
+        "jira": JiraSandbox(),
+        "salesforce": SalesforceSandbox(),
+    }
+    for fake in fakes.values():
+        fake.reset(seed)
+    return make_app([f.blueprints() for f in fakes.values()]), fakes
+
+
+def desks(fakes: dict[str, Fake]) -> dict[str, Sandbox]:
+    return {name: cast(Sandbox, fakes[name]) for name in DESKS if name in fakes}
+
+
+def point_webhooks(fakes: dict[str, Fake], bot_url: str, secrets: dict[str, str | None]) -> None:
     """Make each fake desk deliver signed webhooks to the bot, as a real desk's webhook settings would."""
-    for desk, sandbox in sandboxes.items():
+    for desk, sandbox in desks(fakes).items():
         sandbox.emitter.configure(f"{bot_url.rstrip('/')}/webhooks/{desk}", secrets.get(desk))
 
 
 def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None) -> None:
     from bot.config import get_settings
 
-    app, sandboxes = build(seed)
+    app, fakes = build(seed)
     if bot_url:
         settings = get_settings()
-        point_webhooks(sandboxes, bot_url, {d: settings.webhook_secret(d) for d in sandboxes})
+        point_webhooks(fakes, bot_url, {d: settings.webhook_secret(d) for d in DESKS})
     print(
-        f"helpdesk-bot sandbox: Zendesk and Jira APIs at http://{host}:{port} "
+        f"helpdesk-bot sandbox: Zendesk, Jira and Salesforce APIs at http://{host}:{port} "
         f"({'demo desks seeded' if seed else 'empty'})",
         flush=True,
     )

@@ -65,6 +65,14 @@ def _email(value: str) -> str:
     return value.strip().lower()
 
 
+def _webhook_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", value.strip()):
+        raise ValueError(
+            f"{value!r} is not a webhook URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/...)"
+        )
+    return value.strip()
+
+
 def _regex(value: str) -> str:
     try:
         re.compile(value)
@@ -276,6 +284,36 @@ class ServiceDesk(Strict):
     hours: str = "Monday to Friday, 08:00-18:00"
 
 
+class Crm(Strict):
+    """Where a customer's account manager comes from: Salesforce (SALESFORCE_* settings), else this map."""
+
+    account_managers: dict[str, Email] = Field(default_factory=dict)
+    """Customer email domain (acme.com) or organization name (Acme) → the account manager's email."""
+
+    @field_validator("account_managers")
+    @classmethod
+    def _keys(cls, values: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower().lstrip("@"): v for k, v in values.items()}
+
+
+class AhaTarget(Strict):
+    product: str = Field(min_length=1)
+    """The Aha! product (its key, e.g. APP, or numeric id) that receives feedback as ideas."""
+    tag: str = "helpdesk-bot"
+    """Tag on every idea the bot records (with a per-ticket tag that makes recording it idempotent)."""
+
+
+class Feedback(Strict):
+    aha: AhaTarget | None = None
+    """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
+
+
+class Chat(Strict):
+    """Chat channels the bot posts alerts to, by name: incoming-webhook URLs of Slack or Google Chat."""
+
+    webhooks: dict[str, Annotated[str, AfterValidator(_webhook_url)]] = Field(default_factory=dict)
+
+
 class Policy(Strict):
     desks: dict[Literal["zendesk", "jira"], DeskOptions] = Field(default_factory=dict)
     staff_domains: list[str] = Field(default_factory=list)
@@ -287,6 +325,9 @@ class Policy(Strict):
     participants: list[ParticipantRule] = Field(default_factory=list)
     templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
+    crm: Crm = Field(default_factory=Crm)
+    feedback: Feedback = Field(default_factory=Feedback)
+    chat: Chat = Field(default_factory=Chat)
 
     @field_validator("staff_domains")
     @classmethod

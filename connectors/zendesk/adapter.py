@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Ticket as ZenpyTicket
 from zenpy.lib.exception import APIException, ZenpyException
@@ -39,6 +38,7 @@ from connectors.base import (
     LinkedIssue,
     NewComment,
     Person,
+    Rebase,
     Role,
     SearchPage,
     Status,
@@ -65,25 +65,6 @@ BULK_LIMIT = 100
 SANDBOX_HOST = "sandbox.zendesk.invalid"
 
 
-class _Rebase(HTTPAdapter):
-    """Sends zenpy's `https://<subdomain>.zendesk.com` URLs to a desk at another address (the sandbox).
-
-    zenpy builds every URL from a subdomain; a desk at `http://127.0.0.1:8001` has none, so zenpy is
-    given a placeholder host and this transport rewrites it, leaving zenpy itself unchanged.
-    """
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target.rstrip("/")
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        rebased = request.copy()
-        rebased.url = self.target + (request.url or "")[len(f"https://{SANDBOX_HOST}") :]
-        response = super().send(rebased, *args, **kwargs)
-        response.request = request  # zenpy picks its response handler by the URL it asked for
-        return response
-
-
 def build(config: DeskConfig) -> ZendeskDesk:
     return ZendeskDesk(config)
 
@@ -100,7 +81,7 @@ class ZendeskDesk:
             subdomain, domain = host.split(".", 1)
         else:
             subdomain, domain = SANDBOX_HOST.split(".", 1)
-            self.api.session.mount(f"https://{SANDBOX_HOST}", _Rebase(config.url))
+            self.api.session.mount(f"https://{SANDBOX_HOST}", Rebase(config.url))
         self.zenpy = Zenpy(
             subdomain=subdomain,
             domain=domain,

@@ -1,0 +1,7 @@
+"""Customer records (CRM): who a customer's account manager is.
+
+The configuration-change runbook hands a ticket to the owner of the customer's account. `accounts.py`
+holds the typed answer and the lookup every source implements; `salesforce.py` asks Salesforce (SOQL
+over simple-salesforce), `accounts.StaticAccounts` reads the policy's `crm.account_managers` map, and
+`build` chains them so the policy map answers whenever Salesforce is not configured or knows nobody.
+"""
