@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 
@@ -371,7 +372,7 @@ class JsonApi:
     def __init__(
         self,
         base_url: str,
-        auth: tuple[str, str],
+        auth: tuple[str, str] | AuthBase,
         timeout: float = 10.0,
         read_retries: int = 2,
         session: requests.Session | None = None,
@@ -422,6 +423,17 @@ class JsonApi:
             return resp.json()
         except ValueError as exc:
             raise Unavailable(f"{method} {path}: answer is not JSON") from exc
+
+
+class BearerAuth(AuthBase):
+    """`Authorization: Bearer <token>` (API keys of Aha! and other services that take no basic auth)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
 
 
 class Rebase(HTTPAdapter):

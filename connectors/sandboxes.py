@@ -1,8 +1,9 @@
 """The sandbox server: every fake service on one port (`helpdesk-bot sandbox`).
 
 Zendesk lives under /api/v2, Jira under /rest/api and /rest/servicedeskapi, Salesforce under /services,
-so they never collide and `ZENDESK_URL=JIRA_URL=SALESFORCE_URL=http://127.0.0.1:N` points the real
-clients at the same server.
+Aha! under /api/v1, so they never collide and `ZENDESK_URL=JIRA_URL=SALESFORCE_URL=AHA_URL=http://127.0.0.1:N`
+points the real clients at the same server. Chat webhooks are faked at their own paths too (Slack
+`/services/T/B/x`, Google Chat `/v1/spaces/S/messages`) and recorded (`GET /_sandbox/chat/posts`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import cast
 from flask import Flask
 from werkzeug.serving import make_server
 
+from connectors.chat.sandbox import ChatSandbox
 from connectors.crm.sandbox import SalesforceSandbox
+from connectors.feedback.sandbox import AhaSandbox
 from connectors.jira.sandbox import JiraSandbox
 from connectors.sandbox_kit import Fake, Sandbox, make_app
 from connectors.zendesk.sandbox import ZendeskSandbox
@@ -26,6 +29,8 @@ def build(seed: bool = True) -> tuple[Flask, dict[str, Fake]]:
         "zendesk": ZendeskSandbox(),
         "jira": JiraSandbox(),
         "salesforce": SalesforceSandbox(),
+        "aha": AhaSandbox(),
+        "chat": ChatSandbox(),
     }
     for fake in fakes.values():
         fake.reset(seed)
@@ -50,7 +55,7 @@ def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None) -> N
         settings = get_settings()
         point_webhooks(fakes, bot_url, {d: settings.webhook_secret(d) for d in DESKS})
     print(
-        f"helpdesk-bot sandbox: Zendesk, Jira and Salesforce APIs at http://{host}:{port} "
+        f"helpdesk-bot sandbox: Zendesk, Jira, Salesforce, Aha! and chat webhooks at http://{host}:{port} "
         f"({'demo desks seeded' if seed else 'empty'})",
         flush=True,
     )

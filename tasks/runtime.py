@@ -17,6 +17,9 @@ from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
     from bot.policy.schema import Policy
+    from connectors.chat.webhooks import ChatNotifier
+    from connectors.crm.accounts import AccountLookup
+    from connectors.feedback.aha import AhaIdeas
 
 
 class DeskNotConfigured(Exception):
@@ -59,6 +62,44 @@ class Runtime:
             self.redis.sadd(f"{self.prefix}bot-ids:{name}", me.id)
             self._desks[name] = adapter
         return self._desks[name]
+
+    # --- optional services: each is off until its settings (and policy section) are given -------------
+
+    @cached_property
+    def accounts(self) -> AccountLookup:
+        """Account managers: Salesforce when SALESFORCE_URL is set, then the policy's `crm.account_managers`."""
+        from connectors.crm import build
+        from connectors.crm.salesforce import SalesforceConfig
+
+        s = self.settings
+        salesforce = None
+        if s.salesforce_url:
+            salesforce = SalesforceConfig(
+                url=s.salesforce_url,
+                username=s.salesforce_username or "",
+                password=s.salesforce_password or "",
+                security_token=s.salesforce_security_token,
+                consumer_key=s.salesforce_consumer_key,
+                consumer_secret=s.salesforce_consumer_secret,
+            )
+        return build(salesforce, self.policy.crm.account_managers)
+
+    @cached_property
+    def ideas(self) -> AhaIdeas | None:
+        """Where feedback is recorded: Aha! when AHA_URL and `feedback.aha` are both given, else nowhere."""
+        from connectors.feedback.aha import AhaConfig, AhaIdeas
+
+        target = self.policy.feedback.aha
+        if not (self.settings.aha_url and target):
+            return None
+        return AhaIdeas(AhaConfig(self.settings.aha_url, self.settings.aha_api_key or "", target.product, target.tag))
+
+    @cached_property
+    def chat(self) -> ChatNotifier:
+        """The chat channels of the policy's `chat.webhooks` (none: posting names an unknown channel)."""
+        from connectors.chat.webhooks import ChatNotifier
+
+        return ChatNotifier(self.policy.chat.webhooks)
 
 
 @lru_cache(maxsize=1)

@@ -66,10 +66,12 @@ def _email(value: str) -> str:
 
 
 def _webhook_url(value: str) -> str:
+    """An incoming-webhook URL of Slack or Google Chat (never echoed back: the URL is the credential)."""
+    from connectors.chat.webhooks import service_of
+
     if not re.fullmatch(r"https?://[^\s/]+/\S*", value.strip()):
-        raise ValueError(
-            f"{value!r} is not a webhook URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/...)"
-        )
+        raise ValueError("not a URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/v1/spaces/...)")
+    service_of(value.strip())  # raises ValueError naming the two shapes it knows
     return value.strip()
 
 

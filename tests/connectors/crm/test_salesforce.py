@@ -146,7 +146,7 @@ def test_the_sandbox_server_serves_salesforce_beside_the_desks() -> None:
     from connectors.sandboxes import build
 
     app, fakes = build(seed=True)
-    assert set(fakes) == {"zendesk", "jira", "salesforce"}
+    assert {"zendesk", "jira", "salesforce"} <= set(fakes)
     client = app.test_client()
     resp = client.post("/services/oauth2/token", data={"grant_type": "password", "client_id": "k"})
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_client_id"
