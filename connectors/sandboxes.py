@@ -24,17 +24,19 @@ DESKS = ("zendesk", "jira")
 """The fakes that are helpdesks (they post webhooks to the bot); the others are services the bot calls."""
 
 
-def build(seed: bool = True) -> tuple[Flask, dict[str, Fake]]:
+def build(seed: bool = True, jira_mode: str = "cloud") -> tuple[Flask, dict[str, Fake]]:
+    """The app serving every fake; `jira_mode` is `cloud` or `datacenter` (see `JiraSandbox`)."""
     fakes: dict[str, Fake] = {
         "zendesk": ZendeskSandbox(),
-        "jira": JiraSandbox(),
+        "jira": JiraSandbox(jira_mode),
         "salesforce": SalesforceSandbox(),
         "aha": AhaSandbox(),
         "chat": ChatSandbox(),
     }
     for fake in fakes.values():
         fake.reset(seed)
-    return make_app([f.blueprints() for f in fakes.values()]), fakes
+    app = make_app([f.blueprints() for f in fakes.values()], [f.unrouted for f in fakes.values()])
+    return app, fakes
 
 
 def desks(fakes: dict[str, Fake]) -> dict[str, Sandbox]:
@@ -47,15 +49,16 @@ def point_webhooks(fakes: dict[str, Fake], bot_url: str, secrets: dict[str, str 
         sandbox.emitter.configure(f"{bot_url.rstrip('/')}/webhooks/{desk}", secrets.get(desk))
 
 
-def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None) -> None:
+def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None, jira_mode: str = "cloud") -> None:
     from bot.config import get_settings
 
-    app, fakes = build(seed)
+    app, fakes = build(seed, jira_mode)
     if bot_url:
         settings = get_settings()
         point_webhooks(fakes, bot_url, {d: settings.webhook_secret(d) for d in DESKS})
     print(
-        f"helpdesk-bot sandbox: Zendesk, Jira, Salesforce, Aha! and chat webhooks at http://{host}:{port} "
+        f"helpdesk-bot sandbox: Zendesk and Jira ({'Cloud' if jira_mode == 'cloud' else 'Data Center'}), "
+        f"Salesforce, Aha! and chat webhooks at http://{host}:{port} "
         f"({'demo desks seeded' if seed else 'empty'})",
         flush=True,
     )

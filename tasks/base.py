@@ -17,8 +17,8 @@ import redis
 import structlog
 from celery import Task
 
+from bot.domain.errors import Conflict, HelpdeskError, RateLimited, Unavailable
 from bot.locks import LockBusy
-from connectors.base import Conflict, HelpdeskError, RateLimited, Unavailable
 from tasks.celery_app import MAX_COUNTDOWN
 
 log = structlog.get_logger(__name__)

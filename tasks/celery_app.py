@@ -27,7 +27,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
     url = broker_url or settings.resolved_redis_url()
     if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
         url = "redis+socket://" + url.removeprefix("unix://")
-    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.triage", "tasks.sweeps"])
+    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.replay", "tasks.sweeps"])
     transport = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         # Bounded publish retries: a producer never hangs on a dead broker.
@@ -65,6 +65,15 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
                 "task": "helpdesk.sweep_stale",
                 "schedule": 300.0,
                 "options": {"queue": SWEEP_QUEUE},
+            },
+            **{
+                f"sweep-{desk}": {
+                    "task": "helpdesk.sweep_desk",
+                    "schedule": float(settings.helpdesk_bot_sweep_seconds),
+                    "args": (desk,),
+                    "options": {"queue": SWEEP_QUEUE},
+                }
+                for desk in settings.enabled_desks()
             },
         },
     )

@@ -1,37 +1,35 @@
-"""The intake task: load a recorded event, decide what to do, do it, record the outcome."""
+"""The intake task: load a recorded event, run the runbooks its kind starts, record the outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from bot.domain.decisions import Decision
+from bot.domain.events import Event
 from bot.eventlog import State
-from bot.events import Event, EventKind
 from bot.locks import ticket_lock
 from bot.metrics import observe_queue_latency
+from tasks import registry
 from tasks.base import HelpdeskTask
 from tasks.celery_app import app
+from tasks.pipeline import Run, run_runbooks
 from tasks.runtime import Runtime, get_runtime
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[Event, Runtime, bool], dict[str, Any]]
-"""(event, runtime, dry_run) -> decision record {"outcome": str, "actions": [...]}."""
+
+def handle_event(runtime: Runtime, event: Event, run: Run) -> Decision:
+    """Every runbook the event's kind starts, in the registry's order (the caller holds the ticket lock)."""
+    runbooks = registry.for_event(event.kind, event.desk)
+    empty = f"no runbook acts on {event.kind.value} events"
+    return run_runbooks(runtime, event.desk, event.ticket_id, runbooks, run, empty=empty)
 
 
-def _no_rule(event: Event, runtime: Runtime, dry_run: bool) -> dict[str, Any]:
-    """Events the bot records but has no runbook for (yet): the decision says so explicitly."""
-    return {"actions": [], "outcome": f"no rule acts on {event.kind.value} events"}
-
-
-HANDLERS: dict[EventKind, Handler] = {}
-
-
-def handler_for(kind: EventKind) -> Handler:
-    return HANDLERS.get(kind, _no_rule)
+def lock_key(runtime: Runtime, event: Event) -> str:
+    return f"{runtime.prefix}lock:{event.desk}:{event.ticket_id}"
 
 
 class IntakeTask(HelpdeskTask):
@@ -59,10 +57,12 @@ def process_event(self: IntakeTask, event_id: str) -> str:
     runtime.eventlog.count_attempt(event_id)
     structlog.contextvars.bind_contextvars(event_id=event_id, desk=event.desk, ticket=event.ticket_id)
     try:
-        with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{event.desk}:{event.ticket_id}"):
-            decision = handler_for(event.kind)(event, runtime, False)
+        with ticket_lock(runtime.redis, lock_key(runtime, event)):
+            decision = handle_event(
+                runtime, event, Run(key=event.id, now=datetime.now(UTC), source="event", event=event)
+            )
         runtime.eventlog.set_state(event_id, State.DONE, decision=decision)
-        log.info("event processed", outcome=decision.get("outcome"), actions=len(decision.get("actions", [])))
+        log.info("event processed", outcome=decision.outcome, actions=len(decision.actions))
     finally:
         structlog.contextvars.clear_contextvars()
     return State.DONE.value

@@ -53,6 +53,14 @@ class ChatSandbox:
                 {"service": service, "channel": channel, "text": body.get("text"), "thread": thread, "body": body}
             )
 
+    def unrouted(self, status: int) -> Response | None:
+        """Slack's `no_service` for a webhook path it does not know, Google's JSON error for a Chat path."""
+        if request.path.startswith("/v1/spaces/"):
+            return _google_error(status, "Requested entity was not found.", "NOT_FOUND")
+        if request.path.startswith("/services/"):
+            return Response("no_service", status, mimetype="text/plain")
+        return None
+
     def blueprints(self) -> tuple[Blueprint, Blueprint]:
         api = Blueprint("chat_api", __name__)
         guard(api, self.control)

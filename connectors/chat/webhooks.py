@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from connectors.base import InvalidRequest, Unavailable, error_for_status
+from bot.domain.errors import InvalidRequest, Unavailable
+from connectors.http import error_for_status
 
 SLACK_LIMIT = 40_000
 """Characters of text Slack takes in one message; longer text is cut (with an ellipsis) rather than refused."""

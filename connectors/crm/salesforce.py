@@ -28,17 +28,9 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 from simple_salesforce.format import format_soql
 
-from connectors.base import (
-    AuthError,
-    HelpdeskError,
-    RateLimited,
-    Rebase,
-    TimeoutSession,
-    Unavailable,
-    error_for_status,
-    retry_after_seconds,
-)
+from bot.domain.errors import AuthError, HelpdeskError, RateLimited, Unavailable
 from connectors.crm.accounts import Account, email_domain, website_matches
+from connectors.http import Rebase, TimeoutSession, error_for_status, retry_after_seconds
 
 API_VERSION = "59.0"
 FIELDS = "Id, Name, Website, Owner.Name, Owner.Email"

@@ -195,6 +195,19 @@ class SalesforceSandbox:
                 out[path] = row.get(path)
         return out
 
+    def unrouted(self, status: int) -> Response | None:
+        """Salesforce's error list for a path or method it does not have (under its own prefixes only:
+        the rest of `/services/` is Slack's, in the chat fake)."""
+        if not request.path.startswith(("/services/data/", "/services/Soap/", "/services/oauth2/")):
+            return None
+        if status == 405:
+            body = [{"errorCode": "METHOD_NOT_ALLOWED", "message": f"HTTP Method '{request.method}' not allowed."}]
+        else:
+            body = error_body(404)
+        resp = jsonify(body)
+        resp.status_code = status
+        return resp
+
     def blueprints(self) -> tuple[Blueprint, Blueprint]:
         api = Blueprint("salesforce_api", __name__, url_prefix="/services")
         guard(api, self.control)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import BearerAuth, InvalidRequest, JsonApi
+from bot.domain.errors import InvalidRequest
+from connectors.http import BearerAuth, JsonApi
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,13 @@ class AhaSandbox:
             },
         }
 
+    def unrouted(self, status: int) -> Response | None:
+        if not request.path.startswith("/api/v1/"):
+            return None
+        resp = jsonify(error_body(404) if status == 404 else {"errors": {"message": "Method not allowed"}})
+        resp.status_code = status
+        return resp
+
     def blueprints(self) -> tuple[Blueprint, Blueprint]:
         api = Blueprint("aha_api", __name__, url_prefix="/api/v1")
         guard(api, self.control)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.base import InvalidRequest, NotFound, RateLimited, Unavailable
+from bot.domain.errors import InvalidRequest, NotFound, RateLimited, Unavailable
 from connectors.chat.sandbox import ChatSandbox
 from connectors.chat.webhooks import ChatNotifier
 from connectors.sandbox_kit import make_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connectors.base import AuthError, RateLimited, Unavailable
+from bot.domain.errors import AuthError, RateLimited, Unavailable
 from connectors.crm.accounts import FirstAnswer, StaticAccounts
 from tests.connectors.crm.conftest import Org
 

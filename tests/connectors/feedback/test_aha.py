@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from connectors.base import AuthError, InvalidRequest, NotFound, RateLimited
+from bot.domain.errors import AuthError, InvalidRequest, NotFound, RateLimited
 from connectors.feedback.aha import AhaConfig, AhaIdeas, Feedback
 from connectors.feedback.sandbox import AhaSandbox
 from connectors.sandbox_kit import make_app

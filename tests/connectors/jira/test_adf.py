@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import NewComment, Person, Role
+from bot.domain.tickets import NewComment, Person, Role
 from connectors.jira import adf
 from tests.adf import adf_errors, assert_valid_adf
 from tests.connectors.jira.conftest import Site
