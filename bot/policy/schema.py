@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from bot.config import Problem
+from bot.domain.chat import chat_service
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
@@ -78,11 +79,9 @@ def _email(value: str) -> str:
 
 def _webhook_url(value: str) -> str:
     """An incoming-webhook URL of Slack or Google Chat (never echoed back: the URL is the credential)."""
-    from connectors.chat.webhooks import service_of
-
     if not re.fullmatch(r"https?://[^\s/]+/\S*", value.strip()):
         raise ValueError("not a URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/v1/spaces/...)")
-    service_of(value.strip())  # raises ValueError naming the two shapes it knows
+    chat_service(value.strip())  # raises ValueError naming the two shapes it knows
     return value.strip()
 
 

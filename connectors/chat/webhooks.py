@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from bot.domain.chat import GOOGLE_CHAT, SLACK, chat_service
 from bot.domain.errors import InvalidRequest, Unavailable
 from connectors.http import error_for_status
 
@@ -38,23 +39,13 @@ class Posted:
     """Google Chat's name for the message (`spaces/…/messages/…`); Slack's webhooks return none."""
 
 
-def service_of(url: str) -> str:
-    """`slack` or `google_chat`, from the webhook URL's path (so a sandbox URL is read the same way)."""
-    path = urlsplit(url).path
-    if path.startswith("/services/"):
-        return "slack"
-    if path.startswith("/v1/spaces/") and path.endswith("/messages"):
-        return "google_chat"
-    raise ValueError("not a Slack (/services/…) or Google Chat (/v1/spaces/…/messages) incoming-webhook URL")
-
-
 class ChatNotifier:
     """Posts to the channels of the policy's `chat.webhooks`."""
 
     def __init__(self, webhooks: Mapping[str, str], timeout: float = 10.0, session: requests.Session | None = None):
         for name, url in webhooks.items():
             try:
-                service_of(url)
+                chat_service(url)
             except ValueError as exc:
                 raise InvalidRequest(f"chat.webhooks.{name}: {exc}") from exc
         self.webhooks = dict(webhooks)
@@ -68,9 +59,9 @@ class ChatNotifier:
         if url is None:
             known = ", ".join(sorted(self.webhooks)) or "none"
             raise InvalidRequest(f"no chat channel {channel!r} in chat.webhooks (known: {known})")
-        service = service_of(url)
+        service = chat_service(url)
         params: dict[str, str] = {}
-        if service == "slack":
+        if service == SLACK:
             body: dict[str, Any] = {"text": _cut(text, SLACK_LIMIT)}
         else:
             body = {"text": _cut_bytes(text, GOOGLE_CHAT_LIMIT - 200)}
@@ -85,7 +76,7 @@ class ChatNotifier:
         if resp.status_code >= 300:
             raise error_for_status(resp.status_code, resp.headers, _error_text(resp), what)
         name = None
-        if service == "google_chat":
+        if service == GOOGLE_CHAT:
             try:
                 name = (resp.json() or {}).get("name")
             except ValueError:
