@@ -55,7 +55,7 @@ class Runtime:
                 url=url,
                 email=getattr(self.settings, f"{name}_email") or "",
                 token=getattr(self.settings, f"{name}_api_token") or "",
-                options=self.policy.desk_options(name),
+                options=self.policy.desk(name),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
             me = adapter.me()

@@ -79,3 +79,10 @@ def sandbox_control(base_url: str, desk: str, knob: str, spec: dict[str, object]
 
 def sandbox_calls(base_url: str, desk: str) -> dict[str, object]:
     return dict(requests.get(f"{base_url}/_sandbox/{desk}/calls", timeout=10).json())
+
+
+def demo_options(desk: str) -> Any:
+    """The adapter settings that fit the sandbox's demo desks: the packaged default policy's section."""
+    from bot.policy.schema import load_policy
+
+    return load_policy(None).desk(desk)

@@ -19,6 +19,7 @@ from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build, point_webhooks
 from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix
+from tests.sandbox_helpers import demo_options
 from tests.test_intake import make_settings
 
 SECRETS = {"zendesk": "zd-e2e-secret", "jira": "jira-e2e-secret"}
@@ -45,7 +46,8 @@ class Stack:
 
     def desk(self, name: str) -> Helpdesk:
         adapter = importlib.import_module(f"connectors.{name}.adapter")
-        return adapter.build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))  # type: ignore[no-any-return]
+        config = DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x", options=demo_options(name))
+        return adapter.build(config)  # type: ignore[no-any-return]
 
 
 @contextmanager

@@ -36,6 +36,8 @@ from pydantic import (
 from bot.config import Problem
 from bot.domain.chat import chat_service
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
+from connectors.jira.options import JiraOptions
+from connectors.zendesk.options import ZendeskOptions
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
 REQUEST_TYPES = (
@@ -50,25 +52,6 @@ RequestType = Literal[
     "general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident"
 ]
 Strategy = Literal["round_robin", "least_loaded", "skills"]
-ADAPTER_KEYS = (
-    "request_type_field",
-    "away_field",
-    "group_cache_seconds",
-    "bot_email",
-    "service_project",
-    "service_desk_id",
-    "participants_field",
-    "organizations_field",
-    "dev_project",
-    "link_type",
-    "bug_issue_type",
-    "deployment",
-    "default_resolution",
-    "transitions",
-    "status_map",
-    "resolution_field",
-)
-"""Keys of `desks.<desk>` that belong to the desk's adapter (see each `connectors/<desk>/adapter.py`)."""
 
 
 def _email(value: str) -> str:
@@ -135,7 +118,11 @@ class Strict(BaseModel):
 
 
 class DeskOptions(Strict):
-    """Desk-specific ids the policy refers to by name, and the adapter's own settings (ADAPTER_KEYS)."""
+    """What the policy says about one desk in its own terms: names → the desk's ids, and shadow mode.
+
+    Each desk's section adds its adapter's own typed settings (`connectors/<desk>/options.py`), which the
+    adapter receives as they are: see `ZendeskSection` and `JiraSection`.
+    """
 
     shadow: bool = False
     """Decide and record, but write nothing on this desk (see `helpdesk-bot shadow-report`)."""
@@ -146,27 +133,38 @@ class DeskOptions(Strict):
     A request type missing here is stored under its own name."""
     organizations: dict[str, str] = Field(default_factory=dict)
     """Organization name used in this file → the desk's organization id."""
-    request_type_field: str | int | None = None
-    away_field: str | None = None
-    group_cache_seconds: float | None = Field(default=None, ge=0)
-    bot_email: Email | None = None
-    service_project: str | None = None
-    service_desk_id: str | None = None
-    participants_field: str | None = None
-    organizations_field: str | None = None
-    dev_project: str | None = None
-    link_type: str | None = None
-    bug_issue_type: str | None = None
-    deployment: Literal["cloud", "datacenter"] | None = None
-    default_resolution: str | None = None
-    transitions: dict[Literal["new", "open", "pending", "on_hold", "solved", "closed"], str] | None = None
-    status_map: dict[str, Literal["new", "open", "pending", "on_hold", "solved", "closed"]] | None = None
-    resolution_field: str | int | None = None
-    """Zendesk: id of the custom field that records the method of resolution (else a `resolution-…` tag)."""
 
     def request_type_value(self, request_type: str) -> str:
         """What this desk stores for one of the six request types."""
         return self.request_types.get(request_type, request_type)  # type: ignore[call-overload, no-any-return]
+
+
+class ZendeskSection(DeskOptions, ZendeskOptions):
+    """`desks.zendesk`: the policy's names and the Zendesk adapter's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class JiraSection(DeskOptions, JiraOptions):
+    """`desks.jira`: the policy's names and the Jira adapter's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Desks(Strict):
+    """`desks`: one section per desk, each validated by its own model (so unknown keys name the desk)."""
+
+    zendesk: ZendeskSection | None = None
+    jira: JiraSection | None = None
+
+    def get(self, name: str) -> DeskOptions | None:
+        return getattr(self, name, None) if name in type(self).model_fields else None
+
+    def items(self) -> list[tuple[str, DeskOptions]]:
+        return [(name, section) for name in type(self).model_fields if (section := getattr(self, name)) is not None]
+
+    def values(self) -> list[DeskOptions]:
+        return [section for _, section in self.items()]
 
 
 class Match(Strict):
@@ -431,7 +429,7 @@ class Calendar(Strict):
 
 
 class Policy(Strict):
-    desks: dict[Literal["zendesk", "jira"], DeskOptions] = Field(default_factory=dict)
+    desks: Desks = Field(default_factory=Desks)
     staff_domains: list[str] = Field(default_factory=list)
     """Email domains of your own people: their tickets may be forwarded customer mails."""
     service_desk: ServiceDesk = Field(default_factory=ServiceDesk)
@@ -463,12 +461,13 @@ class Policy(Strict):
         return bool(email) and (email or "").rsplit("@", 1)[-1].lower() in self.staff
 
     def desk(self, name: str) -> DeskOptions:
-        return self.desks.get(name) or DeskOptions()  # type: ignore[call-overload, unused-ignore]
-
-    def desk_options(self, name: str) -> dict[str, Any]:
-        """The adapter's settings for desk `name` (only those set), for `DeskConfig.options`."""
-        options = self.desk(name).model_dump()
-        return {k: options[k] for k in ADAPTER_KEYS if options.get(k) is not None}
+        """The section of desk `name` (its defaults when the file has none). It is also what the desk's
+        adapter receives as `DeskConfig.options`: a section is an instance of the adapter's options model."""
+        section = self.desks.get(name)
+        if section is not None:
+            return section
+        default: type[DeskOptions] = ZendeskSection if name == "zendesk" else JiraSection
+        return default()
 
     def shadow(self, desk: str) -> bool:
         return self.desk(desk).shadow
@@ -616,6 +615,8 @@ def _message(err: Any) -> str:
     loc = [p for p in err["loc"] if isinstance(p, str) and not p.startswith(("function-", "literal["))]
     kind = err["type"]
     if kind == "extra_forbidden":
+        if len(loc) == 2 and loc[0] == "desks":
+            return f"unknown desk {loc[1]!r}: expected 'zendesk' or 'jira'"
         return "unknown key" + _did_you_mean(loc)
     if kind == "missing":
         return "required key is missing"

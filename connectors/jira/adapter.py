@@ -9,12 +9,7 @@ and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After
 Jira has no update guard like Zendesk's `safe_update`: a write never raises `Conflict` for a stale
 snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
 
-Options (policy file, `desks.jira`): `service_project` (SD), `service_desk_id` (1), `request_type_field`
-(customfield_10010), `participants_field` (customfield_10011), `organizations_field` (customfield_10002),
-`dev_project` (DEV), `link_type` (Relates), `bug_issue_type` (Bug), `deployment` (cloud | datacenter: REST v3
-with ADF descriptions and mention nodes, or v2 with wiki text and `[~accountid:…]`), `status_map` (desk status
-name → new/open/pending/on_hold/solved/closed), `transitions` (normalized status → transition name, for
-workflows where several transitions reach the same status), `default_resolution` (Done).
+Options: `JiraOptions` (`connectors/jira/options.py`, the policy's `desks.jira`), received as given.
 """
 
 from __future__ import annotations
@@ -44,6 +39,7 @@ from bot.domain.tickets import (
 from connectors.base import DeskConfig, linked_issue_label
 from connectors.http import JsonApi
 from connectors.jira import adf
+from connectors.jira.options import JiraOptions
 
 STATUS_MAP = {
     "waiting for support": Status.OPEN,
@@ -75,7 +71,7 @@ class JiraDesk:
     """Jira issues have no assignment group: a group only names the candidate agents."""
 
     def __init__(self, config: DeskConfig) -> None:
-        options = config.options
+        options = JiraOptions.of(config.options)
         self.client = JIRA(
             server=config.url,
             basic_auth=(config.email, config.token),
@@ -84,22 +80,40 @@ class JiraDesk:
             get_server_info=False,
         )
         self.api = JsonApi(config.url, (config.email, config.token), config.timeout, session=self.client._session)
-        self.project = str(options.get("service_project", "SD"))
-        self.service_desk = str(options.get("service_desk_id", "1"))
-        self.request_type_field = str(options.get("request_type_field", "customfield_10010"))
-        self.participants_field = str(options.get("participants_field", "customfield_10011"))
-        self.organizations_field = str(options.get("organizations_field", "customfield_10002"))
-        self.dev_project = str(options.get("dev_project", "DEV"))
-        self.link_type = str(options.get("link_type", "Relates"))
-        self.bug_type = str(options.get("bug_issue_type", "Bug"))
-        self.cloud = options.get("deployment", "cloud") == "cloud"
+        self.options = options
+        # Custom field ids the site did not give are "" (read as absent, never written).
+        self.request_type_field = options.request_type_field or ""
+        self.participants_field = options.participants_field or ""
+        self.organizations_field = options.organizations_field or ""
+        self.link_type = options.link_type
+        self.bug_type = options.bug_issue_type
+        self.cloud = options.deployment == "cloud"
         self.rest = "/rest/api/3" if self.cloud else "/rest/api/2"
-        self.default_resolution = str(options.get("default_resolution", "Done"))
-        self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.get("status_map") or {}).items()}}
-        self.transitions = {Status(k): str(v).lower() for k, v in (options.get("transitions") or {}).items()}
+        self.default_resolution = options.default_resolution
+        self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.status_map or {}).items()}}
+        self.transitions = {Status(k): str(v).lower() for k, v in (options.transitions or {}).items()}
         self._me: Person | None = None
         self._account_types: dict[str, str] = {}
         self._project_statuses: dict[str, list[Mapping[str, Any]]] = {}
+
+    @property
+    def project(self) -> str:
+        return self._required("service_project", self.options.service_project)
+
+    @property
+    def service_desk(self) -> str:
+        return self._required("service_desk_id", self.options.service_desk_id)
+
+    @property
+    def dev_project(self) -> str:
+        return self._required("dev_project", self.options.dev_project)
+
+    @staticmethod
+    def _required(key: str, value: str | None) -> str:
+        """A site-specific id the policy must give: a clear error instead of another site's value."""
+        if not value:
+            raise InvalidRequest(f"desks.jira.{key} is not set in the policy file: the bot needs it here")
+        return value
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -129,7 +143,9 @@ class JiraDesk:
         )
 
     def _fields(self) -> str:
-        return f"{FIELDS},{self.request_type_field},{self.participants_field},{self.organizations_field}"
+        return ",".join(
+            filter(None, (FIELDS, self.request_type_field, self.participants_field, self.organizations_field))
+        )
 
     def _account_type(self, account: str) -> str:
         """`atlassian` or `customer` for a user the service desk API named without saying which (its user
@@ -234,7 +250,7 @@ class JiraDesk:
             fields["assignee"] = {"accountId": changes.assignee_id}
         if changes.requester_id is not None:
             fields["reporter"] = {"accountId": changes.requester_id}
-        if changes.request_type is not None:
+        if changes.request_type is not None and self.request_type_field:
             fields[self.request_type_field] = changes.request_type
         if changes.priority is not None:
             fields["priority"] = {"name": changes.priority.capitalize()}
@@ -332,7 +348,7 @@ class JiraDesk:
         body: dict[str, Any] = {
             "jql": " AND ".join(clauses) + " ORDER BY key ASC",
             "maxResults": 100,
-            "fields": f"{FIELDS},{self.request_type_field},{self.participants_field}".split(","),
+            "fields": [f for f in (*FIELDS.split(","), self.request_type_field, self.participants_field) if f],
         }
         if cursor:
             body["nextPageToken"] = cursor

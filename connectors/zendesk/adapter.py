@@ -5,12 +5,7 @@ Both go through one `JsonApi` session, so errors are mapped in one place and zen
 Every write decided from a snapshot is a `safe_update` carrying the snapshot's `updated_at`, so a human's
 change in between turns the write into `Conflict` instead of being overwritten.
 
-Options (policy file, `desks.zendesk`): `request_type_field` (id of the custom field holding the request
-type; default 900001, the sandbox's), `away_field` (user field that marks an agent away; default
-`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60),
-`resolution_field` (id of the custom field that keeps the method of resolution, e.g. "User not responded":
-Zendesk has no resolution of its own; without the field the resolution is written as a tag
-`resolution-<words>`, so it is never dropped).
+Options: `ZendeskOptions` (`connectors/zendesk/options.py`, the policy's `desks.zendesk`), received as given.
 """
 
 from __future__ import annotations
@@ -46,6 +41,7 @@ from bot.domain.tickets import (
 )
 from connectors.base import DeskConfig, chunked
 from connectors.http import JsonApi, Rebase, error_for_status
+from connectors.zendesk.options import ZendeskOptions
 
 TO_STATUS = {
     "new": Status.NEW,
@@ -86,12 +82,11 @@ class ZendeskDesk:
             session=self.api.session,
             timeout=config.timeout,
         )
-        options = config.options
-        self.request_type_field = int(options.get("request_type_field", 900001))
-        self.away_field = str(options.get("away_field", "agent_away"))
-        self.group_cache_seconds = float(options.get("group_cache_seconds", 60))
-        resolution_field = options.get("resolution_field")
-        self.resolution_field = _number(resolution_field, "custom field") if resolution_field else None
+        options = ZendeskOptions.of(config.options)
+        self.request_type_field = options.request_type_field
+        self.away_field = options.away_field
+        self.group_cache_seconds = options.group_cache_seconds
+        self.resolution_field = options.resolution_field
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, list[Person]]] = {}
 
@@ -110,7 +105,7 @@ class ZendeskDesk:
             role = Role.BOT
         else:
             role = Role.CUSTOMER if user.get("role") == "end-user" else Role.AGENT
-        away = bool((user.get("user_fields") or {}).get(self.away_field))
+        away = bool(self.away_field and (user.get("user_fields") or {}).get(self.away_field))
         return Person(
             id=str(user["id"]),
             name=str(user.get("name") or ""),
@@ -174,7 +169,7 @@ class ZendeskDesk:
             priority=raw.get("priority"),
             assignee_id=_sid(raw.get("assignee_id")),
             group_id=_sid(raw.get("group_id")),
-            request_type=custom.get(str(self.request_type_field)),
+            request_type=custom.get(str(self.request_type_field)) if self.request_type_field else None,
             organization_id=_sid(raw.get("organization_id")),
             channel=((raw.get("via") or {}).get("channel") or "web"),
             form=_sid(raw.get("ticket_form_id")),
@@ -246,7 +241,7 @@ class ZendeskDesk:
             out["additional_tags"] = tags
         if changes.remove_tags:
             out["remove_tags"] = list(changes.remove_tags)
-        if changes.request_type is not None:
+        if changes.request_type is not None and self.request_type_field:
             fields[str(self.request_type_field)] = changes.request_type
         if fields:
             out["custom_fields"] = [{"id": _number(k, "custom field"), "value": v} for k, v in fields.items()]

@@ -39,6 +39,7 @@ from tests.bench.common import (
     wait_for,
     wait_http,
 )
+from tests.sandbox_helpers import demo_options
 
 CUSTOMERS = ("cathy@acme.test", "gary@globex.test")
 SUBJECTS = (
@@ -124,7 +125,9 @@ class BotStack:
     def desk(self) -> Helpdesk:
         from connectors.zendesk.adapter import build
 
-        return build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))
+        return build(
+            DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x", options=demo_options("zendesk"))
+        )
 
     def pids(self, worker: Proc) -> dict[str, int]:
         """Process-tree roots whose CPU a benchmark accounts for."""

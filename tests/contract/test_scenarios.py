@@ -21,7 +21,7 @@ from connectors.base import DeskConfig, Helpdesk, iter_search
 from connectors.sandboxes import build
 from tests.conftest import ServedApp
 from tests.connectors.jira.openapi import SpecCheck as OpenApiRecorder
-from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, sandbox_calls, sandbox_control
+from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, demo_options, sandbox_calls, sandbox_control
 
 DESKS = ["zendesk", "jira"]
 
@@ -50,7 +50,10 @@ def desk(
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
     recorder.take()
     adapter = importlib.import_module(f"connectors.{name}.adapter")
-    yield name, adapter.build(DeskConfig(url=sandbox.url, email="bot@example.com", token="x"))
+    yield (
+        name,
+        adapter.build(DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=demo_options(name))),
+    )
     violations = recorder.take()
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
     assert not violations, "traffic that does not match Atlassian's OpenAPI spec:\n" + "\n".join(violations)
@@ -193,7 +196,7 @@ def test_zendesk_write_from_a_stale_snapshot_is_a_conflict(sandbox: ServedApp) -
     """Zendesk's safe_update: a human's change since the snapshot turns the bot's write into 409."""
     sandbox_control(sandbox.url, "zendesk", "reset", {"seed": True})
     adapter = importlib.import_module("connectors.zendesk.adapter").build(
-        DeskConfig(url=sandbox.url, email="bot@example.com", token="x")
+        DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=demo_options("zendesk"))
     )
     ids = DEMO_IDS["zendesk"]
     snapshot = adapter.get_ticket(create_ticket(sandbox.url, "zendesk", "cathy@acme.test", "stale", "x"))

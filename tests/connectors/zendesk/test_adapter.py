@@ -99,9 +99,10 @@ def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: 
 
 
 def test_without_a_resolution_field_the_method_of_resolution_is_a_tag(desk: Desk) -> None:
-    desk.adapter.apply(
-        desk.adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded")
+    adapter = build(
+        DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"request_type_field": 900001})
     )
+    adapter.apply(adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
     raw = desk.raw_ticket("2")
     assert raw["status"] == "solved" and "resolution-user-not-responded" in raw["tags"]
 
