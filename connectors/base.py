@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -23,6 +23,9 @@ from bot.domain.tickets import (
     TicketChanges,
     TicketQuery,
 )
+
+if TYPE_CHECKING:
+    from connectors.http import CallGate
 
 
 @runtime_checkable
@@ -119,3 +122,5 @@ class DeskConfig:
     token: str
     options: BaseModel | Mapping[str, Any] | None = None
     timeout: float = 10.0
+    gate: CallGate | None = None
+    """Admits every call to this desk (the shared API budget, a desk-wide pause); None admits all."""

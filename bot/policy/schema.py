@@ -9,6 +9,7 @@ of the box against the demo desks. Every key is documented in `deploy/policy.exa
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import holidays
 import jinja2
 import yaml
 from jinja2 import StrictUndefined
@@ -117,6 +117,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class ApiBudget(Strict):
+    """The bot's share of one desk's API rate limit, shared by every worker process and sweep (Redis).
+
+    The default, 100 calls a minute, is half the smallest Zendesk plan (Suite Team: 200/min; Professional
+    400, Enterprise 700), because agents' own tools spend the same account quota. Jira Cloud traffic
+    authenticated with an API token is held to per-second burst limits, not the hourly points quota, so the
+    same default is a conservative start there too.
+    """
+
+    per_minute: int = Field(default=100, ge=1, le=100_000)
+    """Calls the bot may make to this desk in any 60-second window, all processes together."""
+    sweep_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Part of the window periodic sweeps may use; they stop as soon as the window is that full, so the rest
+    is always left for event-driven work (new tickets, replies)."""
+    max_wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """How long a call waits for budget (or for a desk-wide pause to end) before the task is retried later."""
+
+
 class DeskOptions(Strict):
     """What the policy says about one desk in its own terms: names → the desk's ids, and shadow mode.
 
@@ -126,6 +144,7 @@ class DeskOptions(Strict):
 
     shadow: bool = False
     """Decide and record, but write nothing on this desk (see `helpdesk-bot shadow-report`)."""
+    api_budget: ApiBudget = Field(default_factory=ApiBudget)
     groups: dict[str, str] = Field(default_factory=dict)
     """Group name used in this file → the desk's group id (Jira: group name)."""
     request_types: dict[RequestType, str] = Field(default_factory=dict)
@@ -350,8 +369,17 @@ def _hours(value: str) -> str:
     return value.replace(" ", "")
 
 
+@functools.cache
+def _supported_countries() -> dict[str, list[str]]:
+    """Country code → subdivision codes of the `holidays` package, imported only when a policy names a country
+    (it is the slowest import of the policy, and most deployments of the web process never need it)."""
+    import holidays
+
+    return holidays.list_supported_countries()
+
+
 def _country(value: str) -> str:
-    if value.upper() not in holidays.list_supported_countries():
+    if value.upper() not in _supported_countries():
         raise ValueError(f"no public holidays known for country {value!r} (use an ISO 3166 code like DE, US, FR)")
     return value.upper()
 
@@ -375,7 +403,7 @@ def _subdivision_problem(country: str | None, subdivision: str | None) -> str | 
         return None
     if country is None:
         return "a subdivision needs a country"
-    known = holidays.list_supported_countries()[country]
+    known = _supported_countries()[country]
     if subdivision not in known:
         return f"unknown subdivision {subdivision!r} of {country} (known: {', '.join(known) or 'none'})"
     return None

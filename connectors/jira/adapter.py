@@ -79,7 +79,9 @@ class JiraDesk:
             timeout=config.timeout,
             get_server_info=False,
         )
-        self.api = JsonApi(config.url, (config.email, config.token), config.timeout, session=self.client._session)
+        self.api = JsonApi(
+            config.url, (config.email, config.token), config.timeout, session=self.client._session, gate=config.gate
+        )
         self.options = options
         # Custom field ids the site did not give are "" (read as absent, never written).
         self.request_type_field = options.request_type_field or ""

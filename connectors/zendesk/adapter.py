@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import BaseAdapter
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Ticket as ZenpyTicket
 from zenpy.lib.exception import APIException, ZenpyException
@@ -40,7 +41,7 @@ from bot.domain.tickets import (
     Visibility,
 )
 from connectors.base import DeskConfig, chunked
-from connectors.http import JsonApi, Rebase, error_for_status
+from connectors.http import JsonApi, error_for_status
 from connectors.zendesk.options import ZendeskOptions
 
 TO_STATUS = {
@@ -57,6 +58,30 @@ BULK_LIMIT = 100
 SANDBOX_HOST = "sandbox.zendesk.invalid"
 
 
+class _Rebase(BaseAdapter):
+    """Sends zenpy's `https://<subdomain>.zendesk.com` URLs to a desk at another address (the sandbox).
+
+    zenpy builds every URL from a subdomain; a desk at `http://127.0.0.1:8001` has none, so zenpy is
+    given a placeholder host and this transport rewrites it, leaving zenpy itself unchanged. The rewritten
+    request goes out through the session's own transport, so it is held to the same budget as any other.
+    """
+
+    def __init__(self, target: str, inner: BaseAdapter) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+        self.inner = inner
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        rebased = request.copy()
+        rebased.url = self.target + (request.url or "")[len(f"https://{SANDBOX_HOST}") :]
+        response = self.inner.send(rebased, *args, **kwargs)
+        response.request = request  # zenpy picks its response handler by the URL it asked for
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def build(config: DeskConfig) -> ZendeskDesk:
     return ZendeskDesk(config)
 
@@ -67,13 +92,13 @@ class ZendeskDesk:
     """One ticket update carries fields, comment and tags together, all or nothing."""
 
     def __init__(self, config: DeskConfig) -> None:
-        self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout)
+        self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout, gate=config.gate)
         host = urlsplit(config.url).hostname or ""
         if host.endswith(".zendesk.com") and config.url.startswith("https://"):
             subdomain, domain = host.split(".", 1)
         else:
             subdomain, domain = SANDBOX_HOST.split(".", 1)
-            self.api.session.mount(f"https://{SANDBOX_HOST}", Rebase(config.url))
+            self.api.session.mount(f"https://{SANDBOX_HOST}", _Rebase(config.url, self.api.transport))
         self.zenpy = Zenpy(
             subdomain=subdomain,
             domain=domain,
