@@ -1200,7 +1200,8 @@ def _adf(text: Any) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> str | None:
-    """Plain text of a description or comment body, whether stored as text or as ADF."""
+    """Plain text of a description or comment body, whether stored as text or as ADF (lists keep their
+    `1.`/`-` markers and headings their `#`, as the text they were written from had them)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -1208,6 +1209,13 @@ def _text(value: Any) -> str | None:
             return str(value.get("text", ""))
         if value.get("type") == "mention":
             return f"[~accountid:{(value.get('attrs') or {}).get('id')}]"
+        kind = value.get("type")
         parts = [_text(c) or "" for c in value.get("content") or []]
-        return ("\n" if value.get("type") == "doc" else "").join(parts)
+        if kind in ("orderedList", "bulletList"):
+            start = int((value.get("attrs") or {}).get("order", 1))
+            marks = [f"{start + i}. " if kind == "orderedList" else "- " for i in range(len(parts))]
+            return "\n".join(m + p for m, p in zip(marks, parts, strict=True))
+        if kind == "heading":
+            return "#" * int((value.get("attrs") or {}).get("level", 1)) + " " + "".join(parts)
+        return ("\n" if kind in ("doc", "listItem") else "").join(parts)
     return str(value)
