@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.policy.schema import Policy
     from connectors.chat.webhooks import ChatNotifier
     from connectors.crm.accounts import AccountLookup
-    from connectors.feedback.aha import AhaIdeas
+    from connectors.feedback.records import FeedbackTarget
 
 
 class DeskNotConfigured(Exception):
@@ -88,14 +88,21 @@ class Runtime:
         return build(salesforce, self.policy.crm.account_managers)
 
     @cached_property
-    def ideas(self) -> AhaIdeas | None:
-        """Where feedback is recorded: Aha! when AHA_URL and `feedback.aha` are both given, else nowhere."""
+    def feedback(self) -> FeedbackTarget | None:
+        """Where feedback is recorded: Aha! when AHA_URL and `feedback.aha` are given, else a Jira project when
+        `feedback.jira` is (on the Jira desk), else nowhere."""
         from connectors.feedback.aha import AhaConfig, AhaIdeas
+        from connectors.feedback.jira_target import JiraFeedback
 
-        target = self.policy.feedback.aha
-        if not (self.settings.aha_url and target):
-            return None
-        return AhaIdeas(AhaConfig(self.settings.aha_url, self.settings.aha_api_key or "", target.product, target.tag))
+        target = self.policy.feedback
+        if self.settings.aha_url and target.aha:
+            config = AhaConfig(
+                self.settings.aha_url, self.settings.aha_api_key or "", target.aha.product, target.aha.tag
+            )
+            return AhaIdeas(config)
+        if target.jira and self.settings.desk_url("jira"):
+            return JiraFeedback(self.desk("jira"), target.jira.project, target.jira.issue_type)
+        return None
 
     @cached_property
     def chat(self) -> ChatNotifier:

@@ -12,6 +12,8 @@ from bot.checks import all_problems
 from bot.config import Settings, settings_problems
 from bot.eventlog import EventLog
 from connectors.crm.sandbox import SalesforceSandbox
+from connectors.feedback.aha import AhaIdeas
+from connectors.feedback.jira_target import JiraFeedback
 from connectors.sandbox_kit import make_app
 from tasks.runtime import Runtime
 from tests.conftest import TEST_REDIS_URL, ServedApp
@@ -42,9 +44,9 @@ def test_without_settings_the_policy_alone_answers_and_nothing_is_recorded(tmp_p
     assert account is not None and (account.owner_email, account.source) == ("ian@example.com", "policy")
     assert rt.accounts.find_account(organization="globex").owner_email == "gus@example.com"  # type: ignore[union-attr]
     assert rt.accounts.find_account(email="cathy@acme.test") is None
-    assert rt.ideas is None  # no AHA_URL
+    assert rt.feedback is None  # no AHA_URL, no feedback.jira
     assert set(rt.chat.webhooks) == {"alerts"}
-    assert runtime(tmp_path, policy=None).ideas is None
+    assert runtime(tmp_path, policy=None).feedback is None
 
 
 def test_with_salesforce_configured_its_owner_comes_first(tmp_path: Path, serve: type[ServedApp]) -> None:
@@ -61,7 +63,14 @@ def test_with_salesforce_configured_its_owner_comes_first(tmp_path: Path, serve:
 
 def test_with_aha_configured_ideas_go_to_the_policy_s_product(tmp_path: Path) -> None:
     rt = runtime(tmp_path, aha_url="https://acme.aha.io", aha_api_key="k")
-    assert rt.ideas is not None and rt.ideas.config.product == "APP"
+    assert isinstance(rt.feedback, AhaIdeas) and rt.feedback.config.product == "APP"
+
+
+def test_a_jira_project_records_feedback_when_aha_is_not_configured(tmp_path: Path) -> None:
+    rt = runtime(tmp_path, "feedback:\n  jira: {project: FEED}\n", jira_url="https://acme.atlassian.net")
+    rt._desks["jira"] = object()  # type: ignore[assignment]  # the desk is not called: only handed over
+    assert isinstance(rt.feedback, JiraFeedback) and (rt.feedback.project, rt.feedback.issue_type) == ("FEED", "Task")
+    assert runtime(tmp_path, "feedback:\n  jira: {project: FEED}\n").feedback is None  # no JIRA_URL
 
 
 @pytest.mark.parametrize(

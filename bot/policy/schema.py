@@ -332,9 +332,17 @@ class AhaTarget(Strict):
     """Tag on every idea the bot records (with a per-ticket tag that makes recording it idempotent)."""
 
 
+class JiraFeedbackTarget(Strict):
+    project: str = Field(min_length=1)
+    """Key of the Jira project whose issues hold feedback (a project of its own, not the dev project)."""
+    issue_type: str = "Task"
+
+
 class Feedback(Strict):
     aha: AhaTarget | None = None
     """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
+    jira: JiraFeedbackTarget | None = None
+    """Record feedback as issues of a Jira project instead (needs JIRA_URL; used when `aha` is not set)."""
 
 
 class Chat(Strict):

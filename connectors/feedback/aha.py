@@ -6,7 +6,7 @@ in the description, tagged `helpdesk-bot` plus a tag naming the ticket (`helpdes
 That tag makes it idempotent: the product's ideas with that tag are looked up before one is created, so
 a redelivered webhook, a replay or a worker killed after the create finds the idea instead of adding a
 second one. (Two workers racing on one ticket cannot happen: runbooks run under the ticket's lock.)
-Errors are the connector errors of `connectors.base` (a 401 from Aha! is HTML, not JSON: `AuthError`).
+Errors are the connector errors of `bot.domain.errors` (a 401 from Aha! is HTML, not JSON: `AuthError`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.domain.errors import InvalidRequest
+from connectors.feedback.records import Feedback, Idea
 from connectors.http import BearerAuth, JsonApi
 
 
@@ -33,30 +34,6 @@ class AhaConfig:
     timeout: float = 10.0
 
 
-@dataclass(frozen=True)
-class Idea:
-    id: str
-    reference: str
-    """The idea's reference number, e.g. APP-I-12: what agents and customers are told."""
-    name: str
-    url: str
-    created: bool
-    """False when the idea already existed for this ticket (nothing was written)."""
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What the ticket says, as the feedback runbook passes it."""
-
-    ticket_ref: str
-    """The ticket's desk and id, e.g. `zendesk-42` or `jira-SD-7`: unique across desks."""
-    title: str
-    text: str
-    requester_email: str | None = None
-    requester_name: str | None = None
-    ticket_url: str | None = None
-
-
 class AhaIdeas:
     """Records feedback as ideas in one Aha! product."""
 
@@ -65,30 +42,30 @@ class AhaIdeas:
         self.api = JsonApi(config.url.rstrip("/") + "/api/v1", BearerAuth(config.api_key), config.timeout)
         self.product = quote(config.product, safe="")
 
-    def ticket_tag(self, ticket_ref: str) -> str:
-        """The tag that names the ticket on its idea: lower-case words and digits joined by dashes."""
-        return f"{self.config.tag}-" + "-".join(re.findall(r"[a-z0-9]+", ticket_ref.lower()))
+    def ticket_tag(self, feedback: Feedback) -> str:
+        """The tag that names the ticket on its idea (`helpdesk-bot-zendesk-42`)."""
+        return f"{self.config.tag}-{feedback.ticket_ref}"
 
-    def find(self, ticket_ref: str) -> Idea | None:
+    def find(self, feedback: Feedback) -> Idea | None:
         """`GET /api/v1/products/{product}/ideas?tag=…`: the idea already recorded for this ticket."""
         page = self.api.call(
-            "GET", f"/products/{self.product}/ideas", params={"tag": self.ticket_tag(ticket_ref), "per_page": 5}
+            "GET", f"/products/{self.product}/ideas", params={"tag": self.ticket_tag(feedback), "per_page": 5}
         )
         ideas = (page or {}).get("ideas") or []
         return _idea(ideas[0], created=False) if ideas else None
 
     def record(self, feedback: Feedback) -> Idea:
         """The ticket's idea: found by its tag, else `POST /api/v1/products/{product}/ideas`."""
-        existing = self.find(feedback.ticket_ref)
+        existing = self.find(feedback)
         if existing is not None:
             return existing
         idea: dict[str, Any] = {
-            "name": (feedback.title.strip() or "Feedback from a customer")[:255],
+            "name": feedback.name,
             "description": _description(feedback),
-            "tags": f"{self.config.tag},{self.ticket_tag(feedback.ticket_ref)}",
+            "tags": f"{self.config.tag},{self.ticket_tag(feedback)}",
         }
-        if feedback.requester_email:
-            idea["created_by"] = feedback.requester_email
+        if feedback.ticket.requester.email:
+            idea["created_by"] = feedback.ticket.requester.email
         made = self.api.call("POST", f"/products/{self.product}/ideas", json={"idea": idea})
         if not isinstance(made, Mapping) or not isinstance(made.get("idea"), Mapping):
             raise InvalidRequest("Aha! answered the idea's creation without the idea", made)
@@ -111,17 +88,15 @@ def _idea(data: Mapping[str, Any], *, created: bool) -> Idea:
 
 def _description(feedback: Feedback) -> str:
     """HTML (what Aha! takes): the customer's text as paragraphs, who sent it, and the ticket's link."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", feedback.text) if p.strip()]
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", feedback.body) if p.strip()]
     body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    who = feedback.requester_name or feedback.requester_email
+    requester = feedback.ticket.requester
+    who = requester.name or requester.email
     if who:
-        sender = html.escape(who) + (
-            f" &lt;{html.escape(feedback.requester_email)}&gt;"
-            if feedback.requester_name and feedback.requester_email
-            else ""
-        )
-        body += f"<p>From: {sender}</p>"
-    if feedback.ticket_url:
-        url = html.escape(feedback.ticket_url, quote=True)
-        body += f'<p>Ticket: <a href="{url}">{html.escape(feedback.ticket_ref)}</a></p>'
+        email = f" &lt;{html.escape(requester.email)}&gt;" if requester.name and requester.email else ""
+        body += f"<p>From: {html.escape(who)}{email}</p>"
+    if feedback.ticket.url:
+        url = html.escape(feedback.ticket.url, quote=True)
+        label = html.escape(f"{feedback.ticket.desk.title()} {feedback.ticket.id}")
+        body += f'<p>Ticket: <a href="{url}">{label}</a></p>'
     return body

@@ -4,24 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
 
 from bot.domain.errors import AuthError, InvalidRequest, NotFound, RateLimited
-from connectors.feedback.aha import AhaConfig, AhaIdeas, Feedback
+from bot.domain.tickets import Person, Role, Status, Ticket
+from connectors.feedback.aha import AhaConfig, AhaIdeas
+from connectors.feedback.records import Feedback
 from connectors.feedback.sandbox import AhaSandbox
 from connectors.sandbox_kit import make_app
 from tests.conftest import ServedApp
 
-FEEDBACK = Feedback(
-    ticket_ref="zendesk-42",
-    title="Feature request: dark mode",
-    text="It would be great to have a dark mode.\n\nOur night shift <ops> would love it & so would I.",
-    requester_email="cathy@acme.test",
-    requester_name="Cathy Customer",
-    ticket_url="https://acme.zendesk.com/agent/tickets/42",
-)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def ticket(desk: str = "zendesk", tid: str = "42", subject: str = "Feature request: dark mode", **extra: Any) -> Ticket:
+    values: dict[str, Any] = {
+        "desk": desk,
+        "id": tid,
+        "subject": subject,
+        "description": "It would be great to have a dark mode.\n\nOur night shift <ops> would love it & so would I.",
+        "status": Status.OPEN,
+        "requester": Person("301", "Cathy Customer", "cathy@acme.test", Role.CUSTOMER),
+        "created_at": T0,
+        "updated_at": T0,
+        "version": "v1",
+        "url": f"https://acme.zendesk.com/agent/tickets/{tid}",
+        **extra,
+    }
+    return Ticket(**values)
+
+
+FEEDBACK = Feedback(ticket())
 
 
 @dataclass
@@ -64,7 +81,8 @@ def test_feedback_becomes_an_idea_with_the_text_requester_and_ticket_link(aha: A
     body = stored["description"]["body"]
     assert "<p>It would be great to have a dark mode.</p>" in body
     assert "&lt;ops&gt; would love it &amp; so would I." in body  # the customer's text is escaped, not HTML
-    assert 'href="https://acme.zendesk.com/agent/tickets/42"' in body and "Cathy Customer" in body
+    assert 'href="https://acme.zendesk.com/agent/tickets/42"' in body and "Zendesk 42</a>" in body
+    assert "From: Cathy Customer &lt;cathy@acme.test&gt;" in body
 
 
 def test_recording_the_same_ticket_again_finds_its_idea_instead_of_creating_one(aha: Aha) -> None:
@@ -74,7 +92,7 @@ def test_recording_the_same_ticket_again_finds_its_idea_instead_of_creating_one(
     listed = aha.get("/products/APP/ideas", tag="helpdesk-bot-zendesk-42").json()
     assert listed["pagination"]["total_records"] == 1
     assert aha.sandbox.control.calls["POST /api/v1/products/<product>/ideas"] == 1
-    other = aha.ideas().record(Feedback("jira-SD-42", "Another", "x"))
+    other = aha.ideas().record(Feedback(ticket("jira", "SD-42"), title="Another", text="x"))
     assert other.created and other.reference != first.reference
 
 
@@ -88,7 +106,7 @@ def test_an_idea_is_read_back_by_reference_or_id(aha: Aha) -> None:
 def test_a_wrong_product_or_an_empty_title_are_permanent_errors(aha: Aha) -> None:
     with pytest.raises(NotFound):
         aha.ideas(product="NOPE").record(FEEDBACK)
-    made = aha.ideas().record(Feedback("zendesk-7", "  ", "text only"))
+    made = aha.ideas().record(Feedback(ticket(tid="7", subject="  "), text="text only"))
     assert made.name == "Feedback from a customer"
     resp = requests.post(
         f"{aha.url}/api/v1/products/APP/ideas", json={"idea": {}}, headers={"Authorization": "Bearer k"}, timeout=10
