@@ -184,11 +184,14 @@ class JiraDesk:
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The issue's fields, then its comments from the service desk API, the one that says which are
-        public and which internal (one more call per 100 comments)."""
+        public and which internal (one more call per 100 comments). An issue of another project (a dev
+        bug) is no request: its comments come from the platform API, all internal to the customer."""
         issue = self.api.call(
             "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields(), "properties": CHANNEL_PROPERTY}
         )
         self._learn_account_types(issue["fields"])
+        if (issue["fields"].get("project") or {}).get("key") != self.options.service_project:
+            return self._ticket(issue, self._platform_comments(str(issue["key"])))
         comments: list[Comment] = []
         start = 0
         while True:
@@ -209,6 +212,25 @@ class JiraDesk:
             if page.get("isLastPage", True) or not values:
                 return self._ticket(issue, tuple(comments))
             start += len(values)
+
+    def _platform_comments(self, key: str) -> tuple[Comment, ...]:
+        """`GET /issue/{key}/comment`, paged by `startAt`."""
+        comments: list[Comment] = []
+        while True:
+            page = self.api.call("GET", f"{self.rest}/issue/{key}/comment", params={"startAt": len(comments)})
+            values = page.get("comments") or []
+            comments += [
+                Comment(
+                    id=str(c["id"]),
+                    author=self._person(c.get("author")),
+                    body=_plain(c.get("body")) or "",
+                    visibility=Visibility.INTERNAL,
+                    created_at=_time(c.get("created")),
+                )
+                for c in values
+            ]
+            if not values or len(comments) >= int(page.get("total") or 0):
+                return tuple(comments)
 
     def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
         f = issue["fields"]

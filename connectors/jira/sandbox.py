@@ -943,7 +943,10 @@ class JiraSandbox:
 
         @route([f"{sd}/request/<ref>/comment"], ["GET"])
         def request_comments(caller: str, ref: str) -> tuple[int, Any]:
-            comments = sb.state.comments[sb._issue(ref)["key"]]
+            issue = sb._issue(ref)
+            if PROJECTS[issue["fields"]["project"]["key"]]["projectTypeKey"] != "service_desk":
+                raise ApiError(404, [f"The request with key {issue['key']} does not exist."])  # a dev issue
+            comments = sb.state.comments[issue["key"]]
             if request.args.get("public") == "true" or sb._kind(caller) == "customer":
                 comments = [c for c in comments if c["jsdPublic"]]  # customers never see internal notes
             start = int(request.args.get("start") or 0)

@@ -299,3 +299,16 @@ def test_search_asks_only_for_statuses_the_project_has_and_honours_the_status_ma
     assert found == [pending, on_hold]
     assert [t.id for t in iter_search(site.adapter(), TicketQuery(statuses=(Status.ON_HOLD,)))] == [on_hold]
     assert site.calls("GET", "/project/<key>/statuses") == 2  # once per adapter, not per search
+
+
+def test_a_dev_project_issue_reads_its_comments_from_the_platform_api(site: Site) -> None:
+    """A dev bug is no service request (JSM answers 404 for it): its comments come from the issue itself."""
+    desk = site.adapter()
+    source = desk.get_ticket("SD-1")
+    bug = desk.create_linked_issue(
+        source, project="DEV", summary="Export crashes", description="1. export", comment=NewComment("Please look")
+    )
+    assert site.call("GET", f"/rest/servicedeskapi/request/{bug.key}/comment").status_code == 404
+    read = desk.get_ticket(bug.key)
+    assert read.project == "DEV" and [c.body for c in read.comments] == ["Please look"]
+    assert read.comments[0].visibility is Visibility.INTERNAL
