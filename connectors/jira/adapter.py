@@ -223,7 +223,7 @@ class JiraDesk:
                 Comment(
                     id=str(c["id"]),
                     author=self._person(c.get("author")),
-                    body=_plain(c.get("body")) or "",
+                    body=adf.plain(c.get("body")) or "",
                     visibility=Visibility.INTERNAL,
                     created_at=_time(c.get("created")),
                 )
