@@ -22,8 +22,9 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import triage
+from bot.policy import pings, triage
 from bot.policy.runbook import Decide, Select
+from tasks import pings as pings_io
 from tasks import triage as triage_io
 
 
@@ -52,6 +53,7 @@ class Runbook:
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("ping", pings.decide, schedule=Schedule(timedelta(minutes=15), pings.select), gather=pings_io.gather),
 )
 
 
