@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.actions import Comment, Tag
-from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, SlaMetric, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
 from bot.policy.mood import Mood, mood
@@ -135,7 +134,7 @@ def decide(s: Situation) -> Verdict:
 def texts(s: Situation, ping: Due, calendar: BusinessCalendar) -> dict[str, Any]:
     """Every variable of the ping templates (see `SAMPLE_VALUES` in `bot/policy/templates`)."""
     ticket = s.ticket
-    feeling = mood([c.body for c in _customer_comments(ticket)[-3:]])
+    feeling = mood(_customer_texts(ticket)[-3:])
     return {
         "customer_name": ticket.requester.name.split()[0] if ticket.requester.name else "there",
         "ticket_id": ticket.id,
@@ -195,13 +194,15 @@ def last_events(ticket: Ticket, *, public_only: bool = False, count: int = 3) ->
 def next_steps(ticket: Ticket, kind: str) -> list[str]:
     """One to three steps: the customer's open questions (asked after support last wrote in public) to
     answer; on a prompt, the questions support asked and still waits on."""
-    since = _last_support_update(ticket)
     if kind == "prompt":
         asked = [c for c in ticket.comments if c.public and c.author.role is not Role.CUSTOMER]
         questions = _questions(asked[-1].body) if asked else []
         steps = [f"Answer our question: “{q}”" for q in questions[:3]]
         return steps or ["Reply to our last message so we can continue"]
-    open_questions = [q for c in _customer_comments(ticket) if c.created_at > since for q in _questions(c.body)]
+    support = [i for i, c in enumerate(ticket.comments) if c.public and c.author.role is not Role.CUSTOMER]
+    since = ticket.comments[support[-1] + 1 :] if support else ticket.comments  # the desk's order, not clock
+    unanswered = [c for c in since if c.public and c.author.role is Role.CUSTOMER]
+    open_questions = [q for c in unanswered for q in _questions(c.body)]
     steps = [f"Answer: “{q}”" for q in open_questions[:3]]
     return steps or ["Tell the customer what we are doing now and when they will hear from us next"]
 
@@ -250,9 +251,17 @@ def _last_activity(ticket: Ticket) -> datetime:
     return max(times, default=ticket.created_at)
 
 
-def _customer_comments(ticket: Ticket) -> list[TicketComment]:
-    own = [c for c in ticket.comments if c.public and c.author.role is Role.CUSTOMER]
-    return sorted(own, key=lambda c: c.created_at)
+def _customer_texts(ticket: Ticket) -> list[str]:
+    """What the customer wrote in public, oldest first, the request's description included (Zendesk lists it
+    as the first comment, JSM does not)."""
+    own = sorted(
+        (c for c in ticket.comments if c.public and c.author.role is Role.CUSTOMER), key=lambda c: c.created_at
+    )
+    texts = [c.body for c in own]
+    described = " ".join(ticket.description.split())
+    if described and not any(" ".join(t.split()) == described for t in texts):
+        texts.insert(0, ticket.description)
+    return texts
 
 
 def _questions(text: str) -> list[str]:
