@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import pings, triage
+from bot.policy import linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select
 from tasks import pings as pings_io
 from tasks import triage as triage_io
@@ -53,6 +53,7 @@ class Runbook:
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
     Runbook("ping", pings.decide, schedule=Schedule(timedelta(minutes=15), pings.select), gather=pings_io.gather),
 )
 
