@@ -332,7 +332,7 @@ class JiraSandbox:
         answered = [
             _parse(c["created"])
             for c in self.state.comments[issue["key"]]
-            if c["jsdPublic"] and self._kind(_uid(c["author"])) != "customer"
+            if c["jsdPublic"] and self._kind(c["author"].get("accountId") or c["author"].get("key", "")) != "customer"
         ]
         goal = {"millis": int(SLA_GOAL.total_seconds() * 1000), "friendly": _friendly(SLA_GOAL)}
         metric: dict[str, Any] = {"id": "1", "name": "Time to first response", "completedCycles": []}
