@@ -36,7 +36,12 @@ def comment(n: int, author: Person, body: str, at: datetime, public: bool = True
 def open_ticket(*extra_comments: Comment, **fields: Any) -> Ticket:
     first = comment(1, CATHY, "The export fails.", WED - timedelta(hours=1))
     reply = comment(2, BOT, "Thanks, we are on it.", WED)
-    values: dict[str, Any] = {"status": Status.OPEN, "created_at": WED - timedelta(hours=1), "updated_at": WED}
+    values: dict[str, Any] = {
+        "description": first.body,  # Zendesk lists the description as the first comment
+        "status": Status.OPEN,
+        "created_at": WED - timedelta(hours=1),
+        "updated_at": WED,
+    }
     return ticket(comments=(first, reply, *extra_comments), **{**values, **fields})
 
 
