@@ -34,6 +34,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "rule": "possible-bug",
     "rule_why": "text mentions 'error'",
     "assignment": "Assigned to Alice Agent: round-robin turn 1 in support (3 eligible).",
+    "bug_key": "DEV-12",
     "kind": "update",
     "due": "Tue 01 Dec 15:00 UTC",
     "next_update": "Wed 02 Dec 11:00 UTC",
