@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -393,6 +393,15 @@ class JsonApi:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.hooks["response"].append(self._raise_for_status)
+        self._observers: list[Callable[[int], None]] = []
+
+    def observe(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(status)` for every answer of this session (0 when none came), e.g. for metrics.
+
+        It runs before errors are raised, so 429s and 5xx are seen, including calls a vendor client makes.
+        """
+        self._observers.append(callback)
+        self.session.hooks["response"].insert(0, lambda resp, *a, **k: callback(resp.status_code))
 
     @staticmethod
     def _raise_for_status(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -415,6 +424,8 @@ class JsonApi:
             else:
                 resp = self.session.request(method, url, params=params, json=json, timeout=self.timeout)
         except requests.RequestException as exc:
+            for callback in self._observers:
+                callback(0)
             raise Unavailable(f"{method} {path}: {exc}") from exc
         if resp.status_code == 204 or not resp.content:
             return None

@@ -5,7 +5,12 @@
 - `worker_prefetch_multiplier=1`: a worker holds one message at a time, so a killed worker strands at
   most one task until the visibility timeout.
 - Visibility timeout (2 h) above the longest retry countdown we ever schedule (`MAX_COUNTDOWN`), so a
-  delayed retry is not redelivered while it waits.
+  delayed retry is not redelivered while it waits. A worker that dies does not strand its events for
+  that long: workers beat in Redis and the stranded-event sweep (beat, every `SWEEP_EVERY` seconds)
+  requeues what a dead worker held (`tasks.stranded`).
+- Hard time limit (`TASK_TIME_LIMIT`) below the ticket lock's TTL (`bot.locks.LOCK_TTL`): a task never
+  outlives its lock, so a second worker never acts on a ticket the first is still changing. The soft
+  limit before it raises inside the task, which is then retried like any transient failure.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ INTAKE_QUEUE = "helpdesk-intake"
 SWEEP_QUEUE = "helpdesk-sweeps"
 VISIBILITY_TIMEOUT = 7200
 MAX_COUNTDOWN = 900
+TASK_TIME_LIMIT = 110.0
+TASK_SOFT_TIME_LIMIT = 100.0
+SWEEP_EVERY = 30.0
 
 
 def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Celery:
@@ -27,7 +35,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
     url = broker_url or settings.resolved_redis_url()
     if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
         url = "redis+socket://" + url.removeprefix("unix://")
-    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.triage", "tasks.sweeps"])
+    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.triage", "tasks.sweeps", "tasks.stranded"])
     transport = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         # Bounded publish retries: a producer never hangs on a dead broker.
@@ -45,6 +53,8 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_SOFT_TIME_LIMIT,
         task_serializer="json",
         accept_content=["json"],
         broker_transport_options=transport,
@@ -63,8 +73,9 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         beat_schedule={
             "requeue-stale-events": {
                 "task": "helpdesk.sweep_stale",
-                "schedule": 300.0,
-                "options": {"queue": SWEEP_QUEUE},
+                "schedule": SWEEP_EVERY,
+                # A sweep nobody ran in time is skipped, not piled up behind a stopped worker.
+                "options": {"queue": SWEEP_QUEUE, "expires": SWEEP_EVERY},
             },
         },
     )

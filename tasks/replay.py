@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.eventlog import EventRecord, State
-from bot.locks import ticket_lock
+from bot.locks import ticket_lock, ticket_lock_key
 from tasks.intake import handler_for
 from tasks.runtime import Runtime
 
@@ -32,7 +32,7 @@ def replay_event(runtime: Runtime, event_id: str, *, dry_run: bool) -> ReplayRes
     if dry_run:
         decision = handler(event, runtime, True)
     else:
-        with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{event.desk}:{event.ticket_id}"):
+        with ticket_lock(runtime.redis, ticket_lock_key(runtime.prefix, event.desk, event.ticket_id)):
             decision = handler(event, runtime, False)
         decision = {**decision, "first_decision": record.decision.get("first_decision", record.decision)}
         runtime.eventlog.set_state(event_id, State.DONE, decision=decision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -11,8 +12,9 @@ import redis
 
 from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
+from bot.metrics import tally
 from bot.redis_conn import client_for
-from connectors.base import DeskConfig, Helpdesk
+from connectors.base import DeskConfig, Helpdesk, JsonApi
 from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
@@ -55,10 +57,17 @@ class Runtime:
                 options=self.policy.desk_options(name),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
+            api = getattr(adapter, "api", None)
+            if isinstance(api, JsonApi):
+                api.observe(functools.partial(_count_desk_call, name))
             me = adapter.me()
             self.redis.sadd(f"{self.prefix}bot-ids:{name}", me.id)
             self._desks[name] = adapter
         return self._desks[name]
+
+
+def _count_desk_call(desk: str, status: int) -> None:
+    tally("desk_calls", (desk, str(status)))
 
 
 @lru_cache(maxsize=1)

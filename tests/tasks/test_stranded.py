@@ -1,0 +1,131 @@
+"""Stranded events: what the sweep requeues when the worker holding an event died, and what it leaves alone.
+
+Liveness is decided from heartbeats as of the sweep's `now`, so these tests move `now` instead of waiting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import heartbeat
+from bot.eventlog import EventLog, State
+from bot.events import Actor, Event, EventKind, event_id
+from bot.locks import LockBusy, lock_token, ticket_lock, ticket_lock_key
+from connectors.base import Role
+from tasks.runtime import Runtime
+from tasks.stranded import find_stranded, held_key, requeue_stranded
+from tests.conftest import TEST_REDIS_URL
+from tests.test_intake import make_settings
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+DEAD_WORKER = "host-a:111"
+LIVE_WORKER = "host-b:222"
+
+
+@pytest.fixture
+def runtime(redis_prefix: str, tmp_path: Path) -> Runtime:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    runtime = Runtime(make_settings(redis_prefix, tmp_path), client, EventLog(client, redis_prefix), redis_prefix)
+    heartbeat.beat(client, redis_prefix, DEAD_WORKER, (NOW - timedelta(seconds=60)).timestamp())
+    heartbeat.beat(client, redis_prefix, LIVE_WORKER, (NOW - timedelta(seconds=2)).timestamp())
+    return runtime
+
+
+def queued_event(runtime: Runtime, ticket: str, holder: str | None) -> Event:
+    delivery = uuid.uuid4().hex
+    event = Event(
+        id=event_id("zendesk", delivery),
+        desk="zendesk",
+        kind=EventKind.TICKET_CREATED,
+        ticket_id=ticket,
+        actor=Actor("301", Role.CUSTOMER),
+        delivery_id=delivery,
+        received_at=NOW - timedelta(minutes=1),
+    )
+    assert runtime.eventlog.record(event, State.QUEUED)
+    if holder:
+        runtime.redis.set(held_key(runtime.prefix, event.id), holder)
+    return event
+
+
+def lock(runtime: Runtime, ticket: str, owner: str | None) -> str:
+    token = lock_token(owner)
+    runtime.redis.set(ticket_lock_key(runtime.prefix, "zendesk", ticket), token, ex=60)
+    return token
+
+
+def stranded_ids(runtime: Runtime, now: datetime = NOW) -> list[str]:
+    return [s.event_id for s in find_stranded(runtime, now)]
+
+
+def test_event_held_by_a_dead_worker_is_stranded_and_requeued_once(runtime: Runtime) -> None:
+    event = queued_event(runtime, "1", DEAD_WORKER)
+    token = lock(runtime, "1", DEAD_WORKER)
+    found = find_stranded(runtime, NOW)
+    assert [s.event_id for s in found] == [event.id]
+    assert found[0].dead_lock_token == token
+
+    sent: list[str] = []
+    requeue_stranded(runtime, found, sent.append)
+    assert sent == [event.id]
+    assert runtime.redis.get(ticket_lock_key(runtime.prefix, "zendesk", "1")) is None, "dead holder's lock released"
+    # Back in the queue, not held by anyone: the next sweep does not requeue it again.
+    assert stranded_ids(runtime) == []
+    counted = runtime.redis.hgetall(f"{runtime.prefix}metrics:counter:stranded_requeues")
+    assert counted == {b"": b"1"}
+
+
+def test_event_of_a_live_worker_is_left_alone(runtime: Runtime) -> None:
+    queued_event(runtime, "2", LIVE_WORKER)
+    assert stranded_ids(runtime) == []
+
+
+def test_the_same_worker_is_dead_once_its_beats_are_old_enough(runtime: Runtime) -> None:
+    event = queued_event(runtime, "3", LIVE_WORKER)
+    later = NOW + timedelta(seconds=heartbeat.DEAD_AFTER)
+    assert stranded_ids(runtime, later) == [event.id]
+
+
+def test_event_not_yet_taken_by_any_worker_is_waiting_not_stranded(runtime: Runtime) -> None:
+    queued_event(runtime, "4", None)
+    assert stranded_ids(runtime) == []
+
+
+@pytest.mark.parametrize("owner", [LIVE_WORKER, None], ids=["live-lock-holder", "lock-holder-without-heartbeat"])
+def test_ticket_locked_by_a_live_process_is_left_alone(runtime: Runtime, owner: str | None) -> None:
+    """Its ticket is being worked on (maybe by an orphaned pool process finishing this very event)."""
+    queued_event(runtime, "5", DEAD_WORKER)
+    lock(runtime, "5", owner)
+    assert stranded_ids(runtime) == []
+
+
+def test_done_event_is_not_requeued(runtime: Runtime) -> None:
+    event = queued_event(runtime, "6", DEAD_WORKER)
+    runtime.eventlog.set_state(event.id, State.DONE, decision={})
+    assert stranded_ids(runtime) == []
+
+
+def test_ticket_lock_is_redis_py_lock_with_the_holders_heartbeat_id(runtime: Runtime) -> None:
+    key = ticket_lock_key(runtime.prefix, "zendesk", "7")
+    with ticket_lock(runtime.redis, key, ttl=30) as held:
+        assert isinstance(held, redis.lock.Lock)
+        assert 0 < runtime.redis.pttl(key) <= 30_000
+        with pytest.raises(LockBusy), ticket_lock(runtime.redis, key):
+            pass
+        held.extend(30)
+        assert runtime.redis.pttl(key) > 30_000
+    assert runtime.redis.get(key) is None
+
+
+def test_task_time_limits_are_below_the_ticket_lock_ttl() -> None:
+    """A task that outlived its ticket lock would let a second worker act on the same ticket."""
+    from bot.locks import LOCK_TTL
+    from tasks.celery_app import make_app
+
+    conf = make_app(TEST_REDIS_URL, "hbtest:limits:").conf
+    assert conf.task_soft_time_limit < conf.task_time_limit < LOCK_TTL
