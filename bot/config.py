@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     """Seconds a Zendesk signature timestamp may differ from our clock (replay window)."""
     helpdesk_bot_event_ttl_days: int = Field(default=30, gt=0)
     """How long events (and so their dedupe keys) are kept; well beyond any sender's retry window."""
+    helpdesk_bot_spool_drain_interval: float = Field(default=1.0, gt=0)
+    """Seconds between a web process's looks at its spool: events spooled during a Redis outage are
+    recorded within about this long (plus one Redis connect timeout) of Redis answering again."""
     helpdesk_bot_log_level: str = "INFO"
     helpdesk_bot_key_prefix: str = "hb:"
     """Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis."""

@@ -8,6 +8,7 @@ desk call costs no extra round trip) and `RedisCollector` exports them with the 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter as Tally
@@ -17,6 +18,8 @@ import redis
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from bot.spool import Spool
 
 REQUESTS = Counter("helpdesk_bot_webhook_requests", "Webhook deliveries by desk and outcome", ["desk", "outcome"])
 REJECTIONS = Counter("helpdesk_bot_webhook_rejections", "Rejected deliveries by desk and reason", ["desk", "reason"])
@@ -141,6 +144,24 @@ class RedisCollector(Collector):
         except redis.RedisError:
             return
         yield hist
+
+
+class SpoolCollector(Collector):
+    """Spool depth read from the shared spool file at scrape time, so every gunicorn worker reports the same
+    figure (a per-process gauge would not): events waiting for Redis, and entries set aside as unreadable."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            depth, aside = self.spool.depth(), self.spool.set_aside_count()
+        except (OSError, sqlite3.Error):
+            return
+        yield GaugeMetricFamily(
+            "helpdesk_bot_spool_depth", "Events spooled while Redis was down, not yet recorded", depth
+        )
+        yield GaugeMetricFamily("helpdesk_bot_spool_set_aside", "Spooled entries set aside as unreadable", aside)
 
 
 def _text(value: bytes | str) -> str:

@@ -115,7 +115,6 @@ class Intake:
             added = self.eventlog.record(event, State.QUEUED, message)
         except redis.RedisError as exc:
             return self._spool(event, State.QUEUED, "", exc)
-        self._drain_spool()
         if not added:
             return 200, {"status": "duplicate", "event_id": event.id}
         return 202, {"status": "queued", "event_id": event.id}
@@ -137,17 +136,8 @@ class Intake:
             return 503, {"status": "unavailable", "reason": "event store unreachable; retry later"}
         return 202, {"status": "spooled", "event_id": event.id}
 
-    def _drain_spool(self) -> None:
-        if not self.spool.pending():
-            return
-        try:
-            drained = self.spool.drain(self.replay_spooled)
-        except (redis.RedisError, OSError, ValueError) as exc:
-            log.warning("spool drain failed; will retry", error=str(exc))
-            return
-        log.info("drained spooled events", count=drained)
-
     def replay_spooled(self, event: Event, state: str, reason: str) -> None:
+        """The spool drainer's sink: record (and enqueue) as intake would have; a duplicate is a no-op."""
         message = intake_message(self.celery, INTAKE_TASK, event.id) if state == State.QUEUED else None
         self.eventlog.record(event, State(state), message, reason=reason)
 
