@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import difflib
 import re
+import zoneinfo
 from collections.abc import Iterator
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import holidays
 import jinja2
 import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.config import Problem
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
@@ -273,6 +284,110 @@ class ServiceDesk(Strict):
     hours: str = "Monday to Friday, 08:00-18:00"
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)")
+
+
+def _timezone(value: str) -> str:
+    """An IANA zone name; a typo gets the closest real name, since `Europe/Berln` is the usual mistake."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else " (use an IANA name like Europe/Berlin)"
+        raise ValueError(f"unknown time zone {value!r}{hint}") from None
+    return value
+
+
+def _hours(value: str) -> str:
+    match = _HOURS.fullmatch(value.replace(" ", ""))
+    if not match:
+        raise ValueError(f"{value!r} is not a range of hours like 09:00-17:00")
+    start, end = int(match[1]) * 60 + int(match[2]), int(match[3]) * 60 + int(match[4])
+    if end > 24 * 60 or end <= start:
+        raise ValueError(f"{value!r}: the end must be after the start, on the same day (at most 24:00)")
+    return value.replace(" ", "")
+
+
+def _country(value: str) -> str:
+    if value.upper() not in holidays.list_supported_countries():
+        raise ValueError(f"no public holidays known for country {value!r} (use an ISO 3166 code like DE, US, FR)")
+    return value.upper()
+
+
+def _workdays(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError("at least one working day is needed")
+    if len(set(values)) != len(values):
+        raise ValueError("a day is listed twice")
+    return values
+
+
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+Hours = Annotated[str, AfterValidator(_hours)]
+Country = Annotated[str, AfterValidator(_country)]
+Workdays = Annotated[list[Weekday], AfterValidator(_workdays)]
+
+
+def _subdivision_problem(country: str | None, subdivision: str | None) -> str | None:
+    if subdivision is None:
+        return None
+    if country is None:
+        return "a subdivision needs a country"
+    known = holidays.list_supported_countries()[country]
+    if subdivision not in known:
+        return f"unknown subdivision {subdivision!r} of {country} (known: {', '.join(known) or 'none'})"
+    return None
+
+
+class CalendarOverride(Strict):
+    """An organization's own calendar: the keys given replace the main calendar's (a new country drops the
+    main calendar's subdivision), so a customer in New York needs only `timezone` and `country`."""
+
+    timezone: TimeZone | None = None
+    workdays: Workdays | None = None
+    hours: Hours | None = None
+    country: Country | None = None
+    subdivision: str | None = None
+    closed: list[date] | None = None
+
+
+class Calendar(Strict):
+    """Business days and hours: when follow-ups may be sent and how "N business days" are counted."""
+
+    timezone: TimeZone = "UTC"
+    workdays: Workdays = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    hours: Hours = "09:00-17:00"
+    """Working hours on every working day, local time of `timezone` (end up to 24:00)."""
+    country: Country | None = None
+    """ISO code whose public holidays are days off (from the `holidays` package)."""
+    subdivision: str | None = None
+    """State, province or region of `country` whose own holidays also apply (e.g. DE: BY)."""
+    closed: list[date] = Field(default_factory=list)
+    """Further days off (company closures), YYYY-MM-DD."""
+    organizations: dict[str, CalendarOverride] = Field(default_factory=dict)
+    """Organization name (from `desks.<desk>.organizations`) or desk id → that customer's calendar."""
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = _subdivision_problem(info.data.get("country"), value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def for_organization(self, name: str | None) -> Calendar:
+        """This calendar with organization `name`'s override applied (itself when there is none)."""
+        override = self.organizations.get(name) if name is not None else None
+        if override is None:
+            return self
+        given = override.model_dump(exclude_none=True)
+        if "country" in given and "subdivision" not in given:
+            given["subdivision"] = None
+        return self.model_copy(update={**given, "organizations": {}})
+
+
 class Policy(Strict):
     desks: dict[Literal["zendesk", "jira"], DeskOptions] = Field(default_factory=dict)
     staff_domains: list[str] = Field(default_factory=list)
@@ -284,6 +399,8 @@ class Policy(Strict):
     participants: list[ParticipantRule] = Field(default_factory=list)
     templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
+    calendar: Calendar = Field(default_factory=Calendar)
+    """Business days and hours (see `bot/policy/calendar.py`)."""
 
     @field_validator("staff_domains")
     @classmethod
@@ -402,6 +519,7 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
             if assignment.group not in options.groups:
                 known = ", ".join(sorted(options.groups)) or "none"
                 yield loc, f"group {assignment.group!r} is not in desks.{desk}.groups (known: {known})"
+    yield from _calendar_problems(policy)
     organizations = {n for o in policy.desks.values() for n in o.organizations}
     if not organizations:
         return
@@ -412,6 +530,21 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
     for i, entry in enumerate(policy.participants):
         if entry.organization and entry.organization not in organizations:
             yield ("participants", i, "organization"), f"unknown organization {entry.organization!r}"
+
+
+def _calendar_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """Organization calendars: a known organization (name or desk id), and a subdivision of the country
+    the merged calendar ends up with (an override may change the country and inherit the subdivision)."""
+    known = {n for o in policy.desks.values() for n in o.organizations} | {
+        i for o in policy.desks.values() for i in o.organizations.values()
+    }
+    for name in policy.calendar.organizations:
+        if known and name not in known:
+            yield ("calendar", "organizations", name), f"unknown organization {name!r}"
+        merged = policy.calendar.for_organization(name)
+        problem = _subdivision_problem(merged.country, merged.subdivision)
+        if problem:
+            yield ("calendar", "organizations", name, "subdivision"), problem
 
 
 def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:
@@ -461,8 +594,9 @@ def _did_you_mean(loc: list[str]) -> str:
     for part in loc[:-1]:
         fields = model.model_fields if model else {}
         info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
-        annotation = info.annotation if info else None
-        model = _model_in(annotation)
+        if info is not None:
+            model = _model_in(info.annotation)
+        # else `part` is a key of a mapping (an agent's email, an organization): its values keep the model
     if model is None:
         return ""
     known = [f.alias or k for k, f in model.model_fields.items()]

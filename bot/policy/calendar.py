@@ -1,0 +1,241 @@
+"""Business days and hours: when the bot may contact a customer and how "N business days" are counted.
+
+Follow-ups run on the customer's working days ("strike 2 on the next business day at 10:00"), and the
+resolve rules wait "1 business day" of silence; both must skip weekends, public holidays (from the
+maintained `holidays` package rather than a hand-kept list) and company closures, and must not drift by
+an hour when the clocks change. Everything here is pure: instants are passed in, never read from a clock.
+
+Instants go in and come out as aware datetimes; results are in the calendar's own time zone (ready for a
+note such as "strike 3 due Tue 3 Mar 10:00 Europe/Berlin"). Internally all arithmetic is done in UTC,
+because Python subtracts two datetimes of the same zone by wall clock, which is an hour off across a DST
+change.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from bot.policy.schema import WEEKDAYS, Calendar, Policy
+
+SEARCH_DAYS = 3660
+"""How far ahead a working day is looked for before the calendar is declared to have none (ten years)."""
+
+
+@dataclass(frozen=True, eq=False)
+class BusinessCalendar:
+    """Working hours `opens`..`closes` (minutes after local midnight) on `workdays` (0 = Monday) in `zone`,
+    except public holidays of `public_holidays` and the `closed` dates."""
+
+    zone: ZoneInfo
+    workdays: frozenset[int]
+    opens: int
+    closes: int
+    public_holidays: holidays.HolidayBase | None = None
+    closed: frozenset[date] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: Calendar) -> BusinessCalendar:
+        """The calendar a policy's `calendar` section (or an organization's merged one) describes."""
+        return _build(settings.model_dump_json(exclude={"organizations"}))
+
+    # --- days ------------------------------------------------------------------------------------------
+
+    def day_off(self, day: date) -> str | None:
+        """Why `day` is not a working day (the holiday's name, "closed", "weekend"), None when it is one."""
+        if day in self.closed:
+            return "closed"
+        if self.public_holidays is not None and day in self.public_holidays:
+            return str(self.public_holidays.get(day))
+        if day.weekday() not in self.workdays:
+            return "weekend"
+        if self._at(day, self.opens) >= self._at(day, self.closes):
+            return "no working hours (the clocks skip them)"  # e.g. hours 02:00-03:00 on a spring-forward day
+        return None
+
+    def is_working_day(self, day: date) -> bool:
+        return self.day_off(day) is None
+
+    def working_hours(self, day: date) -> tuple[datetime, datetime] | None:
+        """The instants (UTC) the working hours of `day` begin and end; None on a day off."""
+        if not self.is_working_day(day):
+            return None
+        return self._at(day, self.opens), self._at(day, self.closes)
+
+    @property
+    def day_length(self) -> timedelta:
+        """Working time of one ordinary working day."""
+        return timedelta(minutes=self.closes - self.opens)
+
+    # --- instants --------------------------------------------------------------------------------------
+
+    def is_working_time(self, t: datetime) -> bool:
+        """Whether `t` lies within working hours (opening time included, closing time not)."""
+        t = _utc(t)
+        hours = self.working_hours(self._local_date(t))
+        return hours is not None and hours[0] <= t < hours[1]
+
+    def next_working_moment(self, t: datetime) -> datetime:
+        """`t` itself when it is working time, else the next opening."""
+        t = _utc(t)
+        for start, end in self._intervals(self._local_date(t)):
+            if t < end:
+                return self._out(max(t, start))
+        raise AssertionError("unreachable: _intervals raises when it runs out")
+
+    def add_business_hours(self, t: datetime, amount: timedelta | float) -> datetime:
+        """The moment `amount` of working time (a timedelta, or hours) after `t`.
+
+        Time outside working hours does not count. The result is always working time: an amount that is
+        used up exactly at closing lands on the next opening (Friday 16:00 + 1 hour = Monday 09:00), which
+        is the same business instant and the first at which anything can be done.
+        """
+        remaining = amount if isinstance(amount, timedelta) else timedelta(hours=amount)
+        if remaining < timedelta(0):
+            raise ValueError("a negative amount of business time")
+        t = _utc(t)
+        for start, end in self._intervals(self._local_date(t)):
+            if end <= t:
+                continue
+            begin = max(t, start)
+            if remaining < end - begin:
+                return self._out(begin + remaining)
+            remaining -= end - begin
+        raise AssertionError("unreachable: _intervals raises when it runs out")
+
+    def add_business_days(self, t: datetime, days: int) -> datetime:
+        """The same local time of day, `days` working days later ("1 business day of silence").
+
+        `t` outside working hours counts from the next opening (Saturday 11:00 + 1 day = Tuesday 09:00).
+        The wall-clock time is kept across DST changes; a time that is past closing on the target day (only
+        possible when hours reach into a DST gap) lands on the next opening.
+        """
+        if days < 0:
+            raise ValueError("a negative number of business days")
+        start = _utc(self.next_working_moment(t))
+        local = start.astimezone(self.zone)
+        minute = local.hour * 60 + local.minute
+        target = self._nth_working_day(local.date(), days)
+        result = self._at(target, minute) + timedelta(seconds=local.second, microseconds=local.microsecond)
+        opens, closes = self._hours_of(target)
+        if result >= closes:  # the time of day falls into a DST gap at the end of the target day's hours
+            return self.next_working_moment(result)
+        return self._out(max(result, opens))
+
+    def business_day_at(self, t: datetime, n: int, at: time) -> datetime:
+        """The `n`th working day after the day of `t` (local date), at local time `at` (strike n at 10:00).
+
+        `n` = 0 is the day of `t` itself when it is a working day, else the next one. A time outside the
+        working hours of that day means its opening, so a strike never goes out at night.
+        """
+        if n < 0:
+            raise ValueError("a negative number of business days")
+        day = self._local_date(_utc(t))
+        target = self._nth_working_day(day, n) if n else next(d for d, _ in self._working_days(day))
+        opens, closes = self._hours_of(target)
+        minute = at.hour * 60 + at.minute
+        result = self._at(target, minute) + timedelta(seconds=at.second, microseconds=at.microsecond)
+        if not self.opens <= minute < self.closes or not opens <= result < closes:
+            return self._out(opens)
+        return self._out(result)
+
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Working time from `a` to `b` (negative when `b` is before `a`)."""
+        a, b = _utc(a), _utc(b)
+        if b < a:
+            return -self.business_time_between(b, a)
+        total = timedelta(0)
+        for start, end in self._intervals(self._local_date(a)):
+            if start >= b:
+                break
+            overlap = min(end, b) - max(start, a)
+            if overlap > timedelta(0):
+                total += overlap
+        return total
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _local_date(self, t: datetime) -> date:
+        return t.astimezone(self.zone).date()
+
+    def _at(self, day: date, minute: int) -> datetime:
+        """Local wall-clock `minute` of `day` as a UTC instant (24:00 is the next midnight)."""
+        wall = datetime.combine(day, time(), tzinfo=self.zone) + timedelta(minutes=minute)
+        return wall.astimezone(UTC)
+
+    def _hours_of(self, day: date) -> tuple[datetime, datetime]:
+        hours = self.working_hours(day)
+        if hours is None:
+            raise AssertionError(f"{day} was chosen as a working day")
+        return hours
+
+    def _out(self, t: datetime) -> datetime:
+        return t.astimezone(self.zone)
+
+    def _working_days(self, first: date) -> Iterator[tuple[date, tuple[datetime, datetime]]]:
+        """Working days from `first` on with their hours; a calendar without any fails loudly."""
+        for offset in range(SEARCH_DAYS):
+            day = first + timedelta(days=offset)
+            hours = self.working_hours(day)
+            if hours is not None:
+                yield day, hours
+        raise ValueError(f"no working day within {SEARCH_DAYS} days of {first}: check the calendar's closed dates")
+
+    def _intervals(self, first: date) -> Iterator[tuple[datetime, datetime]]:
+        for _, hours in self._working_days(first):
+            yield hours
+
+    def _nth_working_day(self, day: date, n: int) -> date:
+        """The `n`th working day strictly after `day` (`day` itself for n = 0)."""
+        if n == 0:
+            return day
+        days = self._working_days(day + timedelta(days=1))
+        for _ in range(n - 1):
+            next(days)
+        return next(days)[0]
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"naive datetime {t.isoformat()}: the calendar needs aware instants")
+    return t.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=128)
+def _build(settings_json: str) -> BusinessCalendar:
+    """Built once per distinct calendar: loading a country's holidays is the costly part."""
+    settings = Calendar.model_validate_json(settings_json)
+    opens, closes = (_minutes(part) for part in settings.hours.split("-"))
+    public = holidays.country_holidays(settings.country, subdiv=settings.subdivision) if settings.country else None
+    return BusinessCalendar(
+        zone=ZoneInfo(settings.timezone),
+        workdays=frozenset(WEEKDAYS.index(d) for d in settings.workdays),
+        opens=opens,
+        closes=closes,
+        public_holidays=public,
+        closed=frozenset(settings.closed),
+    )
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def calendar_for(policy: Policy, desk: str, organization_id: str | None = None) -> BusinessCalendar:
+    """The calendar of a customer's organization (by the desk's organization id), else the main one.
+
+    `calendar.organizations` is keyed by the organization names of `desks.<desk>.organizations` or by raw
+    desk ids, like the triage rules.
+    """
+    overrides = policy.calendar.organizations
+    key = organization_id
+    if key is not None and key not in overrides:
+        names = {desk_id: name for name, desk_id in policy.desk(desk).organizations.items()}
+        key = names.get(key)
+    return BusinessCalendar.from_settings(policy.calendar.for_organization(key))
