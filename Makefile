@@ -22,6 +22,9 @@ run: install ## Start web, worker and beat (embedded Redis and sandbox desks whe
 test: install ## Run the test suite (needs a Redis server on 127.0.0.1:6379)
 	$(VENV)/bin/pytest -q
 
+chaos: install ## Chaos run: kill the worker and Redis under signed traffic, check every ticket triaged once
+	$(PY) -m tests.chaos.run
+
 lint: install ## ruff and mypy, strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -30,4 +33,4 @@ lint: install ## ruff and mypy, strict
 bench: install ## Run the benchmarks in tests/bench and print their figures
 	$(PY) -m tests.bench.run_all
 
-.PHONY: help install run test lint bench
+.PHONY: help install run test chaos lint bench

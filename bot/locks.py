@@ -9,6 +9,8 @@ so the stale-event sweep can tell a lock held by a dead worker from one held by 
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from bot import heartbeat
 
 log = structlog.get_logger(__name__)
 
+RELEASE_RETRY_EVERY = 1.0
 LOCK_TTL = 150.0
 """Seconds a ticket lock lives unless released or extended: above every task's hard time limit."""
 
@@ -54,9 +57,31 @@ def ticket_lock(client: redis.Redis, key: str, ttl: float = LOCK_TTL) -> Iterato
     try:
         yield lock
     finally:
+        token = lock.local.token
         try:
             lock.release()
         except LockNotOwnedError:
             # The lock expired (or was released by the sweep because its holder looked dead) while this
             # block ran: the work is done, but say so, since another worker may have acted meanwhile.
             log.warning("ticket lock lost before the work finished", lock=key, ttl=ttl)
+        except redis.RedisError as exc:
+            log.warning("ticket lock not released, Redis unreachable: retrying meanwhile", lock=key, error=str(exc))
+            _release_later(lock, token, ttl)
+
+
+def _release_later(lock: Lock, token: str, ttl: float) -> None:
+    """Keep trying to release `lock` while it could still be ours, so a Redis outage does not leave the
+    ticket locked (and its event waiting) for the rest of the TTL once Redis is back."""
+
+    def run() -> None:
+        deadline = time.monotonic() + ttl
+        while time.monotonic() < deadline:
+            try:
+                lock.do_release(token)
+                return
+            except LockNotOwnedError:
+                return
+            except redis.RedisError:
+                time.sleep(RELEASE_RETRY_EVERY)
+
+    threading.Thread(target=run, name="helpdesk-bot-lock-release", daemon=True).start()

@@ -15,7 +15,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import Celery
+from celery.signals import setup_logging
 from kombu.entity import Exchange, Queue
 
 from bot.config import get_settings
@@ -80,6 +84,16 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         },
     )
     return app
+
+
+@setup_logging.connect
+def _json_logs(loglevel: str | int | None = None, **_: Any) -> None:
+    """Celery, kombu and task logs in the bot's JSON lines (a receiver here stops Celery configuring its own)."""
+    from bot.logs import configure_logging
+
+    if isinstance(loglevel, int):
+        loglevel = logging.getLevelName(loglevel)
+    configure_logging(loglevel or get_settings().helpdesk_bot_log_level)
 
 
 app = make_app()

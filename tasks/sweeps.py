@@ -52,7 +52,7 @@ def _requeue_stranded(runtime: Runtime, now: datetime, dry_run: bool, skip: set[
 
     stranded = [s for s in find_stranded(runtime, now) if s.event_id not in skip]
     if not dry_run:
-        requeue_stranded(runtime, stranded, process_event.delay)
+        requeue_stranded(runtime, stranded, process_event.delay, now)
     return [s.event_id for s in stranded]
 
 

@@ -16,10 +16,14 @@ from bot import heartbeat
 from bot.eventlog import EventLog, State
 from bot.events import Actor, Event, EventKind, event_id
 from bot.locks import LockBusy, lock_token, ticket_lock, ticket_lock_key
+from bot.webhooks import INTAKE_TASK
 from connectors.base import Role
+from tasks.celery_app import INTAKE_QUEUE
+from tasks.celery_app import app as celery_app
+from tasks.publish import intake_message
 from tasks.runtime import Runtime
-from tasks.stranded import find_stranded, held_key, requeue_stranded
-from tests.conftest import TEST_REDIS_URL
+from tasks.stranded import LOST_AFTER, find_stranded, held_key, requeue_stranded
+from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.test_intake import make_settings
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -36,7 +40,13 @@ def runtime(redis_prefix: str, tmp_path: Path) -> Runtime:
     return runtime
 
 
-def queued_event(runtime: Runtime, ticket: str, holder: str | None) -> Event:
+def queued_event(
+    runtime: Runtime,
+    ticket: str,
+    holder: str | None,
+    marked: datetime = NOW - timedelta(minutes=1),
+    received: datetime = NOW - timedelta(minutes=1),
+) -> Event:
     delivery = uuid.uuid4().hex
     event = Event(
         id=event_id("zendesk", delivery),
@@ -45,11 +55,11 @@ def queued_event(runtime: Runtime, ticket: str, holder: str | None) -> Event:
         ticket_id=ticket,
         actor=Actor("301", Role.CUSTOMER),
         delivery_id=delivery,
-        received_at=NOW - timedelta(minutes=1),
+        received_at=received,
     )
     assert runtime.eventlog.record(event, State.QUEUED)
     if holder:
-        runtime.redis.set(held_key(runtime.prefix, event.id), holder)
+        runtime.redis.set(held_key(runtime.prefix, event.id), f"{holder}|{marked.timestamp()}")
     return event
 
 
@@ -71,7 +81,7 @@ def test_event_held_by_a_dead_worker_is_stranded_and_requeued_once(runtime: Runt
     assert found[0].dead_lock_token == token
 
     sent: list[str] = []
-    requeue_stranded(runtime, found, sent.append)
+    requeue_stranded(runtime, found, sent.append, NOW)
     assert sent == [event.id]
     assert runtime.redis.get(ticket_lock_key(runtime.prefix, "zendesk", "1")) is None, "dead holder's lock released"
     # Back in the queue, not held by anyone: the next sweep does not requeue it again.
@@ -80,20 +90,52 @@ def test_event_held_by_a_dead_worker_is_stranded_and_requeued_once(runtime: Runt
     assert counted == {b"": b"1"}
 
 
-def test_event_of_a_live_worker_is_left_alone(runtime: Runtime) -> None:
-    queued_event(runtime, "2", LIVE_WORKER)
+def hold(runtime: Runtime, worker: str, *events: Event) -> None:
+    """`worker` beats now and lists `events` as the ones it holds."""
+    heartbeat.beat(
+        runtime.redis, runtime.prefix, worker, (NOW - timedelta(seconds=2)).timestamp(), [e.id for e in events]
+    )
+
+
+def test_event_a_live_worker_holds_is_left_alone(runtime: Runtime) -> None:
+    hold(runtime, LIVE_WORKER, queued_event(runtime, "2", LIVE_WORKER))
     assert stranded_ids(runtime) == []
 
 
 def test_the_same_worker_is_dead_once_its_beats_are_old_enough(runtime: Runtime) -> None:
     event = queued_event(runtime, "3", LIVE_WORKER)
+    hold(runtime, LIVE_WORKER, event)
     later = NOW + timedelta(seconds=heartbeat.DEAD_AFTER)
     assert stranded_ids(runtime, later) == [event.id]
 
 
-def test_event_not_yet_taken_by_any_worker_is_waiting_not_stranded(runtime: Runtime) -> None:
-    queued_event(runtime, "4", None)
+def test_event_a_live_worker_let_go_of_is_stranded(runtime: Runtime) -> None:
+    """A worker that lost its broker connection drops what it had reserved, yet beats on."""
+    kept = queued_event(runtime, "8", LIVE_WORKER)
+    dropped = queued_event(runtime, "9", LIVE_WORKER)
+    hold(runtime, LIVE_WORKER, kept)
+    assert stranded_ids(runtime) == [dropped.id]
+
+
+def test_event_just_received_is_held_before_the_next_beat_lists_it(runtime: Runtime) -> None:
+    hold(runtime, LIVE_WORKER)
+    queued_event(runtime, "10", LIVE_WORKER, marked=NOW - timedelta(seconds=1))
     assert stranded_ids(runtime) == []
+
+
+def test_event_not_yet_taken_by_any_worker_is_waiting_not_stranded(runtime: Runtime) -> None:
+    event = queued_event(runtime, "4", None)
+    runtime.redis.lpush(f"{runtime.prefix}{INTAKE_QUEUE}", intake_message(celery_app, INTAKE_TASK, event.id)[1])
+    assert stranded_ids(runtime, NOW + timedelta(minutes=5)) == []
+
+
+def test_event_whose_message_vanished_before_any_worker_marked_it_is_requeued(runtime: Runtime) -> None:
+    """Kombu pops a message before it records it as unacknowledged: a kill in between loses it."""
+    event = queued_event(runtime, "11", None, received=NOW)
+    other = queued_event(runtime, "12", None, received=NOW)
+    runtime.redis.lpush(f"{runtime.prefix}{INTAKE_QUEUE}", intake_message(celery_app, INTAKE_TASK, other.id)[1])
+    assert stranded_ids(runtime, NOW + timedelta(seconds=LOST_AFTER)) == [event.id]
+    assert stranded_ids(runtime, NOW) == [], "not before it waited LOST_AFTER"
 
 
 @pytest.mark.parametrize("owner", [LIVE_WORKER, None], ids=["live-lock-holder", "lock-holder-without-heartbeat"])
@@ -129,3 +171,25 @@ def test_task_time_limits_are_below_the_ticket_lock_ttl() -> None:
 
     conf = make_app(TEST_REDIS_URL, "hbtest:limits:").conf
     assert conf.task_soft_time_limit < conf.task_time_limit < LOCK_TTL
+
+
+def test_lock_whose_release_met_a_redis_outage_is_released_once_redis_answers(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise the ticket (and the event the sweep would requeue) stays locked for the rest of the TTL."""
+    real = redis.lock.Lock.do_release
+    calls: list[int] = []
+
+    def flaky(self: redis.lock.Lock, token: str) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Redis is restarting")
+        real(self, token)
+
+    monkeypatch.setattr(redis.lock.Lock, "do_release", flaky)
+    monkeypatch.setattr("bot.locks.RELEASE_RETRY_EVERY", 0.01)
+    key = ticket_lock_key(runtime.prefix, "zendesk", "13")
+    with ticket_lock(runtime.redis, key):
+        pass
+    wait_for(lambda: not runtime.redis.exists(key), timeout=5)
+    assert len(calls) == 2
