@@ -19,7 +19,7 @@ install: $(VENV)/.installed ## Create .venv and install the bot with its dev too
 run: install ## Start web, worker and beat (embedded Redis and sandbox desks when not configured)
 	$(BOT) up --port $(PORT)
 
-test: install ## Run the test suite (needs a Redis server on 127.0.0.1:6379)
+test: install ## Run the test suite (uses the Redis on 127.0.0.1:6379 if one answers, else starts its own)
 	$(VENV)/bin/pytest -q
 
 chaos: install ## Chaos run: kill the worker and Redis under signed traffic, check every ticket triaged once
@@ -29,6 +29,7 @@ lint: install ## ruff and mypy, strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: install ## Run the benchmarks in tests/bench and print their figures
 	$(PY) -m tests.bench.run_all

@@ -8,18 +8,32 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from bot.config import Settings, get_settings
 
 
 def _parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 date/time: {text!r} (e.g. 2026-03-02T10:00+01:00)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class UserError(Exception):
+    """A mistake or a missing piece the user can fix: one line on stderr, exit code 2, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog.split()[0]} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="helpdesk-bot", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="helpdesk-bot", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("up", help="web + worker + beat on this machine (embedded Redis / sandbox if unset)")
     s.add_argument("--port", type=int, default=8000)
@@ -37,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--empty", action="store_true", help="start with no demo data")
     s.add_argument("--bot-url", default=None, help="send signed webhooks to this bot (base URL)")
+    s.add_argument(
+        "--jira-mode",
+        choices=["cloud", "datacenter"],
+        default="cloud",
+        help="which Jira deployment to fake: Cloud (REST v2+v3) or Data Center (REST v2 only)",
+    )
     sub.add_parser("check-config", help="validate the environment and the policy file; exit 1 on problems")
 
     s = sub.add_parser("events", help="list recorded events")
@@ -53,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--since", type=_parse_time)
     s.add_argument("--until", type=_parse_time)
     s.add_argument("--dry-run", action="store_true", help="print what would be done; write nothing")
+    s.add_argument("--queue", action="store_true", help="let a worker run the replay (a task visible in Flower)")
 
     s = sub.add_parser("triage", help="decide (and with no --dry-run, carry out) triage of one ticket now")
     s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
@@ -68,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--since", type=_parse_time, help="only decisions made since (ISO date/time)")
     s.add_argument("--desk", choices=["zendesk", "jira"])
 
-    s = sub.add_parser("sweep", help="run the periodic sweeps once now")
-    s.add_argument("--dry-run", action="store_true")
+    s = sub.add_parser("sweep", help="run the periodic runbooks (and the stale-event requeue) once")
+    s.add_argument("--desk", choices=["zendesk", "jira"], help="default: every configured desk")
+    s.add_argument("--dry-run", action="store_true", help="print what each runbook would do; write nothing")
+    s.add_argument("--at", type=_parse_time, help="decide as of this instant (ISO-8601), e.g. next Monday 09:00")
+    s.add_argument("--json", action="store_true", help="one JSON object per ticket and runbook")
     return p
 
 
@@ -78,6 +102,21 @@ SERVICES = ("web", "worker", "beat")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors end in one line on stderr and exit code 2, never a traceback."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # inside the try: a reader that went away surfaces here, not at exit
+        return code
+    except BrokenPipeError:
+        # Output piped into `head` that stopped reading: end quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except UserError as exc:
+        print(f"helpdesk-bot: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
     if args.command in SERVICES:
@@ -90,7 +129,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"helpdesk-bot {args.command}: not started, fix the configuration first", file=sys.stderr)
             return 1
     handler = COMMANDS[args.command]
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except Exception as exc:
+        known = _user_error(exc, settings)
+        if known is None:
+            raise
+        raise UserError(known) from exc
+
+
+def _user_error(exc: Exception, settings: Settings) -> str | None:
+    """The one-line explanation of an error the user can act on, or None for a bug (a traceback)."""
+    import redis
+
+    from bot.domain.errors import HelpdeskError
+    from bot.policy.schema import PolicyError
+    from tasks.replay import UnknownEvent
+    from tasks.runtime import DeskNotConfigured
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return (
+            f"Redis does not answer at {settings.resolved_redis_url()} ({exc}); start `helpdesk-bot up` with this "
+            "HELPDESK_BOT_HOME, or set REDIS_URL"
+        )
+    if isinstance(exc, DeskNotConfigured):
+        return f"{exc} (start `helpdesk-bot up` with this HELPDESK_BOT_HOME for the sandbox, or set it)"
+    if isinstance(exc, UnknownEvent | HelpdeskError | PolicyError):
+        return str(exc).replace("\n", "; ")
+    return None
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -151,7 +217,7 @@ def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.sandboxes import serve_sandbox
 
-    serve_sandbox(args.host, args.port, seed=not args.empty, bot_url=args.bot_url)
+    serve_sandbox(args.host, args.port, seed=not args.empty, bot_url=args.bot_url, jira_mode=args.jira_mode)
     return 0
 
 
@@ -170,7 +236,7 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
     from bot.eventlog import State
-    from bot.report import event_line, event_row_header
+    from bot.report import event_lines, event_row_header, record_json
     from tasks.runtime import get_runtime
 
     log = get_runtime().eventlog
@@ -184,26 +250,11 @@ def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.json:
         for rec in records:
-            print(
-                json.dumps(
-                    {
-                        "id": rec.event.id,
-                        "desk": rec.event.desk,
-                        "kind": rec.event.kind.value,
-                        "ticket": rec.event.ticket_id,
-                        "state": rec.state.value,
-                        "received_at": rec.event.received_at.isoformat(),
-                        "reason": rec.reason,
-                        "error": rec.error,
-                        "decision": rec.decision,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            print(json.dumps(record_json(rec), ensure_ascii=False, default=str))
         return 0
     print(event_row_header())
     for rec in records:
-        print(event_line(rec))
+        print("\n".join(event_lines(rec)))
     if not records:
         print("(no events)")
     return 0
@@ -211,40 +262,43 @@ def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from bot.report import print_replay
-    from tasks.replay import replay_event
+    from tasks.replay import replay_event, replay_task
     from tasks.runtime import get_runtime
 
+    if args.queue and args.dry_run:
+        raise UserError("--queue hands the replay to a worker, which writes; use --dry-run alone to preview")
     runtime = get_runtime()
     if args.event_id:
         ids = [args.event_id]
     elif args.since or args.until:
         ids = runtime.eventlog.ids_between(args.since, args.until, newest_first=False)
     else:
-        print("give an EVENT_ID or --since/--until", file=sys.stderr)
-        return 2
-    status = 0
+        raise UserError("give an EVENT_ID or --since/--until")
     for event_id in ids:
-        result = replay_event(runtime, event_id, dry_run=args.dry_run)
-        if result is None:
-            print(f"{event_id}: no such event (expired or never received)", file=sys.stderr)
-            status = 1
+        if args.queue:
+            if runtime.eventlog.get(event_id) is None:
+                raise UserError(f"{event_id}: no such event (expired or never received)")
+            task = replay_task.delay(event_id)
+            print(f"{event_id}: queued for a worker (task {task.id}); `helpdesk-bot events` shows the outcome")
             continue
-        print_replay(result, dry_run=args.dry_run)
-    return status
+        print_replay(replay_event(runtime, event_id, dry_run=args.dry_run), dry_run=args.dry_run)
+    if not ids:
+        print("(no events in that time range)")
+    return 0
 
 
 def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     import re
 
     from bot.report import print_decision
+    from tasks import registry
+    from tasks.pipeline import Run, run_runbooks
     from tasks.runtime import get_runtime
-    from tasks.triage import triage_ticket
 
     desk = args.desk or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", args.ticket) else "zendesk")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    decision = triage_ticket(
-        get_runtime(), desk, args.ticket, plan_key=f"cli-{desk}-{args.ticket}-{stamp}", dry_run=args.dry_run
-    )
+    now = datetime.now(UTC)
+    run = Run(key=f"cli-{desk}-{args.ticket}-{now:%Y%m%dT%H%M%S%f}", now=now, source="cli", dry_run=args.dry_run)
+    decision = run_runbooks(get_runtime(), desk, args.ticket, (registry.named("triage"),), run, empty="")
     print(f"{desk} ticket {args.ticket}{' (dry run: nothing written)' if args.dry_run else ''}")
     print_decision(decision)
     return 0
@@ -269,16 +323,16 @@ def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain.errors import HelpdeskError
     from bot.policy.shadow import ShadowRecord, agreement, format_report
-    from connectors.base import HelpdeskError
     from tasks.runtime import get_runtime
 
     runtime = get_runtime()
     latest: dict[tuple[str, str], dict[str, object]] = {}
     for rec in runtime.eventlog.query(desk=args.desk, since=args.since, limit=100_000):
-        shadow = rec.decision.get("shadow")
-        if isinstance(shadow, dict):
-            latest.setdefault((rec.event.desk, rec.event.ticket_id), shadow)  # newest first: keep the latest
+        for result in rec.decision.runbooks if rec.decision else ():
+            if result.shadow is not None:  # newest first: keep the latest
+                latest.setdefault((rec.event.desk, rec.event.ticket_id), dict(result.shadow))
     records = []
     for (desk, ticket_id), shadow in latest.items():
         try:
@@ -292,14 +346,27 @@ def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.report import print_sweep, sweep_json
     from tasks.runtime import get_runtime
-    from tasks.sweeps import requeue_stale
+    from tasks.sweeps import requeue_stale, sweep_desk
 
-    found = requeue_stale(get_runtime(), dry_run=args.dry_run)
+    desks = [args.desk] if args.desk else settings.enabled_desks()
+    if not desks:
+        raise UserError("no desk is configured: set ZENDESK_URL/JIRA_URL, or run `helpdesk-bot up` with this home")
+    runtime = get_runtime()
+    now = args.at or datetime.now(UTC)
+    stale = requeue_stale(runtime, dry_run=args.dry_run, now=now)
+    rows = (row for desk in desks for row in sweep_desk(runtime, desk, now, dry_run=args.dry_run))
+    if args.json:
+        for row in rows:
+            print(json.dumps(sweep_json(row), ensure_ascii=False), flush=True)
+        return 0
+    print(f"sweep as of {now.isoformat(timespec='minutes')}{' (dry run: nothing written)' if args.dry_run else ''}")
+    print_sweep(rows)
     verb = "would requeue" if args.dry_run else "requeued"
-    for event_id in found:
+    for event_id in stale:
         print(f"{verb} {event_id} (queued but never processed)")
-    print(f"{len(found)} stale event(s) {verb}")
+    print(f"{len(stale)} stale event(s) {verb}")
     return 0
 
 

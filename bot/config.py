@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import stackfile
+
 DESKS = ("zendesk", "jira")
 
 
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     helpdesk_bot_log_level: str = "INFO"
     helpdesk_bot_key_prefix: str = "hb:"
     """Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis."""
+    helpdesk_bot_sweep_seconds: int = Field(default=300, gt=0)
+    """How often beat sweeps each desk with the periodic runbooks."""
+    helpdesk_bot_runbook_plugins: str = ""
+    """Comma-separated modules defining `RUNBOOKS`, run after the packaged ones (tasks/registry.py)."""
 
     def desk_url(self, desk: str) -> str | None:
         return getattr(self, f"{desk}_url")  # type: ignore[no-any-return]
@@ -100,4 +106,12 @@ def settings_problems(settings: Settings) -> list[Problem]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The environment's settings, completed by what a running `helpdesk-bot up` with the same home
+    started (bot/stackfile.py) for every setting the environment leaves unset."""
+    settings = Settings()
+    running = stackfile.read(settings.helpdesk_bot_home.resolve())
+    unset = {k.lower(): v for k, v in running.items() if k.lower() in Settings.model_fields}
+    unset = {k: v for k, v in unset.items() if getattr(settings, k) in (None, "")}
+    if not unset:
+        return settings
+    return settings.model_copy(update=Settings.model_validate(unset).model_dump(include=set(unset)))

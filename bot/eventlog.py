@@ -1,8 +1,9 @@
 """The event log in Redis: every accepted event with its state and the actions taken, replayable.
 
 Keys (all under one prefix, so tests and several bots can share a Redis):
-- `<p>event:<id>`   hash: `event` (JSON), `state`, `decision` (JSON: actions + outcome), `error`,
-                    `attempts`, `updated_at`; expires after the retention period.
+- `<p>event:<id>`   hash: `event` (JSON), `state`, `decision` (JSON, `bot.domain.decisions.Decision`: the
+                    first decision, never replaced), `replays` (JSON list of later replays' decisions),
+                    `error`, `attempts`, `updated_at`; expires after the retention period.
 - `<p>events`       sorted set of event ids by received time (listing, `--since/--until`).
 - `<p>ticket:<desk>:<ticket>` sorted set of that ticket's event ids.
 The event id is derived from the sender's delivery id, so the event key doubles as the dedupe key:
@@ -14,13 +15,14 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from bot.events import Event
+from bot.domain.decisions import Decision
+from bot.domain.events import Event
 
 
 class State(enum.StrEnum):
@@ -54,11 +56,12 @@ class EventRecord:
     attempts: int = 0
     reason: str = ""
     error: str = ""
-    decision: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
+    replays: tuple[Decision, ...] = ()
 
     @property
     def actions(self) -> list[dict[str, Any]]:
-        return list(self.decision.get("actions", []))
+        return self.decision.actions if self.decision else []
 
 
 class EventLog:
@@ -111,12 +114,10 @@ class EventLog:
         raw = self.r.hgetall(self._key(event_id))
         return _to_record(raw) if raw else None  # type: ignore[arg-type]
 
-    def set_state(
-        self, event_id: str, state: State, *, decision: dict[str, Any] | None = None, error: str = ""
-    ) -> None:
+    def set_state(self, event_id: str, state: State, *, decision: Decision | None = None, error: str = "") -> None:
         mapping: dict[str, Any] = {"state": state.value, "updated_at": _now(), "error": error}
         if decision is not None:
-            mapping["decision"] = json.dumps(decision, ensure_ascii=False, default=str)
+            mapping["decision"] = json.dumps(decision.to_dict(), ensure_ascii=False, default=str)
         pipe = self.r.pipeline()
         pipe.hset(self._key(event_id), mapping=mapping)  # type: ignore[arg-type]
         if state is State.QUEUED:
@@ -124,6 +125,19 @@ class EventLog:
         else:
             pipe.zrem(self.queued_key, event_id)
         pipe.execute()
+
+    def add_replay(self, event_id: str, decision: Decision) -> None:
+        """Append a replay's decision to the event's history; the first decision stays as it was.
+
+        Callers hold the ticket's lock, so two replays of one event never interleave their updates.
+        """
+        key = self._key(event_id)
+        raw = self.r.hget(key, "replays")
+        history = json.loads(raw) if raw else []
+        history.append(decision.to_dict())
+        self.r.hset(
+            key, mapping={"replays": json.dumps(history, ensure_ascii=False, default=str), "updated_at": _now()}
+        )
 
     def count_attempt(self, event_id: str) -> int:
         pipe = self.r.pipeline()
@@ -197,6 +211,7 @@ def _now() -> str:
 
 def _to_record(raw: dict[bytes, bytes]) -> EventRecord:
     get = {k.decode(): v.decode() for k, v in raw.items()}
+    first, replays = _decisions(get.get("decision"))
     return EventRecord(
         event=Event.from_json(get["event"]),
         state=State(get.get("state", "queued")),
@@ -204,5 +219,18 @@ def _to_record(raw: dict[bytes, bytes]) -> EventRecord:
         attempts=int(get.get("attempts", 0) or 0),
         reason=get.get("reason", ""),
         error=get.get("error", ""),
-        decision=json.loads(get["decision"]) if get.get("decision") else {},
+        decision=first,
+        replays=replays + tuple(Decision.from_dict(d) for d in json.loads(get.get("replays") or "[]")),
     )
+
+
+def _decisions(raw: str | None) -> tuple[Decision | None, tuple[Decision, ...]]:
+    """The first decision and any replay folded into it by earlier versions, which kept the first one
+    under `first_decision` inside the replay's record."""
+    if not raw:
+        return None, ()
+    data = json.loads(raw)
+    if "first_decision" in data and "version" not in data:
+        first = data.pop("first_decision")
+        return Decision.from_dict(first), (replace(Decision.from_dict(data), source="replay"),)
+    return Decision.from_dict(data), ()

@@ -1,10 +1,16 @@
-"""Human-readable output of the CLI: event tables and replay comparisons."""
+"""Human-readable output of the CLI: event tables, decisions, replay comparisons and sweep tables."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.eventlog import EventRecord
+
+if TYPE_CHECKING:
+    from tasks.replay import ReplayResult
+    from tasks.sweeps import SweepRow
 
 ROW = "{:<20} {:<20} {:<8} {:<16} {:<10} {:<8} {}"
 
@@ -13,12 +19,15 @@ def event_row_header() -> str:
     return ROW.format("EVENT", "RECEIVED (UTC)", "DESK", "KIND", "TICKET", "STATE", "DETAIL")
 
 
-def event_line(rec: EventRecord) -> str:
-    detail = rec.error or rec.reason or rec.decision.get("outcome", "")
-    actions = [a.get("action", "?") for a in rec.actions]
-    if actions:
-        detail = f"{detail} [{', '.join(actions)}]".strip()
-    return ROW.format(
+def _summary(decision: Decision) -> str:
+    actions = [a.get("action", "?") for a in decision.actions]
+    return f"{decision.outcome} [{', '.join(actions)}]" if actions else decision.outcome
+
+
+def event_lines(rec: EventRecord) -> list[str]:
+    """The event's row, then one indented line per replay (the first decision is never replaced)."""
+    detail = rec.error or (_summary(rec.decision) if rec.decision else rec.reason)
+    row = ROW.format(
         rec.event.id,
         rec.event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
         rec.event.desk,
@@ -27,13 +36,23 @@ def event_line(rec: EventRecord) -> str:
         rec.state.value,
         detail,
     )
+    replays = [f"{'':<20} replayed {(r.at or '?')[:19]:<19} ({r.source}): {_summary(r)}" for r in rec.replays]
+    return [row, *replays]
 
 
-def action_key(action: dict[str, Any]) -> str:
-    """What an action does, without why or how it went: two runs that do the same thing compare equal."""
-    skip = {"rule", "why", "result"}
-    parts = [f"{k}={action[k]}" for k in sorted(action) if k not in skip and k != "action"]
-    return f"{action.get('action', '?')}({', '.join(parts)})"
+def record_json(rec: EventRecord) -> dict[str, Any]:
+    return {
+        "id": rec.event.id,
+        "desk": rec.event.desk,
+        "kind": rec.event.kind.value,
+        "ticket": rec.event.ticket_id,
+        "state": rec.state.value,
+        "received_at": rec.event.received_at.isoformat(),
+        "reason": rec.reason,
+        "error": rec.error,
+        "decision": rec.decision.to_dict() if rec.decision else None,
+        "replays": [r.to_dict() for r in rec.replays],
+    }
 
 
 def diff_actions(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[str]:
@@ -43,36 +62,72 @@ def diff_actions(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> lis
     lines = []
     for key, action in now_keys.items():
         mark = "=" if key in before_keys else "+"
-        lines.append(
-            f"  {mark} {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]"
-            + (f"  -> {action['result']}" if action.get("result") else "")
-        )
+        lines.append(f"  {mark} {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]")
     for key, action in before_keys.items():
         if key not in now_keys:
             lines.append(f"  - {key}  [rule: {action.get('rule') or '-'}; {action.get('why') or ''}]")
     return lines
 
 
-def print_replay(result: Any, *, dry_run: bool) -> None:
+def print_replay(result: ReplayResult, *, dry_run: bool) -> None:
     rec = result.record
     print(
         f"event {rec.event.id} ({rec.event.desk} {rec.event.kind.value} ticket {rec.event.ticket_id or '-'}, "
         f"state {rec.state.value})"
     )
-    print(f"  first time: {rec.decision.get('outcome', rec.reason or '(not yet processed)')}")
-    print(f"  {'would do now' if dry_run else 'now'}: {result.now.get('outcome', '')}")
-    lines = diff_actions(result.before, list(result.now.get("actions", [])))
+    first = rec.decision.outcome if rec.decision else (rec.reason or "(not yet processed)")
+    print(f"  first time: {first}")
+    print(f"  {'would do now' if dry_run else 'now'}: {result.now.outcome}")
+    lines = diff_actions(rec.actions, result.now.actions)
     print("\n".join(lines) if lines else "  (no actions either time)")
+    writes = [w for r in result.now.runbooks for w in r.writes]
+    if dry_run:
+        print("  writes: " + ("; ".join(writes) if writes else "none (everything is already in effect)"))
+    else:
+        print(f"  writes sent: {result.now.writes_sent}")
 
 
-def print_decision(decision: dict[str, Any]) -> None:
-    """A triage decision as a person reads it: outcome, each action with its rule and why, the writes."""
-    print(f"  outcome: {decision.get('outcome', '')}")
-    for action in decision.get("actions", []):
-        fields = {k: v for k, v in action.items() if k not in ("action", "rule", "why")}
-        print(f"  - {action.get('action')}: {fields}")
-        print(f"      rule: {action.get('rule') or '-'}; why: {action.get('why') or '-'}")
-    for write in decision.get("writes", []):
-        print(f"  write: {write}")
-    if decision.get("unresolved_people"):
-        print(f"  people not found on the desk: {', '.join(decision['unresolved_people'])}")
+def print_decision(decision: Decision) -> None:
+    """A decision as a person reads it: per runbook, the outcome, each action with its rule and why, the writes."""
+    print(f"  outcome: {decision.outcome}")
+    for result in decision.runbooks:
+        for action in result.actions:
+            fields = {k: v for k, v in action.items() if k not in ("action", "rule", "why")}
+            print(f"  - {action.get('action')}: {fields}")
+            print(f"      rule: {action.get('rule') or '-'}; why: {action.get('why') or '-'}")
+        for write in result.writes:
+            print(f"  write: {write}")
+        if result.unresolved_people:
+            print(f"  people not found on the desk: {', '.join(result.unresolved_people)}")
+
+
+SWEEP_ROW = "{:<16} {:<14} {:<28} {:<44} {}"
+
+
+def _action_rows(result: RunbookResult) -> list[tuple[str, str]]:
+    """(action, reason) pairs of a sweep result; one `-` row with the outcome when it decided nothing."""
+    if not result.actions:
+        return [("-", result.outcome)]
+    return [(_action_text(a), str(a.get("why") or a.get("rule") or "")) for a in result.actions]
+
+
+def _action_text(action: Mapping[str, Any]) -> str:
+    name = str(action.get("action", "?"))
+    detail = action.get("add") or action.get("status") or action.get("visibility") or action.get("resolution")
+    return f"{name}({', '.join(detail) if isinstance(detail, list) else detail})" if detail else name
+
+
+def print_sweep(rows: Iterable[SweepRow]) -> None:
+    print(SWEEP_ROW.format("TICKET", "RUNBOOK", "ACTION", "REASON", "DUE"))
+    seen = 0
+    for row in rows:
+        seen += 1
+        due = row.result.due or ("now" if row.result.actions else "-")
+        for action, reason in _action_rows(row.result):
+            print(SWEEP_ROW.format(f"{row.desk} {row.ticket}", row.runbook, action[:28], reason[:44], due[:25]))
+    if not seen:
+        print("(no ticket is due for a periodic runbook)")
+
+
+def sweep_json(row: SweepRow) -> dict[str, Any]:
+    return {"desk": row.desk, "ticket": row.ticket, **row.result.to_dict()}

@@ -18,7 +18,7 @@ from types import FrameType
 
 import requests
 
-from bot import embedded_redis
+from bot import embedded_redis, stackfile
 from bot.config import DESKS, Settings
 
 
@@ -79,14 +79,17 @@ def up(settings: Settings, port: int) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    started: dict[str, str] = {}
     try:
         if not settings.redis_url:
             procs.append(("redis", embedded_redis.start(home, settings.redis_socket)))
+            started["REDIS_URL"] = f"unix://{settings.redis_socket}"
             _say(f"no REDIS_URL: started an embedded Redis at unix://{settings.redis_socket}")
         if not any(settings.desk_url(d) for d in DESKS):
             sandbox_port = port + 1
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            env.update(sandbox_env(home, sandbox_url))
+            started.update(sandbox_env(home, sandbox_url))
+            env.update(started)
             sandbox = subprocess.Popen(
                 _bot_cmd("sandbox", "--port", str(sandbox_port), "--bot-url", f"http://127.0.0.1:{port}"), env=env
             )
@@ -96,6 +99,7 @@ def up(settings: Settings, port: int) -> int:
                 f"no ZENDESK_URL/JIRA_URL: running against the built-in sandbox at {sandbox_url} "
                 "(demo desks seeded; it sends signed webhooks to this bot)"
             )
+        stackfile.write(home, started)  # commands from another terminal with this home use the same stack
         web = subprocess.Popen(_bot_cmd("web", "--port", str(port)), env=env)
         procs.append(("web", web))
         procs.append(("worker", subprocess.Popen(_bot_cmd("worker"), env=env)))
@@ -117,6 +121,7 @@ def up(settings: Settings, port: int) -> int:
         _say(str(exc))
         return 1
     finally:
+        stackfile.remove(home)
         _stop_all(procs)
 
 

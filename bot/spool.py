@@ -27,7 +27,7 @@ from pathlib import Path
 import redis
 import structlog
 
-from bot.events import Event
+from bot.domain.events import Event
 
 log = structlog.get_logger(__name__)
 

@@ -19,12 +19,13 @@ import structlog
 from celery import Celery
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
 from bot.eventlog import EventLog, State
-from bot.events import Actor, Event, EventKind, event_id
 from bot.metrics import INTAKE_SECONDS, REJECTIONS, REQUESTS, _text
 from bot.spool import Spool
 from connectors import DESK_NAMES, webhook_module
-from connectors.base import Ignored, Role, WebhookRejected
+from connectors.webhook_kit import Ignored, WebhookRejected
 from tasks.publish import intake_message
 
 log = structlog.get_logger(__name__)

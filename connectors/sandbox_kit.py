@@ -14,12 +14,13 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
 from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -243,12 +244,31 @@ class Sandbox(Protocol):
         """Drop all state; with `seed`, load the demo desk again."""
         ...
 
+    def unrouted(self, status: int) -> Response | None:
+        """The desk's own answer to a request no route took (404 unknown path, 405 wrong method), or None
+        when the request's path is not this desk's."""
+        ...
 
-def make_app(parts: list[tuple[Blueprint, Blueprint]]) -> Flask:
-    """One Flask app serving several fake desks; their real paths do not collide."""
+
+Unrouted = Callable[[int], Response | None]
+
+
+def make_app(parts: list[tuple[Blueprint, Blueprint]], unrouted: Sequence[Unrouted] = ()) -> Flask:
+    """One Flask app serving several fake desks; their real paths do not collide.
+
+    A request no route takes is answered by the desk whose paths it is under, with that desk's error
+    body (a real client parses it), not with Flask's HTML page.
+    """
     app = Flask("helpdesk_bot_sandbox")
     for api, ctl in parts:
         app.register_blueprint(api)
         app.register_blueprint(ctl)
     app.add_url_rule("/_sandbox/health", "sandbox_health", lambda: jsonify({"status": "ok"}))
+
+    def no_route(error: HTTPException) -> Response | HTTPException:
+        status = error.code or 404
+        return next((r for r in (answer(status) for answer in unrouted) if r is not None), error)
+
+    app.register_error_handler(404, no_route)
+    app.register_error_handler(405, no_route)
     return app

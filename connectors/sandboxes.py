@@ -14,11 +14,13 @@ from connectors.sandbox_kit import Sandbox, make_app
 from connectors.zendesk.sandbox import ZendeskSandbox
 
 
-def build(seed: bool = True) -> tuple[Flask, dict[str, Sandbox]]:
-    sandboxes: dict[str, Sandbox] = {"zendesk": ZendeskSandbox(), "jira": JiraSandbox()}
+def build(seed: bool = True, jira_mode: str = "cloud") -> tuple[Flask, dict[str, Sandbox]]:
+    """The app serving every fake desk; `jira_mode` is `cloud` or `datacenter` (see `JiraSandbox`)."""
+    sandboxes: dict[str, Sandbox] = {"zendesk": ZendeskSandbox(), "jira": JiraSandbox(jira_mode)}
     for sandbox in sandboxes.values():
         sandbox.reset(seed)
-    return make_app([s.blueprints() for s in sandboxes.values()]), sandboxes
+    app = make_app([s.blueprints() for s in sandboxes.values()], [s.unrouted for s in sandboxes.values()])
+    return app, sandboxes
 
 
 def point_webhooks(sandboxes: dict[str, Sandbox], bot_url: str, secrets: dict[str, str | None]) -> None:
@@ -27,15 +29,16 @@ def point_webhooks(sandboxes: dict[str, Sandbox], bot_url: str, secrets: dict[st
         sandbox.emitter.configure(f"{bot_url.rstrip('/')}/webhooks/{desk}", secrets.get(desk))
 
 
-def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None) -> None:
+def serve_sandbox(host: str, port: int, *, seed: bool, bot_url: str | None, jira_mode: str = "cloud") -> None:
     from bot.config import get_settings
 
-    app, sandboxes = build(seed)
+    app, sandboxes = build(seed, jira_mode)
     if bot_url:
         settings = get_settings()
         point_webhooks(sandboxes, bot_url, {d: settings.webhook_secret(d) for d in sandboxes})
     print(
-        f"helpdesk-bot sandbox: Zendesk and Jira APIs at http://{host}:{port} "
+        f"helpdesk-bot sandbox: Zendesk and Jira ({'Cloud' if jira_mode == 'cloud' else 'Data Center'}) APIs "
+        f"at http://{host}:{port} "
         f"({'demo desks seeded' if seed else 'empty'})",
         flush=True,
     )

@@ -19,8 +19,8 @@ import structlog
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from bot.domain.errors import Conflict, HelpdeskError, RateLimited, Unavailable
 from bot.locks import LockBusy
-from connectors.base import Conflict, HelpdeskError, RateLimited, Unavailable
 from tasks.celery_app import MAX_COUNTDOWN
 
 log = structlog.get_logger(__name__)

@@ -39,7 +39,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
     url = broker_url or settings.resolved_redis_url()
     if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
         url = "redis+socket://" + url.removeprefix("unix://")
-    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.triage", "tasks.sweeps", "tasks.stranded"])
+    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.replay", "tasks.sweeps", "tasks.stranded"])
     transport = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         # Bounded publish retries: a producer never hangs on a dead broker.
@@ -80,6 +80,15 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
                 "schedule": SWEEP_EVERY,
                 # A sweep nobody ran in time is skipped, not piled up behind a stopped worker.
                 "options": {"queue": SWEEP_QUEUE, "expires": SWEEP_EVERY},
+            },
+            **{
+                f"sweep-{desk}": {
+                    "task": "helpdesk.sweep_desk",
+                    "schedule": float(settings.helpdesk_bot_sweep_seconds),
+                    "args": (desk,),
+                    "options": {"queue": SWEEP_QUEUE},
+                }
+                for desk in settings.enabled_desks()
             },
         },
     )

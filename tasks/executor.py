@@ -22,11 +22,12 @@ from typing import Any
 
 import redis
 
-from bot.policy.actions import (
+from bot.domain.actions import (
     Action,
     AddParticipants,
     Assign,
     Comment,
+    CreateLinkedBug,
     Resolve,
     SetFields,
     SetReporter,
@@ -34,9 +35,13 @@ from bot.policy.actions import (
     SetStatus,
     Tag,
 )
-from connectors.base import Conflict, Helpdesk, NewComment, Status, Ticket, TicketChanges, Visibility
+from bot.domain.decisions import Decision, RunbookResult
+from bot.domain.errors import Conflict, InvalidRequest
+from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
+from connectors.base import Helpdesk
 
 PLAN_TTL = 7 * 86400
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,14 @@ def resolve_people(
     return People(ids, tuple(missing))
 
 
-def compile_writes(ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool) -> list[TicketChanges]:
+def compile_writes(
+    ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool, groups: bool = True
+) -> list[TicketChanges]:
     """Pure: the writes that carry out `actions` on `ticket`, in the order they must be sent.
 
-    Only what differs from the snapshot is written, so re-running a decision on a ticket that already
+    `groups` says whether the desk keeps an assignment group on the ticket (Jira does not: an Assign's group
+    only says whose agents were candidates). Only what differs from the snapshot is written, so re-running
+    a decision on a ticket that already
     has its effect writes nothing.
     """
     main: dict[str, Any] = {}
@@ -115,7 +124,7 @@ def compile_writes(ticket: Ticket, actions: Sequence[Action], people: People, *,
         if isinstance(action, Assign):
             if action.agent_id and action.agent_id != ticket.assignee_id:
                 main["assignee_id"] = action.agent_id
-            if action.group_id and action.group_id != ticket.group_id:
+            if groups and action.group_id and action.group_id != ticket.group_id:
                 main["group_id"] = action.group_id
         elif isinstance(action, SetRequestType):
             if action.request_type and action.request_type != ticket.request_type:
@@ -195,50 +204,176 @@ def describe_write(changes: TicketChanges) -> str:
     return ", ".join(parts)
 
 
+@dataclass
+class PlannedWrite:
+    """One call of a plan and whether it landed. `kind` is what to do:
+
+    - `update`: `payload` is a `TicketChanges` (as JSON) for the plan's ticket on `desk`;
+    - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
+      URL are kept in `result` for the note that follows;
+    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made.
+    """
+
+    kind: str
+    desk: str
+    payload: dict[str, Any]
+    done: bool = False
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class Plan:
+    """The writes of one runbook for one event (or sweep of a ticket), stored before the first is sent."""
+
+    runbook: str
+    writes: list[PlannedWrite]
+    result: RunbookResult
+    version: int = PLAN_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "runbook": self.runbook,
+                "writes": [asdict(w) for w in self.writes],
+                "result": self.result.to_dict(),
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        data = json.loads(text)
+        if int(data.get("version") or 1) >= 2:
+            return cls(
+                runbook=data["runbook"],
+                writes=[PlannedWrite(**w) for w in data["writes"]],
+                result=RunbookResult.from_dict(data["result"]),
+                version=int(data["version"]),
+            )
+        # Version 1 (triage only): {"writes": [{"changes", "done"}], "actions", "decision"}.
+        legacy = Decision.from_dict(data.get("decision") or {"actions": data.get("actions") or []})
+        return cls(
+            runbook="triage",
+            writes=[PlannedWrite("update", "", w["changes"], bool(w["done"])) for w in data["writes"]],
+            result=legacy.runbooks[0],
+            version=1,
+        )
+
+
 class PlanStore:
-    """The writes of one event and how far they got, in Redis (see module docstring)."""
+    """The writes of one runbook run and how far they got, in Redis (see module docstring)."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r, self.prefix = client, prefix
 
-    def _key(self, event_id: str) -> str:
-        return f"{self.prefix}plan:{event_id}"
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}plan:{key}"
 
-    def load(self, event_id: str) -> dict[str, Any] | None:
-        raw = self.r.get(self._key(event_id))
-        return json.loads(raw) if raw else None
+    def load(self, key: str) -> Plan | None:
+        raw = self.r.get(self._key(key))
+        return Plan.from_json(raw) if raw else None
 
-    def save(self, event_id: str, plan: dict[str, Any]) -> None:
-        self.r.set(self._key(event_id), json.dumps(plan, ensure_ascii=False), ex=PLAN_TTL)
+    def save(self, key: str, plan: Plan) -> None:
+        self.r.set(self._key(key), plan.to_json(), ex=PLAN_TTL)
 
-    def drop(self, event_id: str) -> None:
-        self.r.delete(self._key(event_id))
-
-
-def new_plan(writes: Sequence[TicketChanges], actions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {"writes": [{"changes": changes_to_json(w), "done": False} for w in writes], "actions": list(actions)}
+    def drop(self, key: str) -> None:
+        self.r.delete(self._key(key))
 
 
-def run_plan(desk: Helpdesk, ticket: Ticket, plan: dict[str, Any], store: PlanStore, event_id: str) -> int:
+def plan_writes(
+    ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool, groups: bool = True
+) -> list[PlannedWrite]:
+    """Pure: every write the actions need, in order — linked issues on other desks first (their notes
+    follow them), then the ticket's own writes (see `compile_writes`)."""
+    out: list[PlannedWrite] = []
+    for action in actions:
+        if isinstance(action, CreateLinkedBug):
+            out.append(
+                PlannedWrite(
+                    "create_linked_issue",
+                    action.desk or ticket.desk,
+                    {
+                        "project": action.project,
+                        "summary": action.summary,
+                        "description": action.description,
+                        "issue_type": action.issue_type,
+                        "comment": action.comment,
+                        "mention_email": action.mention_email,
+                    },
+                )
+            )
+            out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug)]
+    out += [
+        PlannedWrite("update", ticket.desk, changes_to_json(w))
+        for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
+    ]
+    return out
+
+
+def describe_planned(write: PlannedWrite) -> str:
+    if write.kind == "update":
+        return describe_write(changes_from_json(write.payload))
+    if write.kind == "create_linked_issue":
+        what = f"{write.payload['issue_type']} in {write.payload['project']}"
+        return f"{write.desk}: create {what} {write.payload['summary']!r}"
+    return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
+
+
+def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store: PlanStore, key: str) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
-    The first write is guarded by the snapshot's version. A Conflict there means the snapshot is stale:
-    the plan is dropped so the retry decides again. Later writes are the bot's own follow-ups to a
-    write that already landed, so they go unguarded (a comment cannot overwrite anything).
+    The first update of the ticket is guarded by the snapshot's version. A Conflict there means the
+    snapshot is stale: the plan is dropped so the retry decides again. Later writes are the bot's own
+    follow-ups to a write that already landed, so they go unguarded (a comment cannot overwrite anything).
+    A linked issue is looked up before it is created, so a worker killed between the create and the
+    `done` mark never makes a second one.
     """
     sent = 0
-    for index, write in enumerate(plan["writes"]):
-        if write["done"]:
+    first_update = next((i for i, w in enumerate(plan.writes) if w.kind == "update"), None)
+    linked: dict[str, Any] | None = None
+    for index, write in enumerate(plan.writes):
+        if write.done:
+            linked = write.result or linked
             continue
-        changes = changes_from_json(write["changes"])
-        target = ticket if index == 0 else replace(ticket, version="")
-        try:
-            desk.apply(target, changes)
-        except Conflict:
-            if index == 0:
-                store.drop(event_id)
-            raise
-        write["done"] = True
-        store.save(event_id, plan)
+        if write.kind == "create_linked_issue":
+            linked = _create_linked(desks(write.desk), ticket, write.payload)
+            write.result = linked
+        elif write.kind == "note_linked_issue":
+            if linked is None:
+                raise InvalidRequest("a linked-issue note without the issue it names", write.payload)
+            body = f"{write.payload['text']} {linked['key']} ({linked['url']})"
+            desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
+        else:
+            target = ticket if index == first_update else replace(ticket, version="")
+            try:
+                desks(ticket.desk).apply(target, changes_from_json(write.payload))
+            except Conflict:
+                if index == first_update:
+                    store.drop(key)
+                raise
+        write.done = True
+        store.save(key, plan)
         sent += 1
     return sent
+
+
+def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:
+    """The issue a `CreateLinkedBug` asks for: the one already linked to `ticket`, else a new one."""
+    found = desk.find_linked_issue(ticket, project=payload["project"])
+    if found is None:
+        mentions: tuple[Person, ...] = ()
+        if payload.get("mention_email"):
+            person = desk.find_person(payload["mention_email"])
+            mentions = (person,) if person else ()
+        comment = NewComment(payload["comment"], Visibility.INTERNAL, mentions) if payload.get("comment") else None
+        found = desk.create_linked_issue(
+            ticket,
+            project=payload["project"],
+            summary=payload["summary"],
+            description=payload["description"],
+            issue_type=payload["issue_type"],
+            comment=comment,
+        )
+    return {"key": found.key, "url": found.url}

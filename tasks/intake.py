@@ -1,8 +1,7 @@
-"""The intake task: load a recorded event, decide what to do, do it, record the outcome."""
+"""The intake task: load a recorded event, run the runbooks its kind starts, record the outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,13 +9,16 @@ import redis
 import structlog
 from celery.signals import task_postrun
 
+from bot.domain.decisions import Decision
+from bot.domain.errors import RateLimited
+from bot.domain.events import Event
 from bot.eventlog import State
-from bot.events import Event, EventKind
 from bot.locks import ticket_lock, ticket_lock_key
 from bot.metrics import flush, observe_queue_latency, tally
-from connectors.base import RateLimited
+from tasks import registry
 from tasks.base import TRANSIENT, HelpdeskTask
 from tasks.celery_app import app
+from tasks.pipeline import Run, run_runbooks
 from tasks.runtime import Runtime, get_runtime
 
 log = structlog.get_logger(__name__)
@@ -24,20 +26,16 @@ log = structlog.get_logger(__name__)
 RETRIED: tuple[type[BaseException], ...] = (RateLimited, *TRANSIENT)
 """What the base task retries rather than fails (see tasks.base)."""
 
-Handler = Callable[[Event, Runtime, bool], dict[str, Any]]
-"""(event, runtime, dry_run) -> decision record {"outcome": str, "actions": [...]}."""
+
+def handle_event(runtime: Runtime, event: Event, run: Run) -> Decision:
+    """Every runbook the event's kind starts, in the registry's order (the caller holds the ticket lock)."""
+    runbooks = registry.for_event(event.kind, event.desk)
+    empty = f"no runbook acts on {event.kind.value} events"
+    return run_runbooks(runtime, event.desk, event.ticket_id, runbooks, run, empty=empty)
 
 
-def _no_rule(event: Event, runtime: Runtime, dry_run: bool) -> dict[str, Any]:
-    """Events the bot records but has no runbook for (yet): the decision says so explicitly."""
-    return {"actions": [], "outcome": f"no rule acts on {event.kind.value} events"}
-
-
-HANDLERS: dict[EventKind, Handler] = {}
-
-
-def handler_for(kind: EventKind) -> Handler:
-    return HANDLERS.get(kind, _no_rule)
+def lock_key(runtime: Runtime, event: Event) -> str:
+    return ticket_lock_key(runtime.prefix, event.desk, event.ticket_id)
 
 
 class IntakeTask(HelpdeskTask):
@@ -75,19 +73,21 @@ def process_event(self: IntakeTask, event_id: str) -> str:
     runtime.eventlog.count_attempt(event_id)
     structlog.contextvars.bind_contextvars(event_id=event_id, desk=event.desk, ticket=event.ticket_id)
     try:
-        handler = handler_for(event.kind)
+        runbooks = ",".join(r.name for r in registry.for_event(event.kind, event.desk)) or "none"
         try:
-            with ticket_lock(runtime.redis, ticket_lock_key(runtime.prefix, event.desk, event.ticket_id)):
-                decision = handler(event, runtime, False)
+            with ticket_lock(runtime.redis, lock_key(runtime, event)):
+                decision = handle_event(
+                    runtime, event, Run(key=event.id, now=datetime.now(UTC), source="event", event=event)
+                )
         except RETRIED:
-            tally("task_outcomes", (handler.__name__, "retried"))
+            tally("task_outcomes", (runbooks, "retried"))
             raise
         except Exception:
-            tally("task_outcomes", (handler.__name__, "failed"))
+            tally("task_outcomes", (runbooks, "failed"))
             raise
-        tally("task_outcomes", (handler.__name__, "done"))
+        tally("task_outcomes", (runbooks, "done"))
         runtime.eventlog.set_state(event_id, State.DONE, decision=decision)
-        log.info("event processed", outcome=decision.get("outcome"), actions=len(decision.get("actions", [])))
+        log.info("event processed", outcome=decision.outcome, actions=len(decision.actions))
     finally:
         structlog.contextvars.clear_contextvars()
     return State.DONE.value

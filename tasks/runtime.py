@@ -14,7 +14,8 @@ from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
 from bot.metrics import tally
 from bot.redis_conn import client_for
-from connectors.base import DeskConfig, Helpdesk, JsonApi
+from connectors.base import DeskConfig, Helpdesk
+from connectors.http import JsonApi
 from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:

@@ -1,27 +1,79 @@
-"""Periodic sweeps run by beat (and on demand by `helpdesk-bot sweep`).
+"""Periodic work run by beat (and on demand by `helpdesk-bot sweep`).
 
-`requeue_stale`: an event still `queued` long after every retry would have run means its message was
-lost (e.g. Redis restarted without persistence between record and consume); an event held by a worker
-that has stopped beating is stranded (see `tasks.stranded`) and is requeued within a sweep of its
-worker's death. Requeueing is safe: the intake task skips events already handled and every action
-checks the ticket before writing.
+- `sweep_desk`: the periodic runbooks of one desk (`tasks/registry.py`): for each, page through the desk's
+  cursor search for the tickets its selector names, read each candidate, decide as of `now` (pure), and
+  execute through the same plan path as events. A ticket whose lock is held (an event is being handled)
+  is left to the next sweep. A sweep's plan is keyed by runbook and ticket: a sweep killed half-way
+  resumes that ticket's unfinished plan on the next run instead of deciding again, so no customer gets a
+  message twice; once a plan is complete the next sweep decides afresh.
+- `requeue_stale`: an event still `queued` long after every retry would have run means its message was
+  lost (e.g. Redis restarted without persistence between record and consume); an event held by a worker
+  that has stopped beating is stranded (see `tasks.stranded`) and is requeued within a sweep of its
+  worker's death. Requeueing is safe: the intake task skips events already handled and every action
+  checks the ticket before writing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from bot.domain.decisions import RunbookResult
 from bot.eventlog import EventLog
+from bot.locks import LockBusy, ticket_lock
+from connectors.base import iter_search
+from tasks import registry
 from tasks.base import HelpdeskTask
 from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
+from tasks.pipeline import Run, run_one
 from tasks.runtime import Runtime, get_runtime
 from tasks.stranded import find_stranded, requeue_stranded
 
 log = structlog.get_logger(__name__)
 
 STALE_AFTER = timedelta(seconds=2 * MAX_COUNTDOWN)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One ticket a periodic runbook looked at, and what it decided (or why it was skipped)."""
+
+    desk: str
+    ticket: str
+    runbook: str
+    result: RunbookResult
+
+
+def sweep_desk(runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool) -> Iterator[SweepRow]:
+    """Every periodic runbook of `desk_name` over the tickets it selects, as of `now` (rows as they come)."""
+    desk = runtime.desk(desk_name)
+    for runbook in registry.periodic(desk_name):
+        assert runbook.schedule is not None  # periodic() only returns scheduled runbooks
+        query = runbook.schedule.select(runtime.policy, desk_name, now)
+        if query is None:
+            continue
+        for candidate in iter_search(desk, query):
+            key = f"sweep:{desk_name}:{candidate.id}"
+            run = Run(key=key, now=now, source="sweep --dry-run" if dry_run else "sweep", dry_run=dry_run)
+            try:
+                with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{desk_name}:{candidate.id}"):
+                    ticket = desk.get_ticket(candidate.id)
+                    result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+            except LockBusy:
+                result = RunbookResult(runbook.name, "skipped: an event for this ticket is being handled")
+            yield SweepRow(desk_name, candidate.id, runbook.name, result)
+
+
+@app.task(name="helpdesk.sweep_desk", base=HelpdeskTask, queue=SWEEP_QUEUE)
+def sweep_desk_task(desk: str) -> int:
+    """Beat's entry point: one sweep of one desk, as of now; returns how many tickets it changed."""
+    rows = list(sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False))
+    changed = sum(1 for row in rows if row.result.writes_sent)
+    log.info("sweep done", desk=desk, tickets=len(rows), changed=changed)
+    return changed
 
 
 def stale_events(eventlog: EventLog, now: datetime) -> list[str]:

@@ -18,8 +18,11 @@ import redis
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.redis_server import suite_redis_url
+
 FIXTURES = Path(__file__).parent / "fixtures"
-TEST_REDIS_URL = os.environ.get("HELPDESK_BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+TEST_REDIS_URL = suite_redis_url()
+"""Chosen once per run: the configured Redis when it answers, else a private one (tests/redis_server.py)."""
 
 
 @pytest.fixture

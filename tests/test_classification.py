@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain.tickets import Person, Status, Ticket
 from bot.policy.classify import classify
 from bot.policy.schema import load_policy
-from connectors.base import Person, Status, Ticket
 
 POLICY = load_policy(None)
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import wait_for
+from tests.conftest import TEST_REDIS_URL, wait_for
 
 ROOT = Path(__file__).parent.parent
 DESK_VARS = [f"{d}_{v}" for d in ("ZENDESK", "JIRA") for v in ("URL", "EMAIL", "API_TOKEN", "WEBHOOK_SECRET")]
@@ -121,6 +122,7 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
         except AssertionError:
             pytest.fail("the sandbox ticket was not processed:\n" + log_path.read_text())
         assert "ticket_created" in listing
+        second_terminal_commands_use_the_running_stack(env, ticket_id)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -130,12 +132,50 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
             proc.wait()
     assert "stopped" in log_path.read_text()
 
+    # `up` has stopped: the same command now explains itself in one line instead of a traceback.
+    after = run_cli("triage", ticket_id, "--dry-run", env=env)
+    assert after.returncode == 2, after.stdout + after.stderr
+    assert after.stderr.strip().count("\n") == 0 and "Traceback" not in after.stderr, after.stderr
+
+
+def second_terminal_commands_use_the_running_stack(env: dict[str, str], ticket_id: str) -> None:
+    """Commands run beside `up` (same HELPDESK_BOT_HOME, nothing else set) find its Redis and sandbox."""
+    triage = run_cli("triage", ticket_id, "--dry-run", env=env)
+    assert triage.returncode == 0, triage.stderr
+    assert f"zendesk ticket {ticket_id} (dry run: nothing written)" in triage.stdout
+    assert "already triaged" in triage.stdout
+
+    listed = [
+        json.loads(line)
+        for line in run_cli("events", "--json", "--ticket", ticket_id, "--desk", "zendesk", env=env).stdout.splitlines()
+    ]
+    event_id = next(e["id"] for e in listed if e["kind"] == "ticket_created")
+    replay = run_cli("replay", event_id, "--dry-run", env=env)
+    assert replay.returncode == 0, replay.stderr
+    assert "\n  = " in replay.stdout, replay.stdout
+
+    unknown = run_cli("replay", "zd-doesnotexist", env=env)
+    assert unknown.returncode == 2 and unknown.stderr.strip().count("\n") == 0
+
+    # Output piped into a reader that stops early (`events --json | head`) ends quietly.
+    piped = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "events", "--json", "--limit", "500"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert piped.stdout is not None and piped.stderr is not None
+    piped.stdout.close()
+    piped.wait(timeout=60)
+    with piped.stderr:
+        assert "Traceback" not in piped.stderr.read().decode()
+    assert piped.returncode == 0
+
 
 def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
     port = free_port_pair()
-    env = clean_env(
-        HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/11", HELPDESK_BOT_KEY_PREFIX="hbtest:flower:"
-    )
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL=TEST_REDIS_URL, HELPDESK_BOT_KEY_PREFIX="hbtest:flower:")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "flower", "--port", str(port)],
         env=env,

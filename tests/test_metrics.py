@@ -10,10 +10,10 @@ from pathlib import Path
 import redis
 
 from bot.app import create_app
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
 from bot.eventlog import EventLog, State
-from bot.events import Actor, Event, EventKind, event_id
 from bot.metrics import count, flush, tally
-from connectors.base import Role
 from tasks.celery_app import INTAKE_QUEUE
 from tests.conftest import TEST_REDIS_URL
 from tests.test_intake import make_settings

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import redis
 
+from bot.domain.tickets import AgentLoad, Person, Role
 from bot.policy.assign import choose_agent
 from bot.policy.schema import Agent, Assignment, Policy, load_policy
-from connectors.base import AgentLoad, Person, Role
 from tasks.rotation import Rotation
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.stack import running_stack

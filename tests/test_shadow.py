@@ -7,8 +7,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from bot.domain.events import EventKind
 from bot.eventlog import State
-from bot.events import EventKind
 from bot.policy.schema import DEFAULT_POLICY
 from tests.conftest import wait_for
 from tests.sandbox_helpers import create_ticket
@@ -34,7 +34,7 @@ def test_shadow_mode_writes_nothing_and_reports_agreement(tmp_path: Path) -> Non
             return recs if len(recs) == 2 else None
 
         records = wait_for(decided, timeout=40)
-        assert all(str(r.decision["outcome"]).startswith("shadow: would triage") for r in records)  # type: ignore[attr-defined]
+        assert all(r.decision.outcome.startswith("triage: shadow: would triage") for r in records)  # type: ignore[attr-defined]
         desk = stack.desk("zendesk")
         untouched = desk.get_ticket(bug)
         assert untouched.assignee_id is None and untouched.request_type is None

@@ -21,10 +21,10 @@ import redis
 
 from bot import embedded_redis
 from bot.app import create_app
+from bot.domain.events import Actor, Event, EventKind
+from bot.domain.tickets import Role
 from bot.eventlog import EventLog, State
-from bot.events import Actor, Event, EventKind
 from bot.spool import Spool
-from connectors.base import Role
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.test_intake import ZD_CREATED, fresh, make_settings, post
 

@@ -16,9 +16,9 @@ import pytest
 import redis
 
 from bot import heartbeat
+from bot.domain.tickets import Visibility
 from bot.eventlog import State
 from bot.locks import ticket_lock_key
-from connectors.base import Visibility
 from tasks.stranded import held_key
 from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.sandbox_helpers import create_ticket
@@ -100,5 +100,5 @@ def test_killed_worker_event_is_processed_by_another_worker(tmp_path: Path) -> N
         calls = r.hgetall(f"{prefix}metrics:counter:desk_calls")
         assert int(calls.get(b"zendesk\x1f200", 0)) > 0, calls
         outcomes = r.hgetall(f"{prefix}metrics:counter:task_outcomes")
-        assert outcomes.get(b"handle_ticket_created\x1fdone") == b"1", outcomes
+        assert outcomes.get(b"triage\x1fdone") == b"1", outcomes
         assert r.hget(f"{prefix}metrics:counter:stranded_requeues", "") == b"1"

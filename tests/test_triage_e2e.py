@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot.domain.events import EventKind
+from bot.domain.tickets import Status, Ticket, Visibility
 from bot.eventlog import State
-from bot.events import EventKind
-from connectors.base import Status, Ticket, Visibility
 from tests.conftest import FIXTURES, wait_for
 from tests.sandbox_helpers import create_ticket
 from tests.stack import Stack, running_stack
@@ -70,13 +70,30 @@ def test_new_ticket_is_assigned_typed_and_answered_once(stack: Stack, desk: str)
     assert bot_comments(ticket, Visibility.INTERNAL), "the triage note names the rule that matched"
     assert any(a.get("rule") for a in rec.actions)
 
-    # The same event again (a replay or a redelivery) changes nothing more.
+    # A dry-run replay decides as the first run did: every original action is `=`, nothing to write.
     before = (ticket.assignee_id, len(ticket.comments))
+    preview = stack.cli("replay", rec.event.id, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    marks = [
+        line.split()[0] for line in preview.stdout.splitlines() if line.startswith("  ") and line.split()[0] in "=+-"
+    ]
+    assert marks and set(marks) == {"="}, preview.stdout
+    assert len(marks) == len(rec.actions), preview.stdout
+    assert (
+        f"first time: triage: triaged as {rec.decision.runbooks[0].outcome.split('triaged as ')[1]}" in preview.stdout
+    )
+    assert "writes: none (everything is already in effect)" in preview.stdout
+
+    # A real replay writes nothing more and keeps the first decision beside its own.
     replay = stack.cli("replay", rec.event.id)
     assert replay.returncode == 0, replay.stderr
-    assert "+ " not in replay.stdout  # no action the first run did not already do
+    assert "writes sent: 0" in replay.stdout, replay.stdout
     again = adapter.get_ticket(ticket_id)
     assert (again.assignee_id, len(again.comments)) == before
+    kept = stack.log.get(rec.event.id)
+    assert kept is not None and kept.decision == rec.decision and len(kept.replays) == 1
+    listing = stack.cli("events", "--desk", desk, "--ticket", ticket_id)
+    assert "triage: triaged as" in listing.stdout and "replayed" in listing.stdout, listing.stdout
 
 
 @pytest.mark.parametrize("desk", ["zendesk", "jira"])

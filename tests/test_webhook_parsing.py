@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.events import Event, EventKind
-from connectors.base import Ignored, Role, WebhookRejected
+from bot.domain.events import Event, EventKind
+from bot.domain.tickets import Role
 from connectors.jira import webhook as jira
+from connectors.webhook_kit import Ignored, WebhookRejected
 from connectors.zendesk import webhook as zendesk
 from tests.conftest import FIXTURES
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
 from bot.eventlog import EventLog, State
-from bot.events import Actor, Event, EventKind, event_id
 from bot.webhooks import INTAKE_TASK
-from connectors.base import Role
 from tasks.celery_app import make_app
 from tasks.publish import intake_message
 from tests.conftest import TEST_REDIS_URL, BotProcesses, cleanup_prefix, wait_for
@@ -53,7 +53,8 @@ def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
         rec = wait_for(done, timeout=30)
     except AssertionError:
         pytest.fail("worker did not process the event; logs:\n" + worker.logs())
-    assert rec.decision["outcome"] == "no rule acts on ticket_updated events"
+    assert rec.decision is not None
+    assert rec.decision.outcome == "no runbook acts on ticket_updated events"
     assert rec.attempts == 1
     latency = redis.Redis.from_url(TEST_REDIS_URL).hget(f"{worker.prefix}metrics:queue_latency:jira", "count")
     assert latency == b"1"

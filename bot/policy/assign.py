@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.tickets import AgentLoad, Person
 from bot.policy.schema import Assignment, Policy
-from connectors.base import AgentLoad, Person
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.domain.tickets import Ticket
 from bot.policy.schema import DeskOptions, Match, Policy, Rule
-from connectors.base import Ticket
 
 
 @dataclass(frozen=True)

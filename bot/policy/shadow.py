@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import Status, Ticket
+from bot.domain.tickets import Status, Ticket
 
 RESOLVED = (Status.SOLVED, Status.CLOSED)
 

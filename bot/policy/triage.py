@@ -8,10 +8,12 @@ and the internal triage note).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from bot.policy.actions import (
+from bot.domain.actions import (
     Action,
     AddParticipants,
     Assign,
@@ -22,12 +24,13 @@ from bot.policy.actions import (
     SetStatus,
     Tag,
 )
+from bot.domain.tickets import AgentLoad, Person, Status, Ticket, Visibility
 from bot.policy.assign import choose_agent
 from bot.policy.classify import Classification, classify
 from bot.policy.forwarded import Forwarded, parse_forwarded
+from bot.policy.runbook import Situation, Verdict
 from bot.policy.schema import Assignment, Policy
 from bot.policy.templates import render
-from connectors.base import AgentLoad, Person, Status, Ticket, Visibility
 
 TRIAGED_TAG = "helpdesk-bot-triaged"
 """Marks a ticket the bot has triaged: a redelivered or replayed creation event finds it and stops."""
@@ -50,6 +53,8 @@ class TriagePlan:
     assignment_note: str = ""
     forwarded: Forwarded | None = None
     shadow: bool = False
+    opened_before: bool = False
+    """On a replay: the first run opened the ticket (so it is no longer new because of the bot)."""
 
     @property
     def rule(self) -> str:
@@ -67,18 +72,25 @@ class TriagePlan:
         return None
 
 
-def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> TriagePlan:
+def plan_triage(
+    ticket: Ticket, policy: Policy, desk: str, now: datetime, previous: Sequence[Mapping[str, Any]] | None = None
+) -> TriagePlan:
     """Whether to triage `ticket` at all, its classification, and whom to ask for candidate agents.
 
     Never triaged twice (the tag), never once agents have moved it on (pending, solved...), and never
-    reassigned when a person already chose an assignee.
+    reassigned when a person already chose an assignee. On a replay, `previous` holds the actions of the
+    first triage: the tag, the assignee and the status they set are the bot's own doing, so the replay
+    decides as the first run did and shows which actions still hold.
     """
     if not policy.triage.enabled:
         return TriagePlan(skip="triage is disabled in the policy")
-    if TRIAGED_TAG in ticket.tags:
+    if TRIAGED_TAG in ticket.tags and previous is None:
         return TriagePlan(skip=f"already triaged (tag {TRIAGED_TAG})")
-    if ticket.status not in (Status.NEW, Status.OPEN):
+    own = previous or ()
+    bot_set_status = any(a.get("action") in ("Resolve", "SetStatus") for a in own)
+    if ticket.status not in (Status.NEW, Status.OPEN) and not bot_set_status:
         return TriagePlan(skip=f"ticket is {ticket.status.value}, not new")
+    bot_assignees = {a.get("agent_id") for a in own if a.get("action") == "Assign"}
     classification = classify(ticket, policy)
     rule = classification.rule
     assignment = rule.assign if rule and rule.assign else policy.triage.default.assign
@@ -86,7 +98,7 @@ def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> Tri
     group_id = options.groups.get(assignment.group) if assignment else None
     if classification.request_type == "phone_only":
         needs_agent, note = False, "phone-only request: resolved with the phone instructions, not assigned"
-    elif ticket.assignee_id:
+    elif ticket.assignee_id and ticket.assignee_id not in bot_assignees:
         needs_agent, note = False, f"already assigned to {ticket.assignee_id} by a person: never reassigned"
     elif assignment is None:
         needs_agent, note = False, "no assignment configured for this rule"
@@ -104,7 +116,38 @@ def plan_triage(ticket: Ticket, policy: Policy, desk: str, now: datetime) -> Tri
         assignment_note=note,
         forwarded=forwarded,
         shadow=options.shadow or bool(rule and rule.shadow),
+        opened_before=any(a.get("action") == "SetStatus" for a in own),
     )
+
+
+def decide(situation: Situation) -> Verdict:
+    """The triage runbook's decision (see `tasks/triage.py` for the facts it is given)."""
+    s = situation
+    plan = s.facts.get("plan") or plan_triage(s.ticket, s.policy, s.desk, s.now, s.previous)
+    if plan.skip:
+        return Verdict(f"not triaged: {plan.skip}")
+    actions = decide_triage(plan, s.ticket, s.policy, s.now, list(s.facts.get("agents", [])), s.facts.get("turn"))
+    if plan.shadow:
+        return Verdict(
+            f"shadow: would triage as {plan.request_type} (rule {plan.rule})",
+            tuple(actions),
+            shadow=shadow_record(actions, plan),
+        )
+    return Verdict(f"triaged as {plan.request_type} (rule {plan.rule})", tuple(actions))
+
+
+def shadow_record(actions: Sequence[Action], plan: TriagePlan) -> dict[str, Any]:
+    """What the bot would have set, in the terms `shadow-report` compares with agents' own choices."""
+    out: dict[str, Any] = {"rule": plan.rule, "request_type": plan.request_type, "group_id": plan.group_id}
+    for action in actions:
+        if isinstance(action, Resolve):
+            out["resolution"] = action.resolution
+        elif isinstance(action, Assign):
+            out["group_id"] = action.group_id or out["group_id"]
+            out["agent_id"] = action.agent_id
+        elif isinstance(action, SetRequestType):
+            out["request_type_value"] = action.request_type
+    return out
 
 
 def _forwarded(ticket: Ticket, policy: Policy) -> Forwarded | None:
@@ -181,7 +224,7 @@ def decide_triage(
             actions.append(
                 _comment(f"first_response.{request_type}", Visibility.PUBLIC, policy, values, rule, "first response")
             )
-        if ticket.status is Status.NEW:
+        if ticket.status is Status.NEW or plan.opened_before:
             actions.append(SetStatus(rule=rule, why="awaiting support after the first response", status=Status.OPEN))
         if request_type == "incident" and ticket.channel == "email":
             actions.append(

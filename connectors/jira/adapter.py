@@ -25,14 +25,11 @@ from typing import Any
 
 from jira import JIRA
 
-from connectors.base import (
+from bot.domain.errors import HelpdeskError, InvalidRequest
+from bot.domain.tickets import (
     AgentLoad,
     BulkResult,
     Comment,
-    DeskConfig,
-    HelpdeskError,
-    InvalidRequest,
-    JsonApi,
     LinkedIssue,
     NewComment,
     Person,
@@ -44,6 +41,8 @@ from connectors.base import (
     TicketQuery,
     Visibility,
 )
+from connectors.base import DeskConfig, linked_issue_label
+from connectors.http import JsonApi
 
 STATUS_MAP = {
     "waiting for support": Status.OPEN,
@@ -68,6 +67,8 @@ class JiraDesk:
     name = "jira"
     atomic_writes = False
     """Fields, participants, comments and transitions are separate calls on Jira."""
+    holds_groups = False
+    """Jira issues have no assignment group: a group only names the candidate agents."""
 
     def __init__(self, config: DeskConfig) -> None:
         options = config.options
@@ -281,20 +282,38 @@ class JiraDesk:
         issue_type: str = "Bug",
         comment: NewComment | None = None,
     ) -> LinkedIssue:
+        """`POST /issue`, then `POST /issueLink` (a ticket of this site) or `POST /issue/{key}/remotelink`
+        (a ticket on another desk), then the comment. The label from `linked_issue_label` goes in the
+        create call itself, so `find_linked_issue` finds the issue even if the link never got made."""
         fields = {
             "project": {"key": project or self.dev_project},
             "summary": summary,
             "description": _adf_text(description) if self.cloud else description,
             "issuetype": {"name": issue_type or self.bug_type},
+            "labels": [linked_issue_label(ticket)],
         }
         made = self.api.call("POST", f"{self.rest}/issue", json={"fields": fields})
         key = str(made["key"])
-        link = {"type": {"name": self.link_type}, "inwardIssue": {"key": ticket.id}, "outwardIssue": {"key": key}}
-        self.api.call("POST", f"{self.rest}/issueLink", json=link)
+        if ticket.desk == self.name:
+            link = {"type": {"name": self.link_type}, "inwardIssue": {"key": ticket.id}, "outwardIssue": {"key": key}}
+            self.api.call("POST", f"{self.rest}/issueLink", json=link)
+        elif ticket.url:
+            remote = {"object": {"url": ticket.url, "title": f"{ticket.desk.title()} ticket {ticket.id}"}}
+            self.api.call("POST", f"{self.rest}/issue/{key}/remotelink", json=remote)
         if comment is not None:
             body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment)
             self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
+
+    def find_linked_issue(self, ticket: Ticket, *, project: str) -> LinkedIssue | None:
+        """JQL search for the issue carrying the ticket's label in `project`."""
+        jql = f'project = {project or self.dev_project} AND labels = "{linked_issue_label(ticket)}"'
+        page = self.api.call("POST", "/rest/api/3/search/jql", json={"jql": jql, "maxResults": 1, "fields": ["id"]})
+        issues = page.get("issues") or []
+        if not issues:
+            return None
+        key = str(issues[0]["key"])
+        return LinkedIssue(key=key, id=str(issues[0].get("id")), url=f"{self.api.base_url}/browse/{key}")
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Enhanced JQL search (`/rest/api/3/search/jql`): `nextPageToken` pages, no `total`."""

@@ -1,4 +1,4 @@
-"""A stateful fake of Jira Cloud with Jira Service Management, at the real REST paths.
+"""A stateful fake of Jira (Cloud or Data Center) with Jira Service Management, at the real REST paths.
 
 Platform API (`/rest/api/2` and `/3`: issues, transitions, comments, links, JQL search with
 `nextPageToken`, users, groups) and the service desk API (`/rest/servicedeskapi`: requests, their
@@ -7,6 +7,18 @@ customer-visible or internal comments, participants, request types, customers), 
 unknown issues, rate-limit headers and 429 + `Retry-After` from the shared sandbox kit. Like an admin
 webhook with a secret, it posts signed `jira:issue_created`, `jira:issue_updated` (with changelog) and
 `comment_created` events to the bot. Anyone of the demo site authenticates with any API token.
+
+Two deployments, chosen when the sandbox is made (`JiraSandbox("cloud")` or `JiraSandbox("datacenter")`),
+serve only what that deployment has, so a client written for one fails against the other as it would
+for real:
+
+- **cloud**: REST v2 and v3; users are `accountId`s with an `accountType`; search is `/search/jql` with
+  `nextPageToken` plus `/search/approximate-count` (the old `/search` answers 410 Gone, as Atlassian
+  removed it); `/project/search`; unknown routes answer 404 `application/problem+json`.
+- **datacenter**: REST v2 only (`/rest/api/3/...` is 404); users are `name`/`key`; `serverInfo` says
+  `Server`; search is `/rest/api/2/search` with `startAt`/`total`; user lookups take `username`;
+  descriptions and comments must be wiki-markup strings (an ADF document is 400); the service desk API
+  names users and takes participants by `usernames`; unknown routes answer Jersey's `null for uri` 404.
 """
 
 from __future__ import annotations
@@ -56,6 +68,18 @@ DEV_TRANSITIONS = [("71", "Done", "10011"), ("81", "Reopen", "10010")]
 RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate")
 PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
 PAGE = 50
+MODES = ("cloud", "datacenter")
+PROJECTS = {
+    "SD": {"id": "10000", "name": "Service Desk", "projectTypeKey": "service_desk", "issuetypes": ("10100",)},
+    "DEV": {"id": "10001", "name": "Development", "projectTypeKey": "software", "issuetypes": ("10200", "10201")},
+}
+ISSUE_TYPES = {
+    "10100": ("Service Request", "A request raised through the customer portal."),
+    "10200": ("Bug", "A problem which impairs or prevents the functions of the product."),
+    "10201": ("Task", "A task that needs to be done."),
+}
+UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+FIELDS_ON_CREATE = {"project", "issuetype", "summary", "description", "labels", "priority", "assignee", "reporter"}
 
 
 def _now() -> str:
@@ -96,10 +120,13 @@ class ApiError(Exception):
 @dataclass
 class State:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Account type (`atlassian` or `customer`) by user id: Data Center's user objects do not say."""
     groups: dict[str, list[str]] = field(default_factory=dict)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
+    remote_links: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10100))
 
@@ -107,12 +134,17 @@ class State:
 class JiraSandbox:
     desk = "jira"
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "cloud") -> None:
+        if mode not in MODES:
+            raise ValueError(f"Jira sandbox mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.cloud = mode == "cloud"
         self.control = SandboxControl("jira", error_body, rate_headers)
         self.emitter = WebhookEmitter(sign)
         self.state = State()
         self._lock = threading.RLock()
-        self.base_url = "https://sandbox.atlassian.net"
+        self.base_url = "https://sandbox.atlassian.net" if self.cloud else "https://jira.sandbox.example"
+        self.rest = "/rest/api/3" if self.cloud else "/rest/api/2"
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -123,10 +155,16 @@ class JiraSandbox:
                 self._seed()
 
     def _user(self, account_id: str, name: str, email: str, kind: str) -> None:
+        """A user as the deployment shows one: Cloud by `accountId` (with its type), Data Center by `name`
+        and `key` (the sandbox's users are old enough that their key is their name)."""
+        self.state.kinds[account_id] = kind
+        ident = {"accountId": account_id, "accountType": kind}
+        if not self.cloud:
+            ident = {"key": account_id, "name": account_id}
+        query = f"accountId={account_id}" if self.cloud else f"username={account_id}"
         self.state.users[account_id] = {
-            "self": f"{self.base_url}/rest/api/3/user?accountId={account_id}",
-            "accountId": account_id,
-            "accountType": kind,
+            "self": f"{self.base_url}{self.rest}/user?{query}",
+            **ident,
             "emailAddress": email,
             "displayName": name,
             "active": True,
@@ -178,15 +216,18 @@ class JiraSandbox:
     ) -> dict[str, Any]:
         if not fields.get("summary"):
             raise ApiError(400, errors={"summary": "You must specify a summary of the issue."})
+        if not self.cloud and not isinstance(fields.get("description") or "", str):
+            raise ApiError(400, errors={"description": "Operation value must be a string"})
         number = next(self.state.counters[project])
         key = f"{project}-{number}"
         issue_id = str(next(self.state.ids))
         now = _now()
         service = project == "SD"
+        type_id = self._issue_type_id(project, fields.get("issuetype") or {"id": PROJECTS[project]["issuetypes"][0]})
         issue = {
             "id": issue_id,
             "key": key,
-            "self": f"{self.base_url}/rest/api/3/issue/{issue_id}",
+            "self": f"{self.base_url}{self.rest}/issue/{issue_id}",
             "fields": {
                 "summary": str(fields["summary"]),
                 "description": fields.get("description"),
@@ -201,15 +242,12 @@ class JiraSandbox:
                 "resolution": None,
                 "resolutiondate": None,
                 "project": {
-                    "id": "10000" if service else "10001",
+                    "id": PROJECTS[project]["id"],
                     "key": project,
-                    "name": "Service Desk" if service else "Development",
-                    "projectTypeKey": "service_desk" if service else "software",
+                    "name": PROJECTS[project]["name"],
+                    "projectTypeKey": PROJECTS[project]["projectTypeKey"],
                 },
-                "issuetype": {
-                    "id": "10100" if service else "10200",
-                    "name": "Service Request" if service else str((fields.get("issuetype") or {}).get("name") or "Bug"),
-                },
+                "issuetype": {"id": type_id, "name": ISSUE_TYPES[type_id][0], "subtask": False},
                 REQUEST_TYPE_FIELD: self._request_type(request_type or "1") if service else None,
                 PARTICIPANTS_FIELD: [],
                 "customfield_10002": self._org(reporter) if service else [],
@@ -221,6 +259,22 @@ class JiraSandbox:
         if emit:
             self._emit("jira:issue_created", "issue_created", issue, reporter)
         return issue
+
+    def _issue_type_id(self, project: str, wanted: Mapping[str, Any]) -> str:
+        """The id of the issue type `{"id": ...}` or `{"name": ...}` names, if the project has it (else 400)."""
+        for type_id in PROJECTS[project]["issuetypes"]:
+            if str(wanted.get("id") or "") == type_id or wanted.get("name") == ISSUE_TYPES[type_id][0]:
+                return type_id
+        raise ApiError(400, errors={"issuetype": "The issue type selected is invalid."})
+
+    def _project_key(self, ref: Any) -> str:
+        """A project's key from its key or id (`{"key": "DEV"}`, `{"id": "10001"}`, `"DEV"`)."""
+        if isinstance(ref, Mapping):
+            ref = ref.get("key") or ref.get("id")
+        for key, project in PROJECTS.items():
+            if str(ref) in (key, project["id"]):
+                return key
+        raise ApiError(404, [f"No project could be found with key '{ref}'."])
 
     def _request_type(self, type_id: str) -> dict[str, Any]:
         if type_id not in REQUEST_TYPES:
@@ -238,12 +292,20 @@ class JiraSandbox:
         return issue
 
     def _account(self, value: Any, field_name: str) -> dict[str, Any] | None:
+        """The user a request names: Cloud by `accountId`, Data Center by `name` (or `key`); each
+        deployment ignores the other's property, so naming a user the wrong way finds nobody."""
         if value is None:
             return None
-        account = value.get("accountId") if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping):
+            account = value.get("accountId") if self.cloud else (value.get("name") or value.get("key"))
+        else:
+            account = value
         if account not in self.state.users:
             raise ApiError(400, errors={field_name: f"User '{account}' does not exist."})
         return self.state.users[str(account)]
+
+    def _kind(self, account: str) -> str:
+        return self.state.kinds.get(account, "atlassian")
 
     def _edit(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any]) -> None:
         fields = issue["fields"]
@@ -260,9 +322,11 @@ class JiraSandbox:
             REQUEST_TYPE_FIELD,
             PARTICIPANTS_FIELD,
         }
+        if not self.cloud and not isinstance(given.get("description") or "", str):
+            raise ApiError(400, errors={"description": "Operation value must be a string"})
         for name in given:
             if name not in known:
-                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+                errors[name] = UNKNOWN_FIELD.format(name)
         if errors:
             raise ApiError(400, errors=errors)
         for name, value in given.items():
@@ -349,10 +413,12 @@ class JiraSandbox:
     def _comment(self, issue: dict[str, Any], actor: str, body: Any, public: bool) -> dict[str, Any]:
         if body in (None, "", {}):
             raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
+        if not self.cloud and not isinstance(body, str):
+            raise ApiError(400, errors={"comment": "Operation value must be a string"})
         comment_id = str(next(self.state.ids))
         comment = {
             "id": comment_id,
-            "self": f"{self.base_url}/rest/api/3/issue/{issue['id']}/comment/{comment_id}",
+            "self": f"{self.base_url}{self.rest}/issue/{issue['id']}/comment/{comment_id}",
             "author": self.state.users[actor],
             "updateAuthor": self.state.users[actor],
             "body": body,
@@ -361,8 +427,7 @@ class JiraSandbox:
             "jsdPublic": public,
         }
         self.state.comments[issue["key"]].append(comment)
-        user = self.state.users[actor]
-        if public and user["accountType"] == "customer" and issue["fields"]["status"]["id"] == "10002":
+        if public and self._kind(actor) == "customer" and issue["fields"]["status"]["id"] == "10002":
             issue["fields"]["status"] = self._status("10001")
         issue["fields"]["updated"] = _now()
         self._emit("comment_created", None, issue, actor, comment=comment)
@@ -418,10 +483,12 @@ class JiraSandbox:
         login = basic_login()
         if login is None:
             raise ApiError(401)
-        user = next((u for u in self.state.users.values() if u["emailAddress"].lower() == login), None)
-        if user is None:
+        account = next(
+            (a for a, u in self.state.users.items() if login in (u["emailAddress"].lower(), a.lower())), None
+        )
+        if account is None:
             raise ApiError(401)
-        return str(user["accountId"])
+        return account
 
     def blueprints(self) -> tuple[Blueprint, Blueprint]:
         api = Blueprint("jira_api", __name__, url_prefix="/rest")
@@ -447,27 +514,81 @@ class JiraSandbox:
                     return resp
 
                 for index, rule in enumerate(rules):
-                    api.add_url_rule(rule, f"{fn.__name__}_{index}", view, methods=methods)
+                    if "/api/latest/" in rule:  # `latest` is version 2 (the `jira` client assigns through it)
+                        api.add_url_rule(rule, f"{fn.__name__}_{index}", view, methods=methods, defaults={"v": 2})
+                    else:
+                        api.add_url_rule(rule, f"{fn.__name__}_{index}", view, methods=methods)
                 return fn
 
             return wrap
 
         def both(path: str) -> list[str]:
-            return [f"/api/<int(min=2,max=3):v>{path}"]
+            """The platform route in every REST version the deployment has (Cloud 2 and 3, Data Center 2)."""
+            return [f"/api/<int(min=2,max={3 if sb.cloud else 2}):v>{path}", f"/api/latest{path}"]
+
+        def cloud_only(path: str) -> list[str]:
+            return both(path) if sb.cloud else []
+
+        def datacenter_only(path: str) -> list[str]:
+            return [] if sb.cloud else both(path)
 
         @route(both("/serverInfo"), ["GET"])
         def server_info(caller: str, v: int) -> tuple[int, Any]:
+            version = [1001, 0, 0] if sb.cloud else [9, 12, 15]
             return 200, {
                 "baseUrl": request.host_url.rstrip("/"),
-                "version": "1001.0.0-SNAPSHOT",
-                "versionNumbers": [1001, 0, 0],
-                "deploymentType": "Cloud",
-                "buildNumber": 100275,
+                "version": "1001.0.0-SNAPSHOT" if sb.cloud else "9.12.15",
+                "versionNumbers": version,
+                "deploymentType": "Cloud" if sb.cloud else "Server",  # Data Center says Server too
+                "buildNumber": 100275 if sb.cloud else 9120015,
                 "buildDate": "2026-01-01T00:00:00.000+0000",
                 "serverTime": _now(),
                 "scmInfo": "sandbox",
                 "serverTitle": "Jira",
             }
+
+        @route(both("/project"), ["GET"])
+        def projects(caller: str, v: int) -> tuple[int, Any]:
+            return 200, [sb._project_json(key, v) for key in PROJECTS]
+
+        @route(cloud_only("/project/search"), ["GET"])
+        def project_search(caller: str, v: int) -> tuple[int, Any]:
+            start, size = int(request.args.get("startAt") or 0), min(int(request.args.get("maxResults") or 50), 100)
+            keys = list(PROJECTS)[start : start + size]
+            return 200, {
+                "self": request.url,
+                "maxResults": size,
+                "startAt": start,
+                "total": len(PROJECTS),
+                "isLast": start + size >= len(PROJECTS),
+                "values": [sb._project_json(k, v) for k in keys],
+            }
+
+        @route(both("/project/<ref>"), ["GET"])
+        def project(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            key = sb._project_key(ref)
+            types = [sb._issue_type_json(t, v) for t in PROJECTS[key]["issuetypes"]]
+            lead = sb.state.users.get("agent-dave") or next(iter(sb.state.users.values()), None)
+            return 200, {
+                **sb._project_json(key, v),
+                "description": "",
+                "lead": lead,
+                "components": [],
+                "issueTypes": types,
+                "assigneeType": "UNASSIGNED",
+                "versions": [],
+                "roles": {},
+            }
+
+        @route(both("/issuetype"), ["GET"])
+        def issue_types(caller: str, v: int) -> tuple[int, Any]:
+            return 200, [sb._issue_type_json(t, v) for t in ISSUE_TYPES]
+
+        @route(both("/issuetype/<type_id>"), ["GET"])
+        def issue_type(caller: str, v: int, type_id: str) -> tuple[int, Any]:
+            if type_id not in ISSUE_TYPES:
+                raise ApiError(404, ["The issue type with id '" + type_id + "' does not exist"])
+            return 200, sb._issue_type_json(type_id, v)
 
         @route(both("/myself"), ["GET"])
         def myself(caller: str, v: int) -> tuple[int, Any]:
@@ -517,11 +638,16 @@ class JiraSandbox:
         @route(both("/issue"), ["POST"])
         def create_issue(caller: str, v: int) -> tuple[int, Any]:
             data = request.get_json(force=True)["fields"]
-            project = ((data.get("project") or {}).get("key")) or ""
-            if project not in sb.state.counters:
-                raise ApiError(400, errors={"project": "Specify a valid project ID or key"})
+            try:
+                project = sb._project_key(data.get("project") or "")
+            except ApiError:
+                raise ApiError(400, errors={"project": "Specify a valid project ID or key"}) from None
             if not (data.get("issuetype") or {}).get("name") and not (data.get("issuetype") or {}).get("id"):
                 raise ApiError(400, errors={"issuetype": "Specify an issue type"})
+            known = FIELDS_ON_CREATE | ({REQUEST_TYPE_FIELD} if project == "SD" else set())
+            unknown = {n: UNKNOWN_FIELD.format(n) for n in data if n not in known}
+            if unknown:
+                raise ApiError(400, errors=unknown)
             issue = sb._create(project, caller, data)
             return 201, {"id": issue["id"], "key": issue["key"], "self": issue["self"]}
 
@@ -595,6 +721,22 @@ class JiraSandbox:
             )
             return 201, sb._comment(sb._issue(ref), caller, data.get("body"), not internal)
 
+        @route(both("/issue/<ref>/remotelink"), ["GET"])
+        def remote_links(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            return 200, sb.state.remote_links.get(sb._issue(ref)["key"], [])
+
+        @route(both("/issue/<ref>/remotelink"), ["POST"])
+        def add_remote_link(caller: str, v: int, ref: str) -> tuple[int, Any]:
+            """A link to something outside Jira (a Zendesk ticket): `object.url` and `object.title` required."""
+            key = sb._issue(ref)["key"]
+            data = request.get_json(force=True)
+            target = data.get("object") if isinstance(data, dict) else None
+            if not isinstance(target, dict) or not target.get("url") or not target.get("title"):
+                raise ApiError(400, [], {"object": "A remote link needs an object with a url and a title."})
+            link_id = next(sb.state.ids)
+            sb.state.remote_links.setdefault(key, []).append({"id": link_id, "object": target})
+            return 201, {"id": link_id, "self": f"{sb.base_url}/rest/api/{v}/issue/{key}/remotelink/{link_id}"}
+
         @route(both("/issueLink"), ["POST"])
         def link(caller: str, v: int) -> tuple[int, Any]:
             data = request.get_json(force=True)
@@ -615,28 +757,50 @@ class JiraSandbox:
             sb.state.links.append({**record, "inward": inward["key"], "outward": outward["key"]})
             return 201, None
 
-        @route(both("/search/jql"), ["GET", "POST"])
+        @route(cloud_only("/search/jql"), ["GET", "POST"])
         def search(caller: str, v: int) -> tuple[int, Any]:
+            """Cloud's enhanced search: `nextPageToken` pages, no `total`, only `id` unless `fields` asks."""
             args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
-            jql = str(args.get("jql") or "")
             size = min(int(args.get("maxResults") or PAGE), 5000)
             start = int(args.get("nextPageToken") or 0)
-            wanted = args.get("fields") or "id"
-            wanted = set(wanted.split(",") if isinstance(wanted, str) else wanted)
-            found = sb._jql(jql)
+            found = sb._jql(str(args.get("jql") or ""))
             page = found[start : start + size]
             body: dict[str, Any] = {
-                "issues": [sb._issue_json(i, v, wanted) for i in page],
+                "issues": [sb._issue_json(i, v, _wanted(args, "id")) for i in page],
                 "isLast": start + size >= len(found),
             }
             if not body["isLast"]:
                 body["nextPageToken"] = str(start + size)
             return 200, body
 
+        @route(datacenter_only("/search"), ["GET", "POST"])
+        def search_by_offset(caller: str, v: int) -> tuple[int, Any]:
+            """Data Center's search: `startAt`/`maxResults` pages with a `total` (0 results: just count)."""
+            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            size = max(0, min(int(args.get("maxResults", PAGE)), 1000))
+            start = int(args.get("startAt") or 0)
+            found = sb._jql(str(args.get("jql") or ""))
+            return 200, {
+                "expand": "schema,names",
+                "startAt": start,
+                "maxResults": size,
+                "total": len(found),
+                "issues": [sb._issue_json(i, v, _wanted(args, "*navigable")) for i in found[start : start + size]],
+            }
+
+        @route(cloud_only("/search"), ["GET", "POST"])
+        def search_removed(caller: str, v: int) -> tuple[int, Any]:
+            raise ApiError(
+                410,
+                [
+                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+                ],
+            )
+
         @route(both("/project/<key>/statuses"), ["GET"])
         def project_statuses(caller: str, v: int, key: str) -> tuple[int, Any]:
-            if key not in sb.state.counters:
-                raise ApiError(404, [f"No project could be found with key '{key}'."])
+            key = sb._project_key(key)
             ids = ["10001", "10002", "10003", "10004", "10005", "10006"] if key == "SD" else ["10010", "10011"]
             type_id, type_name = ("10100", "Service Request") if key == "SD" else ("10200", "Bug")
             statuses = [
@@ -652,39 +816,81 @@ class JiraSandbox:
                 }
             ]
 
-        @route(both("/search/approximate-count"), ["POST"])
+        @route(cloud_only("/search/approximate-count"), ["POST"])
         def count(caller: str, v: int) -> tuple[int, Any]:
             return 200, {"count": len(sb._jql(str(request.get_json(force=True).get("jql") or "")))}
 
         @route(both("/user/search"), ["GET"])
         def user_search(caller: str, v: int) -> tuple[int, Any]:
-            query = str(request.args.get("query") or "").lower()
+            """Cloud takes `query`, Data Center `username`; either matches the start of a name or an email."""
+            parameter = "query" if sb.cloud else "username"
+            query = str(request.args.get(parameter) or "").lower()
             if not query:
-                raise ApiError(400, ["The query parameter 'query' is required."])
-            return 200, [
-                u for u in sb.state.users.values() if query in (u["emailAddress"].lower(), u["displayName"].lower())
-            ]
+                raise ApiError(400, [f"The query parameter '{parameter}' is required."])
+            words = {
+                a: [u["emailAddress"].lower(), a.lower(), *u["displayName"].lower().split()]
+                for a, u in sb.state.users.items()
+            }
+            return 200, [sb.state.users[a] for a, ws in words.items() if any(w.startswith(query) for w in ws)]
 
         @route(both("/user"), ["GET"])
         def user(caller: str, v: int) -> tuple[int, Any]:
-            account = request.args.get("accountId", "")
+            """One user, by `accountId` (Cloud) or `username`/`key` (Data Center); `expand=applicationRoles`
+            says whether they may work as an agent (a JSM customer has none)."""
+            args = request.args
+            account = args.get("accountId", "") if sb.cloud else args.get("username") or args.get("key") or ""
             if account not in sb.state.users:
                 raise ApiError(404, ["Specified user does not exist or you do not have required permissions"])
-            return 200, sb.state.users[account]
+            body = dict(sb.state.users[account])
+            expand = str(args.get("expand") or "")
+            if "applicationRoles" in expand:
+                agent = sb._kind(account) != "customer"
+                roles = [{"key": "jira-servicedesk", "name": "Jira Service Management"}] if agent else []
+                body["applicationRoles"] = {"size": len(roles), "items": roles}
+            if "groups" in expand:
+                groups = [{"name": g} for g, members in sb.state.groups.items() if account in members]
+                body["groups"] = {"size": len(groups), "items": groups}
+            return 200, body
 
         @route(both("/group/member"), ["GET"])
         def group_member(caller: str, v: int) -> tuple[int, Any]:
+            """Members in pages of at most 50 (`startAt`, `maxResults`, `isLast`), as on both deployments."""
             name = str(request.args.get("groupname") or "")
             if name not in sb.state.groups:
                 raise ApiError(404, ["Specified group does not exist."])
             members = [sb.state.users[a] for a in sb.state.groups[name]]
+            start = int(request.args.get("startAt") or 0)
+            size = max(1, min(int(request.args.get("maxResults") or 50), 50))
             return 200, {
                 "self": request.url,
-                "maxResults": 50,
-                "startAt": 0,
+                "maxResults": size,
+                "startAt": start,
                 "total": len(members),
-                "isLast": True,
-                "values": members,
+                "isLast": start + size >= len(members),
+                "values": members[start : start + size],
+            }
+
+        @route(both("/group"), ["GET"])
+        def group(caller: str, v: int) -> tuple[int, Any]:
+            """The older group resource the `jira` client's `group_members` reads: `expand=users[a:b]` pages."""
+            name = str(request.args.get("groupname") or "")
+            if name not in sb.state.groups:
+                raise ApiError(404, ["Specified group does not exist."])
+            members = [sb.state.users[a] for a in sb.state.groups[name]]
+            window = re.search(r"users\[(\d+):(\d+)\]", str(request.args.get("expand") or ""))
+            first, last = (int(window.group(1)), int(window.group(2))) if window else (0, 49)
+            items = members[first : min(last, first + 49) + 1]
+            return 200, {
+                "name": name,
+                "self": request.url,
+                "users": {
+                    "size": len(members),
+                    "items": items,
+                    "max-results": 50,
+                    "start-index": first,
+                    "end-index": first + max(len(items) - 1, 0),
+                },
+                "expand": "users",
             }
 
         sd = "/servicedeskapi"
@@ -697,7 +903,7 @@ class JiraSandbox:
             values = data.get("requestFieldValues") or {}
             reporter = caller
             if data.get("raiseOnBehalfOf"):
-                reporter = str(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf")["accountId"])  # type: ignore[index]
+                reporter = _uid(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf") or {})
             issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
             return 201, sb._request_json(issue)
 
@@ -708,7 +914,7 @@ class JiraSandbox:
         @route([f"{sd}/request/<ref>/comment"], ["GET"])
         def request_comments(caller: str, ref: str) -> tuple[int, Any]:
             comments = sb.state.comments[sb._issue(ref)["key"]]
-            if request.args.get("public") == "true" or sb.state.users[caller]["accountType"] == "customer":
+            if request.args.get("public") == "true" or sb._kind(caller) == "customer":
                 comments = [c for c in comments if c["jsdPublic"]]  # customers never see internal notes
             start = int(request.args.get("start") or 0)
             limit = min(int(request.args.get("limit") or PAGE), 100)
@@ -731,7 +937,7 @@ class JiraSandbox:
             data = request.get_json(force=True)
             if not isinstance(data.get("body"), str) or not isinstance(data.get("public", True), bool):
                 raise ApiError(400, ["body must be text and public a boolean"])
-            if not data.get("public", True) and sb.state.users[caller]["accountType"] == "customer":
+            if not data.get("public", True) and sb._kind(caller) == "customer":
                 raise ApiError(400, ["Customers can set comments to public visibility only."])
             comment = sb._comment(sb._issue(ref), caller, data["body"], data.get("public", True))
             return 201, {
@@ -756,9 +962,10 @@ class JiraSandbox:
         @route([f"{sd}/request/<ref>/participant"], ["POST"])
         def add_participants(caller: str, ref: str) -> tuple[int, Any]:
             issue = sb._issue(ref)
-            current = [u["accountId"] for u in issue["fields"][PARTICIPANTS_FIELD]]
-            wanted = current + [a for a in request.get_json(force=True).get("accountIds") or [] if a not in current]
-            sb._edit(issue, caller, {"fields": {PARTICIPANTS_FIELD: wanted}})
+            current = [_uid(u) for u in issue["fields"][PARTICIPANTS_FIELD]]
+            named = request.get_json(force=True).get("accountIds" if sb.cloud else "usernames") or []
+            wanted = current + [a for a in named if a not in current]
+            sb._edit(issue, caller, {"fields": {PARTICIPANTS_FIELD: [sb._ref(a) for a in wanted]}})
             users = issue["fields"][PARTICIPANTS_FIELD]
             return 200, {
                 "size": len(users),
@@ -785,14 +992,74 @@ class JiraSandbox:
             if any(u["emailAddress"].lower() == email.lower() for u in sb.state.users.values()):
                 raise ApiError(400, [f"An account already exists for this email: {email}"])
             account = f"cust-{next(sb.state.ids)}"
-            sb._user(account, str(data.get("displayName") or email), email, "customer")
+            name = data.get("displayName") or data.get("fullName")  # Cloud's and Data Center's word for it
+            sb._user(account, str(name or email), email, "customer")
             return 201, sb._sd_user(sb.state.users[account])
 
         return api, control_blueprint("jira", self.control, self.emitter, self.reset)
 
+    def unrouted(self, status: int) -> Response | None:
+        """What Jira answers for a route it does not have: Cloud's gateway a problem document naming the
+        method and path, Data Center's Jersey `null for uri`."""
+        if not request.path.startswith("/rest/"):
+            return None
+        if self.cloud:
+            title = "Not Found" if status == 404 else "Method Not Allowed"
+            body: dict[str, Any] = {
+                "type": "about:blank",
+                "title": title,
+                "status": status,
+                "detail": f"No endpoint {request.method} {request.path}.",
+                "instance": request.path,
+            }
+            resp = jsonify(body)
+            resp.content_type = "application/problem+json;charset=UTF-8"
+        else:
+            resp = jsonify({"message": f"null for uri: {request.url}", "status-code": status})
+        resp.status_code = status
+        return resp
+
+    def _project_json(self, key: str, version: int) -> dict[str, Any]:
+        project = PROJECTS[key]
+        body: dict[str, Any] = {
+            "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+            "self": f"{self.base_url}/rest/api/{version}/project/{project['id']}",
+            "id": project["id"],
+            "key": key,
+            "name": project["name"],
+            "avatarUrls": {"48x48": f"{self.base_url}/secure/projectavatar?pid={project['id']}"},
+            "projectTypeKey": project["projectTypeKey"],
+        }
+        if self.cloud:
+            body |= {"simplified": False, "style": "classic", "isPrivate": False, "properties": {}}
+        else:
+            body["archived"] = False
+        return body
+
+    def _issue_type_json(self, type_id: str, version: int) -> dict[str, Any]:
+        name, description = ISSUE_TYPES[type_id]
+        body: dict[str, Any] = {
+            "self": f"{self.base_url}/rest/api/{version}/issuetype/{type_id}",
+            "id": type_id,
+            "description": description,
+            "iconUrl": f"{self.base_url}/secure/viewavatar?size=medium&avatarId={type_id}&avatarType=issuetype",
+            "name": name,
+            "subtask": False,
+            "avatarId": int(type_id),
+        }
+        if self.cloud:
+            body |= {"untranslatedName": name, "hierarchyLevel": 0}
+        return body
+
+    def _ref(self, account: str) -> dict[str, str]:
+        """How a request body names a user on this deployment."""
+        return {"accountId": account} if self.cloud else {"name": account}
+
     def _sd_user(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """A user as the service desk API shows one (Cloud: `accountId`; Data Center: `name` and `key`)."""
+        ident = {"accountId": user["accountId"]} if self.cloud else {"name": user["name"], "key": user["key"]}
         return {
-            "accountId": user["accountId"],
+            **ident,
             "emailAddress": user["emailAddress"],
             "displayName": user["displayName"],
             "active": True,
@@ -836,6 +1103,19 @@ class JiraSandbox:
         return sorted(issues, key=lambda i: (i["fields"]["project"]["key"], int(i["key"].split("-")[1])))
 
 
+def _uid(user: Mapping[str, Any]) -> str:
+    """A user's id on either deployment: Cloud's `accountId`, Data Center's `name`."""
+    return str(user.get("accountId") or user.get("name") or "")
+
+
+def _wanted(args: Mapping[str, Any], default: str) -> set[str]:
+    """The `fields` a search asked for (a comma list or a JSON array), or the endpoint's default."""
+    wanted = args.get("fields") or default
+    if isinstance(wanted, str):
+        return set(wanted.split(","))
+    return {str(w) for w in wanted}
+
+
 def _sd_error(body: Mapping[str, Any]) -> dict[str, Any]:
     """The service desk API words errors its own way: one `errorMessage` plus its i18n key."""
     messages = list(body.get("errorMessages") or []) + [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
@@ -859,7 +1139,7 @@ def _holds(fields: Mapping[str, Any], key: str, name: str, op: str, values: list
             fields["status"]["statusCategory"]["key"]
         ]
     elif name == "assignee":
-        actual = (fields.get("assignee") or {}).get("accountId")
+        actual = _uid(fields.get("assignee") or {}) or None
     elif name == "labels":
         return any(v in fields["labels"] for v in values) is (op in ("=", "in"))
     elif name == "updated":

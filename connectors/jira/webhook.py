@@ -22,8 +22,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.events import Actor, Event, EventKind, event_id
-from connectors.base import Ignored, Role, WebhookRejected, hmac_sha256, same_digest
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
+from connectors.webhook_kit import Ignored, WebhookRejected, hmac_sha256, same_digest
 
 DESK = "jira"
 SIGNATURE = "x-hub-signature"

@@ -25,13 +25,11 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Ticket as ZenpyTicket
 from zenpy.lib.exception import APIException, ZenpyException
 
-from connectors.base import (
+from bot.domain.errors import InvalidRequest, Unavailable
+from bot.domain.tickets import (
     AgentLoad,
     BulkResult,
     Comment,
-    DeskConfig,
-    InvalidRequest,
-    JsonApi,
     LinkedIssue,
     NewComment,
     Person,
@@ -41,11 +39,10 @@ from connectors.base import (
     Ticket,
     TicketChanges,
     TicketQuery,
-    Unavailable,
     Visibility,
-    chunked,
-    error_for_status,
 )
+from connectors.base import DeskConfig, chunked
+from connectors.http import JsonApi, error_for_status
 
 TO_STATUS = {
     "new": Status.NEW,
@@ -293,6 +290,10 @@ class ZendeskDesk:
             "Zendesk has no issue projects: linked bugs are created on the Jira desk (desks.jira.dev_project)",
             {"ticket": ticket.id, "project": project},
         )
+
+    def find_linked_issue(self, ticket: Ticket, *, project: str) -> LinkedIssue | None:
+        """Zendesk holds no issues of its own: a ticket's linked issue lives on the Jira desk."""
+        return None
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """The export endpoint: cursor-paginated with no 1,000-result cap (plain search stops there)."""

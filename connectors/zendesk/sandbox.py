@@ -14,7 +14,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, request
 
 from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
+from connectors.zendesk import search_syntax
 from connectors.zendesk.webhook import sign
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -29,6 +30,11 @@ PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
+SEARCH_LIMIT = 1000
+SEARCH_LIMIT_BODY = {
+    "error": "invalid",
+    "description": "Invalid search: Requested response size was greater than Search Response Limits",
+}
 
 
 def _now() -> str:
@@ -158,7 +164,22 @@ class ZendeskSandbox:
 
     def _seed(self) -> None:
         for oid, name in ((401, "Acme"), (402, "Globex")):
-            self.state.organizations[oid] = {"id": oid, "name": name, "domain_names": [f"{name.lower()}.test"]}
+            self.state.organizations[oid] = {
+                "url": f"{self.base_url}/api/v2/organizations/{oid}.json",
+                "id": oid,
+                "name": name,
+                "shared_tickets": False,
+                "shared_comments": False,
+                "external_id": None,
+                "created_at": _now(),
+                "updated_at": _now(),
+                "domain_names": [f"{name.lower()}.test"],
+                "details": "",
+                "notes": "",
+                "group_id": None,
+                "tags": [],
+                "organization_fields": {},
+            }
         self._user(1, "Helpdesk Bot", "bot@example.com", "admin")
         for uid, name, email in (
             (101, "Alice Agent", "alice@example.com"),
@@ -229,6 +250,15 @@ class ZendeskSandbox:
                     "details": {"base": [{"description": "Description: cannot be blank"}]},
                 },
             )
+        if data.get("status") is not None and data["status"] not in STATUSES[:-1]:
+            raise ApiError(
+                422,
+                {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": {"status": [{"description": f"Status: {data['status']} is not a valid status"}]},
+                },
+            )
         requester = self._resolve_requester(data.get("requester", data.get("requester_id")), author)
         tid = next(self.state.ticket_ids)
         now = _now()
@@ -246,7 +276,7 @@ class ZendeskSandbox:
             "raw_subject": data.get("subject") or body[:60],
             "description": body,
             "priority": data.get("priority"),
-            "status": "open" if data.get("assignee_id") else "new",
+            "status": data.get("status") or ("open" if data.get("assignee_id") else "new"),
             "recipient": None,
             "requester_id": requester,
             "submitter_id": author,
@@ -517,12 +547,14 @@ class ZendeskSandbox:
             raise ApiError(401)
         return int(user["id"])
 
-    def _paged(self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def _paged(
+        self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None = None, max_size: int = 100
+    ) -> dict[str, Any]:
         """Cursor pagination as Zendesk does it (`page[size]`, `page[after]`, `meta`, `links`), or offset pagination
         (`page`, `per_page` → `next_page`, `previous_page`, `count`) for older clients that ask for it."""
         if ("page" in request.args or "per_page" in request.args) and key != "results":
             return self._offset_page(key, items, extra)
-        size = min(int(request.args.get("page[size]", 100)), 100)
+        size = max(1, min(int(request.args.get("page[size]", 100)), max_size))
         start = int(request.args.get("page[after]") or 0)
         page = items[start : start + size]
         more = start + size < len(items)
@@ -594,6 +626,13 @@ class ZendeskSandbox:
             if len(ids) > MAX_IDS:
                 raise ApiError(400, _too_many("ids"))
             return 200, {"users": [sb.state.users[i] for i in ids if i in sb.state.users]}
+
+        @route("/users", ["GET"])
+        def users(caller: int) -> tuple[int, Any]:
+            """Every user, optionally of some roles (`role=agent` or `role[]=admin&role[]=agent`)."""
+            roles = set(request.args.getlist("role") + request.args.getlist("role[]"))
+            items = [u for u in sb.state.users.values() if not roles or u["role"] in roles]
+            return 200, sb._paged("users", items)
 
         @route("/users/search", ["GET"])
         def search_users(caller: int) -> tuple[int, Any]:
@@ -808,42 +847,102 @@ class ZendeskSandbox:
                 raise ApiError(404)
             return 200, {"job_status": sb.state.jobs[job_id]}
 
+        @route("/search", ["GET"])
+        def search(caller: int) -> tuple[int, Any]:
+            """Offset pages of at most 100, and never past the 1,000th result (422, as Zendesk answers)."""
+            query = search_syntax.parse(request.args.get("query", ""))
+            per_page = max(1, min(int(request.args.get("per_page", 100)), 100))
+            number = max(1, int(request.args.get("page", 1)))
+            if number * per_page > SEARCH_LIMIT:
+                raise ApiError(422, SEARCH_LIMIT_BODY)
+            found = sb._search(query, caller, sort_by=request.args.get("sort_by"), order=request.args.get("sort_order"))
+            return 200, sb._offset_page("results", found, {"facets": None})
+
         @route("/search/export", ["GET"])
         def search_export(caller: int) -> tuple[int, Any]:
-            if request.args.get("filter[type]") != "ticket":
+            """Cursor pages of up to 1,000, no result cap; `filter[type]` is required and wins over `type:`."""
+            kind = request.args.get("filter[type]")
+            if kind not in search_syntax.TYPES:
                 raise ApiError(400, {"error": "InvalidValue", "description": "filter[type] is required"})
-            items = [sb._ticket_json(t) | {"result_type": "ticket"} for t in sb._search(request.args.get("query", ""))]
-            return 200, sb._paged("results", items, {"facets": None})
+            query = search_syntax.parse(request.args.get("query", ""))
+            found = sb._search(replace(query, types=frozenset({kind})), caller, export=True)
+            return 200, sb._paged("results", found, {"facets": None}, max_size=1000)
 
         @route("/search/count", ["GET"])
         def search_count(caller: int) -> tuple[int, Any]:
-            return 200, {"count": len(sb._search(request.args.get("query", "")))}
+            return 200, {"count": len(sb._search(search_syntax.parse(request.args.get("query", "")), caller))}
 
         return api, control_blueprint("zendesk", self.control, self.emitter, self.reset)
 
-    def _search(self, query: str) -> list[dict[str, Any]]:
-        """The subset of Zendesk's search syntax the bot uses: status (repeated = any of), assignee, group,
-        updated, tags."""
-        tickets = list(self.state.tickets.values())
-        order = {s: i for i, s in enumerate(STATUSES)}
-        statuses: set[str] = set()
-        for term in query.split():
-            key, op, value = _term(term)
-            if key == "status" and op == "<":
-                statuses |= {s for s in STATUSES if order[s] < order.get(value, 99)}
-            elif key == "status":
-                statuses.add(value)
-            elif key == "assignee":
-                tickets = [t for t in tickets if str(t["assignee_id"]) == value]
-            elif key == "group":
-                tickets = [t for t in tickets if str(t["group_id"]) == value]
-            elif key == "updated":
-                tickets = [t for t in tickets if (t["updated_at"] < value if op == "<" else t["updated_at"] > value)]
-            elif key == "tags":
-                tickets = [t for t in tickets if value in t["tags"]]
-        if statuses:
-            tickets = [t for t in tickets if t["status"] in statuses]
-        return sorted(tickets, key=lambda t: t["id"])
+    def unrouted(self, status: int) -> Response | None:
+        """A path or method the API does not have: Zendesk's `InvalidEndpoint` (it answers 404 for both)."""
+        if not request.path.startswith("/api/v2/"):
+            return None
+        resp = jsonify({"error": "InvalidEndpoint", "description": "Not found"})
+        resp.status_code = 404
+        return resp
+
+    def _search(
+        self,
+        query: search_syntax.Query,
+        caller: int,
+        *,
+        sort_by: str | None = None,
+        order: str | None = None,
+        export: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Every record the query matches, as search results (`result_type` added). Export orders by
+        `created_at` newest first (ties by id, as its cursor says); search by `sort_by`/`order_by:`."""
+        directory = _Directory(self, caller)
+        now = datetime.now(UTC)
+        kinds: list[tuple[str, list[dict[str, Any]]]] = [
+            ("ticket", [self._ticket_json(t) for t in self.state.tickets.values()]),
+            ("user", list(self.state.users.values())),
+            ("organization", list(self.state.organizations.values())),
+            ("group", list(self.state.groups.values())),
+        ]
+        found = [
+            {**record, "result_type": kind}
+            for kind, records in kinds
+            for record in records
+            if search_syntax.matches(record, kind, query, directory, now)
+        ]
+        if export:
+            found.sort(key=lambda r: r["id"])
+            found.sort(key=lambda r: str(r.get("created_at") or ""), reverse=True)
+            return found
+        field_name = search_syntax.SORTABLE.get(str(sort_by or "").lower()) or query.sort_by
+        if field_name is None:
+            return sorted(found, key=lambda r: r["id"])  # the sandbox's stand-in for relevance: stable
+        found.sort(key=search_syntax.sort_key(field_name), reverse=(order or query.sort_order or "desc") == "desc")
+        return found
+
+
+class _Directory:
+    """Resolves the names a search query uses against the sandbox's state (`me` is the caller)."""
+
+    def __init__(self, sandbox: ZendeskSandbox, caller: int) -> None:
+        self.state, self.caller = sandbox.state, caller
+
+    def user_ids(self, ref: str) -> set[int]:
+        ref = ref.lower()
+        if ref == "me":
+            return {self.caller}
+        return {
+            uid
+            for uid, u in self.state.users.items()
+            if ref in (str(uid), str(u.get("email") or "").lower(), str(u.get("name") or "").lower())
+        }
+
+    def group_ids(self, ref: str) -> set[int]:
+        return {gid for gid, g in self.state.groups.items() if ref.lower() in (str(gid), str(g["name"]).lower())}
+
+    def organization_ids(self, ref: str) -> set[int]:
+        return {oid for oid, o in self.state.organizations.items() if ref.lower() in (str(oid), str(o["name"]).lower())}
+
+    def ticket_text(self, ticket: Mapping[str, Any]) -> str:
+        comments = self.state.comments.get(int(ticket["id"]), [])
+        return " ".join([str(ticket.get("subject") or ""), *(str(c["body"]) for c in comments), *ticket["tags"]])
 
 
 def _too_many(parameter: str) -> dict[str, Any]:
@@ -860,14 +959,6 @@ def _put_or_delete(ids: list[int], uid: int, action: str) -> None:
             ids.remove(uid)
     elif uid not in ids:
         ids.append(uid)
-
-
-def _term(term: str) -> tuple[str, str, str]:
-    for op in ("<", ">", ":"):
-        if op in term:
-            key, _, value = term.partition(op)
-            return key, op, value
-    return "", ":", term
 
 
 def _sid(value: Any) -> str | None:

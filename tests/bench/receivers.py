@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from celery import Celery
 from flask import Flask, Response, jsonify, request
 
-from connectors.base import WebhookRejected
+from connectors.webhook_kit import WebhookRejected
 from connectors.zendesk import webhook as zendesk_webhook
 from tasks.celery_app import make_app as make_celery
 

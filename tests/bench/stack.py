@@ -21,9 +21,10 @@ from pathlib import Path
 import redis
 import requests
 
+from bot.domain.events import EventKind
+from bot.domain.tickets import Visibility
 from bot.eventlog import EventLog, State
-from bot.events import EventKind
-from connectors.base import DeskConfig, Helpdesk, Visibility
+from connectors.base import DeskConfig, Helpdesk
 from tests.bench.common import (
     BOT_CLI,
     REDIS_URL,

@@ -38,8 +38,9 @@ from typing import Any
 import redis
 import requests
 
+from bot.domain.tickets import Visibility
 from bot.eventlog import EventLog, State
-from connectors.base import DeskConfig, Visibility
+from connectors.base import DeskConfig
 from connectors.zendesk.webhook import sign
 from tests.bench.common import BOT_CLI, Proc, Starter, free_port, process_tree, processes, wait_http
 

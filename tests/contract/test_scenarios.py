@@ -15,19 +15,9 @@ from dataclasses import replace
 import pytest
 import requests
 
-from connectors.base import (
-    Conflict,
-    DeskConfig,
-    Helpdesk,
-    NewComment,
-    NotFound,
-    RateLimited,
-    Status,
-    TicketChanges,
-    TicketQuery,
-    Visibility,
-    iter_search,
-)
+from bot.domain.errors import Conflict, NotFound, RateLimited
+from bot.domain.tickets import NewComment, Status, TicketChanges, TicketQuery, Visibility
+from connectors.base import DeskConfig, Helpdesk, iter_search
 from connectors.sandboxes import build
 from tests.conftest import ServedApp
 from tests.connectors.jira.openapi import SpecCheck as OpenApiRecorder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import AgentLoad, Person, Role, Status, Ticket
+from bot.domain.tickets import AgentLoad, Person, Role, Status, Ticket
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CATHY = Person("301", "Cathy Customer", "cathy@acme.test", organization_id="401")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.policy.actions import (
+from bot.domain.actions import (
     Action,
     AddParticipants,
     Assign,
@@ -18,10 +18,10 @@ from bot.policy.actions import (
     SetStatus,
     Tag,
 )
+from bot.domain.tickets import AgentLoad, Person, Status, Ticket, Visibility
 from bot.policy.assign import choose_agent
 from bot.policy.schema import Assignment, Policy, load_policy
 from bot.policy.triage import TRIAGED_TAG, TriagePlan, decide_triage, plan_triage
-from connectors.base import AgentLoad, Person, Status, Ticket, Visibility
 from tests.policy.helpers import ALICE, BOB, CAROL, NOW, SAM, loads, ticket
 
 DEFAULT = load_policy(None)

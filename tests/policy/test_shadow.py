@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.tickets import Status
 from bot.policy.shadow import ShadowRecord, agreement, format_report
-from connectors.base import Status
 from tests.policy.helpers import ticket
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain.tickets import Status, Visibility
 from bot.policy.schema import load_policy
 from bot.policy.triage import TRIAGED_TAG, decide_triage, plan_triage
-from connectors.base import Status, Visibility
 from tasks.executor import People, compile_writes
 from tests.policy.helpers import ALICE, BOB, NOW, SAM, loads, ticket
 

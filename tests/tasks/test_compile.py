@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.policy.actions import AddParticipants, Assign, Comment, Resolve, SetReporter, SetRequestType, Tag
-from connectors.base import NewComment, Person, Role, Status, Ticket, TicketChanges, Visibility
+from bot.domain.actions import AddParticipants, Assign, Comment, Resolve, SetReporter, SetRequestType, Tag
+from bot.domain.tickets import NewComment, Person, Role, Status, Ticket, TicketChanges, Visibility
 from tasks.executor import People, changes_from_json, changes_to_json, compile_writes
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

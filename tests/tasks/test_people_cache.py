@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.policy.actions import AddParticipants
+from bot.domain.actions import AddParticipants
 from connectors.base import DeskConfig
 from connectors.sandbox_kit import make_app
 from connectors.zendesk.adapter import build

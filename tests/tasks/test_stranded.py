@@ -13,11 +13,11 @@ import pytest
 import redis
 
 from bot import heartbeat
+from bot.domain.events import Actor, Event, EventKind, event_id
+from bot.domain.tickets import Role
 from bot.eventlog import EventLog, State
-from bot.events import Actor, Event, EventKind, event_id
 from bot.locks import LockBusy, lock_token, ticket_lock, ticket_lock_key
 from bot.webhooks import INTAKE_TASK
-from connectors.base import Role
 from tasks.celery_app import INTAKE_QUEUE
 from tasks.celery_app import app as celery_app
 from tasks.publish import intake_message
@@ -148,7 +148,7 @@ def test_ticket_locked_by_a_live_process_is_left_alone(runtime: Runtime, owner: 
 
 def test_done_event_is_not_requeued(runtime: Runtime) -> None:
     event = queued_event(runtime, "6", DEAD_WORKER)
-    runtime.eventlog.set_state(event.id, State.DONE, decision={})
+    runtime.eventlog.set_state(event.id, State.DONE)
     assert stranded_ids(runtime) == []
 
 

@@ -10,21 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import (
-    DeskConfig,
-    InvalidRequest,
-    NewComment,
-    NotFound,
-    Person,
-    RateLimited,
-    Role,
-    Status,
-    TicketChanges,
-    TicketQuery,
-    Unavailable,
-    Visibility,
-    iter_search,
-)
+from bot.domain.errors import InvalidRequest, NotFound, RateLimited, Unavailable
+from bot.domain.tickets import NewComment, Person, Role, Status, TicketChanges, TicketQuery, Visibility
+from connectors.base import DeskConfig, iter_search
 from connectors.jira.adapter import build
 from tests.connectors.jira.conftest import Site
 

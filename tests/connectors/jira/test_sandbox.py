@@ -16,9 +16,10 @@ import pytest
 from flask import Flask, request
 from jira import JIRA
 
-from bot.events import Event, EventKind
-from connectors.base import NewComment, Role, Status, TicketChanges, Visibility, WebhookRejected
+from bot.domain.events import Event, EventKind
+from bot.domain.tickets import NewComment, Role, Status, TicketChanges, Visibility
 from connectors.jira import webhook
+from connectors.webhook_kit import WebhookRejected
 from tests.conftest import ServedApp, wait_for
 from tests.connectors.jira.conftest import Site
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot.events import Event, EventKind
-from connectors.base import Ignored, Role, WebhookRejected
+from bot.domain.events import Event, EventKind
+from bot.domain.tickets import Role
 from connectors.jira import webhook
+from connectors.webhook_kit import Ignored, WebhookRejected
 from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

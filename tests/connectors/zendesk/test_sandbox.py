@@ -15,8 +15,8 @@ import requests
 from flask import Flask, request
 from zenpy.lib.api_objects import Comment, Group, GroupMembership, JobStatus, Ticket, TicketField, User
 
-from bot.events import Event, EventKind
-from connectors.base import NewComment, Role, TicketChanges, Visibility
+from bot.domain.events import Event, EventKind
+from bot.domain.tickets import NewComment, Role, TicketChanges, Visibility
 from connectors.zendesk import webhook
 from tests.conftest import ServedApp, wait_for
 from tests.connectors.zendesk.conftest import Desk

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.events import Event, EventKind
-from connectors.base import Ignored, Role, WebhookRejected
+from bot.domain.events import Event, EventKind
+from bot.domain.tickets import Role
+from connectors.webhook_kit import Ignored, WebhookRejected
 from connectors.zendesk import webhook
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "zendesk"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Role
+from bot.domain.tickets import Role
 
 
 class EventKind(enum.StrEnum):

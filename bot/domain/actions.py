@@ -10,19 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import Status, Visibility
+from bot.domain.tickets import Status, Visibility
 
 
 @dataclass(frozen=True)
 class Action:
     rule: str = ""
     why: str = ""
+    desk: str | None = None
+    """The desk the action acts on; None is the ticket's own desk. A Zendesk ticket's bug names `jira`."""
 
     def describe(self) -> dict[str, Any]:
         """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
         out: dict[str, Any] = {"action": type(self).__name__}
         for key, value in vars(self).items():
-            if key in ("rule", "why"):
+            if key in ("rule", "why") or (key == "desk" and value is None):
                 continue
             out[key] = list(value) if isinstance(value, tuple) else value
         out["rule"] = self.rule
@@ -86,8 +88,16 @@ class SetFields(Action):
 
 @dataclass(frozen=True)
 class CreateLinkedBug(Action):
+    """An issue in another project (on `desk`, e.g. Jira's dev project) linked to the ticket.
+
+    Carried out at most once per ticket: the executor looks the linked issue up before creating it. The
+    issue gets `comment` (mentioning `mention_email`'s person); the ticket gets `note` with its key and URL.
+    """
+
     project: str = ""
     summary: str = ""
     description: str = ""
+    issue_type: str = "Bug"
     mention_email: str | None = None
     comment: str = ""
+    note: str = "Linked issue:"

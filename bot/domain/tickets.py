@@ -1,0 +1,179 @@
+"""The normalized ticket vocabulary every desk is translated into: tickets, people, comments, writes.
+
+Policy and task code only ever see these types, never a vendor client's, so a rule written once works
+on every desk and a vendor's quirks stay inside its own connector folder. This module imports nothing
+from the project: every layer above may import it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Ticket status on a common scale; each adapter maps its desk's workflow onto it."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Role(enum.StrEnum):
+    """Who wrote or changed something: decides whether a ticket is waiting on the customer or on us."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+
+
+class Visibility(enum.StrEnum):
+    """Whether the customer sees a comment (public) or only agents do (internal note)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user of a desk: customer, agent or the bot itself. `id` is the desk's own id as text."""
+
+    id: str
+    name: str
+    email: str | None = None
+    role: Role = Role.CUSTOMER
+    organization_id: str | None = None
+    available: bool = True
+    """False when the desk itself marks the agent away (out of office, unavailable)."""
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    """An assignable agent with the number of open tickets they hold, for least-loaded assignment."""
+
+    agent: Person
+    open_tickets: int
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    author: Person
+    body: str
+    visibility: Visibility
+    created_at: datetime
+
+    @property
+    def public(self) -> bool:
+        return self.visibility is Visibility.PUBLIC
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A snapshot of one ticket as the desk returned it.
+
+    `version` is the desk's optimistic-concurrency token (Zendesk `updated_at`, used as `updated_stamp`);
+    a write decided from this snapshot carries it, so a change made meanwhile by a human turns the write
+    into `Conflict` instead of silently overwriting it.
+    """
+
+    desk: str
+    id: str
+    subject: str
+    description: str
+    status: Status
+    requester: Person
+    created_at: datetime
+    updated_at: datetime
+    version: str
+    priority: str | None = None
+    assignee_id: str | None = None
+    group_id: str | None = None
+    request_type: str | None = None
+    organization_id: str | None = None
+    channel: str = "web"
+    form: str | None = None
+    tags: tuple[str, ...] = ()
+    participant_ids: tuple[str, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    comments: tuple[Comment, ...] = ()
+    project: str | None = None
+    url: str | None = None
+
+    def last_public_comment(self) -> Comment | None:
+        public = [c for c in self.comments if c.public]
+        return max(public, key=lambda c: c.created_at) if public else None
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A comment to add with a write. Mentions are person ids the desk should notify."""
+
+    body: str
+    visibility: Visibility = Visibility.INTERNAL
+    mentions: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    """Everything one write may change. `None` / empty means "leave as is".
+
+    Adapters send all of it in as few API calls as the desk allows (Zendesk: one `PUT`), which keeps
+    quota use low and makes the change land together or not at all where the desk can.
+    """
+
+    assignee_id: str | None = None
+    group_id: str | None = None
+    request_type: str | None = None
+    requester_id: str | None = None
+    add_participant_ids: tuple[str, ...] = ()
+    status: Status | None = None
+    resolution: str | None = None
+    priority: str | None = None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    comment: NewComment | None = None
+
+    def is_empty(self) -> bool:
+        return self == TicketChanges()
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """Tickets to sweep: in one of `statuses` and not updated since `updated_before`."""
+
+    statuses: tuple[Status, ...]
+    updated_before: datetime | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    tickets: tuple[Ticket, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class LinkedIssue:
+    key: str
+    id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """Outcome of a bulk write per ticket id: None when it succeeded, else the desk's error text."""
+
+    errors: Mapping[str, str | None]
+    jobs: int
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {k: v for k, v in self.errors.items() if v is not None}

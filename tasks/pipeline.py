@@ -1,0 +1,143 @@
+"""The one path every runbook runs through: read the ticket, gather, decide (pure), execute once.
+
+Event-driven runs (the worker, `replay`), periodic ones (the sweeps) and the CLI (`triage`) all come here.
+Each runbook's writes become a stored plan (`tasks.executor`) keyed by what started it, so a retried
+task resumes the plan instead of deciding again, and nothing is written twice. Runbooks of one event run
+in the registry's order on one snapshot of the ticket; the ticket is read again only after a runbook
+wrote to it, so the next one decides on what is really there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.domain.actions import Action, Comment, CreateLinkedBug
+from bot.domain.decisions import Decision, RunbookResult, action_key
+from bot.domain.events import Event
+from bot.domain.tickets import Ticket
+from bot.policy.runbook import Situation, Verdict
+from connectors.base import Helpdesk
+from tasks.executor import (
+    Plan,
+    PlanStore,
+    describe_planned,
+    plan_writes,
+    resolve_people,
+    run_plan,
+)
+from tasks.registry import Runbook
+from tasks.runtime import Runtime
+
+NOT_REPEATED = (Comment, CreateLinkedBug)
+"""Actions a replay does not carry out again when the first run already did: a comment cannot be told
+apart from the same comment posted twice, and a linked issue is made once. Field changes are compared
+with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What started a run: its plan keys derive from `key`, its decision records `source` and `now`."""
+
+    key: str
+    now: datetime
+    source: str
+    dry_run: bool = False
+    event: Event | None = None
+    previous: Decision | None = None
+    """A replay's first decision: each runbook is told its own earlier actions (see `Situation`)."""
+
+
+def run_runbooks(
+    runtime: Runtime, desk_name: str, ticket_id: str, runbooks: Sequence[Runbook], run: Run, *, empty: str
+) -> Decision:
+    """Run `runbooks` in order on one ticket; `empty` is the outcome when there are none."""
+    if not runbooks:
+        return Decision.of((), at=run.now.isoformat(), source=run.source, empty=empty)
+    desk = runtime.desk(desk_name)
+    ticket = desk.get_ticket(ticket_id)
+    results: list[RunbookResult] = []
+    for runbook in runbooks:
+        result = run_one(runtime, desk, ticket, runbook, run)
+        results.append(result)
+        if result.writes_sent and runbook is not runbooks[-1]:
+            ticket = desk.get_ticket(ticket_id)
+    return Decision.of(tuple(results), at=run.now.isoformat(), source=run.source, empty=empty)
+
+
+def decide_one(runtime: Runtime, ticket: Ticket, runbook: Runbook, run: Run) -> Verdict:
+    """Gather and decide, writing nothing (a dry run's decision is this and no more)."""
+    previous = _previous_actions(run.previous, runbook.name)
+    situation = Situation(ticket.desk, ticket, runtime.policy, run.now, run.event, {}, previous)
+    if runbook.gather is not None:
+        situation = replace(situation, facts=runbook.gather(runtime, situation, dry_run=run.dry_run))
+    return runbook.decide(situation)
+
+
+def run_one(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: Runbook, run: Run, *, fresh_when_complete: bool = False
+) -> RunbookResult:
+    """One runbook on one ticket: resume its stored plan, else gather, decide and execute.
+
+    An event's plan, once complete, *is* the event's outcome (a redelivery finds it and does nothing).
+    A sweep's plan key is per ticket, not per run: with `fresh_when_complete` a complete plan only means
+    the last sweep finished, and this one decides afresh.
+    """
+    store = PlanStore(runtime.redis, runtime.prefix)
+    key = f"{run.key}:{runbook.name}"
+    stored = None if run.dry_run else _stored_plan(store, key, run.key, runbook.name)
+    if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
+        stored = None
+    if stored is not None:
+        sent = run_plan(runtime.desk, ticket, stored, store, key)
+        return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
+    verdict = decide_one(runtime, ticket, runbook, run)
+    actions = list(verdict.actions)
+    result = RunbookResult(
+        runbook=runbook.name,
+        outcome=verdict.outcome,
+        actions=tuple(a.describe() for a in actions),
+        shadow=verdict.shadow,
+        due=verdict.due.isoformat() if verdict.due else None,
+    )
+    if verdict.shadow is not None or not actions:
+        return result
+    if run.previous is not None:
+        actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
+    people = resolve_people(desk, actions, create=not run.dry_run, cache=runtime.people)
+    writes = plan_writes(
+        ticket,
+        actions,
+        people,
+        atomic=bool(getattr(desk, "atomic_writes", False)),
+        groups=bool(getattr(desk, "holds_groups", True)),
+    )
+    result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
+    if run.dry_run or not writes:
+        return result
+    plan = Plan(runbook=runbook.name, writes=writes, result=result)
+    store.save(key, plan)
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+
+
+def _stored_plan(store: PlanStore, key: str, run_key: str, runbook: str) -> Plan | None:
+    """The plan of an interrupted run. Plans stored before runbooks had names were triage's, keyed by
+    the event id alone; an event in flight during an upgrade resumes from it."""
+    plan = store.load(key)
+    if plan is None and runbook == "triage":
+        legacy = store.load(run_key)
+        plan = legacy if legacy is not None and legacy.version == 1 else None
+    return plan
+
+
+def _previous_actions(previous: Decision | None, runbook: str) -> tuple[Mapping[str, Any], ...] | None:
+    if previous is None:
+        return None
+    return tuple(a for r in previous.runbooks if r.runbook == runbook for a in r.actions)
+
+
+def _not_done_before(actions: list[Action], previous: Sequence[Mapping[str, Any]]) -> list[Action]:
+    done = {action_key(dict(a)) for a in previous}
+    return [a for a in actions if not (isinstance(a, NOT_REPEATED) and action_key(a.describe()) in done)]

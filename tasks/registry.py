@@ -1,0 +1,83 @@
+"""Every runbook the bot runs, and what starts each one. The worker, the sweeps, `replay` and
+`triage --dry-run` all read this one list, so they can never disagree about what acts on what.
+
+A runbook is a pure decision function in `bot/policy/` (`Situation -> Verdict`), optionally a gather step
+here in `tasks/` (the I/O its decision needs: agents, a round-robin turn...), and what starts it: event
+kinds (several runbooks may react to one kind: they run in the order listed, under the ticket's lock)
+and/or a schedule with a ticket selector (a desk query, run by the per-desk sweep).
+
+Adding a runbook: one policy module, one line in `RUNBOOKS`, and its policy section. Deployments may add
+their own runbooks without changing the package: `HELPDESK_BOT_RUNBOOK_PLUGINS` names modules (comma
+separated) that each define `RUNBOOKS`, appended after these.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from bot.config import get_settings
+from bot.domain.events import EventKind
+from bot.policy import triage
+from bot.policy.runbook import Decide, Select
+from tasks import triage as triage_io
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic runbook: every `every`, the desk's tickets matching `select(policy, desk, now)`."""
+
+    every: timedelta
+    select: Select
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    decide: Decide
+    on: tuple[EventKind, ...] = ()
+    schedule: Schedule | None = None
+    gather: Callable[..., Mapping[str, Any]] | None = None
+    """(runtime, situation, *, dry_run) -> facts for the decision; None when the decision needs none."""
+    desks: tuple[str, ...] = ()
+    """Desks it runs on; empty means every desk."""
+
+    def runs_on(self, desk: str) -> bool:
+        return not self.desks or desk in self.desks
+
+
+RUNBOOKS: tuple[Runbook, ...] = (
+    Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+)
+
+
+@lru_cache(maxsize=1)
+def registry() -> tuple[Runbook, ...]:
+    """`RUNBOOKS` and the plugins' runbooks, checked for unique names."""
+    found = list(RUNBOOKS)
+    for module in filter(None, (m.strip() for m in get_settings().helpdesk_bot_runbook_plugins.split(","))):
+        found.extend(importlib.import_module(module).RUNBOOKS)
+    names = [r.name for r in found]
+    duplicated = {n for n in names if names.count(n) > 1}
+    if duplicated:
+        raise ValueError(f"runbook names must be unique: {', '.join(sorted(duplicated))}")
+    return tuple(found)
+
+
+def for_event(kind: EventKind, desk: str) -> tuple[Runbook, ...]:
+    return tuple(r for r in registry() if kind in r.on and r.runs_on(desk))
+
+
+def periodic(desk: str) -> tuple[Runbook, ...]:
+    return tuple(r for r in registry() if r.schedule is not None and r.runs_on(desk))
+
+
+def named(name: str) -> Runbook:
+    for runbook in registry():
+        if runbook.name == name:
+            return runbook
+    raise KeyError(name)
