@@ -4,9 +4,11 @@ requeues) and the queue as it is now (messages waiting, events not yet handled a
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
 
 from bot.app import create_app
@@ -26,7 +28,10 @@ def scrape(prefix: str, home: Path) -> str:
     return resp.get_data(as_text=True)
 
 
-def test_worker_counters_and_queue_figures_are_exported(redis_prefix: str, tmp_path: Path) -> None:
+def test_worker_counters_and_queue_figures_are_exported(
+    redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.metrics._pending", Counter())  # nothing tallied by earlier tests in this process
     r = redis.Redis.from_url(TEST_REDIS_URL)
     tally("task_outcomes", ("handle_ticket_created", "done"), 3)
     tally("desk_calls", ("zendesk", "200"), 5)
