@@ -2,8 +2,8 @@
 
 Intake counters live in each web process (gunicorn multiprocess mode aggregates them). What workers
 observe (queue latency, task outcomes, desk API calls, stranded-event requeues) is kept in Redis, because
-no one scrapes a worker: workers add to Redis hashes (`count`, or `tally` + `flush` once per task so a
-desk call costs no extra round trip) and `RedisCollector` exports them with the queue depth.
+no one scrapes a worker: workers add to Redis hashes (`count`, or `tally` + `flush` once per task, which
+costs no extra round trip) and `RedisCollector` exports them with the queue depth and age.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 
 
 WORKER_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "task_outcomes": ("Intake tasks finished, by runbook (event kind handled) and outcome", ("runbook", "outcome")),
-    "desk_calls": ("Desk API calls by desk and HTTP status (0: no answer)", ("desk", "status")),
     "stranded_requeues": ("Events requeued because the worker holding them died", ()),
 }
 """name -> (help, label names); exported as `helpdesk_bot_<name>_total`."""
@@ -90,6 +89,16 @@ def observe_queue_latency(client: redis.Redis, prefix: str, desk: str, seconds: 
     pipe.execute()
 
 
+DESK_CALL_OUTCOMES = ("sent", "rate_limited", "held")
+"""Desk calls by outcome: answered (any status but 429), answered 429 (the desk paused for every worker),
+held back by the bot's own API budget or a pause (not sent; the task retries later)."""
+
+
+def count_desk_call(client: redis.Redis, prefix: str, desk: str, outcome: str) -> None:
+    """Called by workers around each desk call (tasks/budget.py); summed over all processes in Redis."""
+    client.hincrby(f"{prefix}metrics:desk_calls:{desk}", outcome, 1)
+
+
 class RedisCollector(Collector):
     """Exports what workers recorded in Redis, and the queue's depth and age as Redis has them now."""
 
@@ -102,7 +111,7 @@ class RedisCollector(Collector):
             yield from self._queues()
         except redis.RedisError:
             return
-        yield from self._latency()
+        yield from self._per_desk()
 
     def _counters(self) -> Iterator[CounterMetricFamily]:
         for name, (text, labels) in WORKER_COUNTERS.items():
@@ -130,9 +139,13 @@ class RedisCollector(Collector):
             "helpdesk_bot_oldest_queued_event_age_seconds", "Age of the oldest event not yet handled", value=age
         )
 
-    def _latency(self) -> Iterator[HistogramMetricFamily]:
+    def _per_desk(self) -> Iterator[HistogramMetricFamily | CounterMetricFamily]:
+        """Queue latency and desk calls (counted by tasks/budget.py) of each desk."""
         hist = HistogramMetricFamily(
             "helpdesk_bot_queue_latency_seconds", "Webhook received -> task started", labels=["desk"]
+        )
+        calls = CounterMetricFamily(
+            "helpdesk_bot_desk_calls", "Desk API calls by outcome: sent, rate_limited, held", labels=["desk", "outcome"]
         )
         try:
             for desk in self.desks:
@@ -141,9 +154,14 @@ class RedisCollector(Collector):
                 buckets = [(str(b), data.get(f"le:{b}", 0.0)) for b in LATENCY_BUCKETS]
                 buckets.append(("+Inf", data.get("count", 0.0)))
                 hist.add_metric([desk], buckets, data.get("sum", 0.0))
+                raw = self.client.hgetall(f"{self.prefix}metrics:desk_calls:{desk}")
+                counts = {_text(k): float(v) for k, v in raw.items()}
+                for outcome in DESK_CALL_OUTCOMES:
+                    calls.add_metric([desk, outcome], counts.get(outcome, 0.0))
         except redis.RedisError:
             return
         yield hist
+        yield calls
 
 
 class SpoolCollector(Collector):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -12,10 +11,9 @@ import redis
 
 from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
-from bot.metrics import tally
 from bot.redis_conn import client_for
 from connectors.base import DeskConfig, Helpdesk
-from connectors.http import JsonApi
+from tasks.budget import DeskBudget
 from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
@@ -45,7 +43,8 @@ class Runtime:
         """The adapter for `name`, built on first use and then shared by every task of this process.
 
         Building it also publishes the bot's own user id on that desk, which the web process reads
-        to recognise (and ignore) webhooks caused by the bot's own writes.
+        to recognise (and ignore) webhooks caused by the bot's own writes. Every call it makes is held to
+        the desk's API budget, shared in Redis with every other process (`tasks/budget.py`).
         """
         if name not in self._desks:
             url = self.settings.desk_url(name)
@@ -55,20 +54,14 @@ class Runtime:
                 url=url,
                 email=getattr(self.settings, f"{name}_email") or "",
                 token=getattr(self.settings, f"{name}_api_token") or "",
-                options=self.policy.desk_options(name),
+                options=self.policy.desk(name),
+                gate=DeskBudget(self.redis, self.prefix, name, self.policy.desk(name).api_budget),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
-            api = getattr(adapter, "api", None)
-            if isinstance(api, JsonApi):
-                api.observe(functools.partial(_count_desk_call, name))
             me = adapter.me()
             self.redis.sadd(f"{self.prefix}bot-ids:{name}", me.id)
             self._desks[name] = adapter
         return self._desks[name]
-
-
-def _count_desk_call(desk: str, status: int) -> None:
-    tally("desk_calls", (desk, str(status)))
 
 
 @lru_cache(maxsize=1)

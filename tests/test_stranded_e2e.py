@@ -96,9 +96,7 @@ def test_killed_worker_event_is_processed_by_another_worker(tmp_path: Path) -> N
             c for c in ticket.comments if c.author.email == "bot@example.com" and c.visibility is Visibility.PUBLIC
         ]
         assert len(public) == 1, "the customer got exactly one first response"
-        # What the worker counted for /metrics: its desk calls and the outcome, by runbook.
-        calls = r.hgetall(f"{prefix}metrics:counter:desk_calls")
-        assert int(calls.get(b"zendesk\x1f200", 0)) > 0, calls
+        # What the worker counted for /metrics: the outcome by runbook, and the requeue.
         outcomes = r.hgetall(f"{prefix}metrics:counter:task_outcomes")
         assert outcomes.get(b"triage\x1fdone") == b"1", outcomes
         assert r.hget(f"{prefix}metrics:counter:stranded_requeues", "") == b"1"
