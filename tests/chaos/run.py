@@ -37,9 +37,11 @@ from typing import Any
 
 import redis
 import requests
+import yaml
 
 from bot.domain.tickets import Visibility
 from bot.eventlog import EventLog, State
+from bot.policy.schema import DEFAULT_POLICY
 from connectors.base import DeskConfig
 from connectors.zendesk.webhook import sign
 from tests.bench.common import BOT_CLI, Proc, Starter, free_port, process_tree, processes, wait_http
@@ -301,8 +303,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         own.start()
         sandbox_port, web_port = free_port(), free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        # The sandbox sets no rate limit and the run is about faults, not quota: the desk's API budget (default
+        # 100 calls/min) is lifted out of reach, as for an account with a large plan.
+        policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+        policy["desks"]["zendesk"]["api_budget"] = {"per_minute": 100_000}
+        policy_path = home / "policy.yaml"
+        policy_path.write_text(yaml.safe_dump(policy))
         env = dict(
             os.environ,
+            HELPDESK_BOT_POLICY=str(policy_path),
             REDIS_URL=own.url,
             HELPDESK_BOT_KEY_PREFIX=PREFIX,
             HELPDESK_BOT_HOME=str(home / "home"),
