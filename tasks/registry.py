@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import triage
+from bot.policy import linked_bug, triage
 from bot.policy.runbook import Decide, Select
 from tasks import triage as triage_io
 
@@ -52,6 +52,7 @@ class Runbook:
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
 )
 
 
