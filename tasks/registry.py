@@ -22,8 +22,9 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import linked_bug, triage
+from bot.policy import bug_status, linked_bug, triage
 from bot.policy.runbook import Decide, Select
+from tasks import bug_status as bug_status_io
 from tasks import triage as triage_io
 
 
@@ -53,6 +54,9 @@ class Runbook:
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
     Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
+    Runbook(
+        "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
+    ),
 )
 
 

@@ -34,6 +34,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "rule": "possible-bug",
     "rule_why": "text mentions 'error'",
     "assignment": "Assigned to Alice Agent: round-robin turn 1 in support (3 eligible).",
+    "bug_key": "DEV-12",
 }
 """Every variable a template may use, with a plausible value: validation trial-renders overrides with these."""
 
