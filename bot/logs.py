@@ -11,7 +11,6 @@ integrations switch themselves on).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -80,9 +79,12 @@ def gunicorn_logconfig(level: str) -> dict[str, Any]:
 
 def init_sentry() -> bool:
     """Report errors to Sentry when SENTRY_DSN is set; False (and a warning if set) when it cannot."""
-    dsn = os.environ.get("SENTRY_DSN")
-    if not dsn:
+    from bot.config import get_settings
+
+    settings = get_settings()
+    if settings.sentry_dsn is None or not settings.sentry_dsn.get_secret_value():
         return False
+    dsn = settings.sentry_dsn.get_secret_value()
     try:
         import sentry_sdk
     except ImportError:
@@ -90,5 +92,5 @@ def init_sentry() -> bool:
             "SENTRY_DSN is set but sentry-sdk is not installed: pip install 'helpdesk-bot[sentry]'"
         )
         return False
-    sentry_sdk.init(dsn=dsn, environment=os.environ.get("SENTRY_ENVIRONMENT"), send_default_pii=False)
+    sentry_sdk.init(dsn=dsn, environment=settings.sentry_environment, send_default_pii=False)
     return True
