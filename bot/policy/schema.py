@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from bot.config import Problem
+from bot.domain.chat import chat_service
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
 from connectors.jira.options import JiraOptions
 from connectors.zendesk.options import ZendeskOptions
@@ -57,6 +58,14 @@ def _email(value: str) -> str:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
         raise ValueError(f"{value!r} is not an email address")
     return value.strip().lower()
+
+
+def _webhook_url(value: str) -> str:
+    """An incoming-webhook URL of Slack or Google Chat (never echoed back: the URL is the credential)."""
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", value.strip()):
+        raise ValueError("not a URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/v1/spaces/...)")
+    chat_service(value.strip())  # raises ValueError naming the two shapes it knows
+    return value.strip()
 
 
 def _regex(value: str) -> str:
@@ -304,6 +313,44 @@ class ServiceDesk(Strict):
     hours: str = "Monday to Friday, 08:00-18:00"
 
 
+class Crm(Strict):
+    """Where a customer's account manager comes from: Salesforce (SALESFORCE_* settings), else this map."""
+
+    account_managers: dict[str, Email] = Field(default_factory=dict)
+    """Customer email domain (acme.com) or organization name (Acme) → the account manager's email."""
+
+    @field_validator("account_managers")
+    @classmethod
+    def _keys(cls, values: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower().lstrip("@"): v for k, v in values.items()}
+
+
+class AhaTarget(Strict):
+    product: str = Field(min_length=1)
+    """The Aha! product (its key, e.g. APP, or numeric id) that receives feedback as ideas."""
+    tag: str = "helpdesk-bot"
+    """Tag on every idea the bot records (with a per-ticket tag that makes recording it idempotent)."""
+
+
+class JiraFeedbackTarget(Strict):
+    project: str = Field(min_length=1)
+    """Key of the Jira project whose issues hold feedback (a project of its own, not the dev project)."""
+    issue_type: str = "Task"
+
+
+class Feedback(Strict):
+    aha: AhaTarget | None = None
+    """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
+    jira: JiraFeedbackTarget | None = None
+    """Record feedback as issues of a Jira project instead (needs JIRA_URL; used when `aha` is not set)."""
+
+
+class Chat(Strict):
+    """Chat channels the bot posts alerts to, by name: incoming-webhook URLs of Slack or Google Chat."""
+
+    webhooks: dict[str, Annotated[str, AfterValidator(_webhook_url)]] = Field(default_factory=dict)
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)")
@@ -447,6 +494,9 @@ class Policy(Strict):
     participants: list[ParticipantRule] = Field(default_factory=list)
     templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
+    crm: Crm = Field(default_factory=Crm)
+    feedback: Feedback = Field(default_factory=Feedback)
+    chat: Chat = Field(default_factory=Chat)
     calendar: Calendar = Field(default_factory=Calendar)
     """Business days and hours (see `bot/policy/calendar.py`)."""
     bugs: Bugs = Field(default_factory=Bugs)

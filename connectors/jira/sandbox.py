@@ -39,6 +39,7 @@ from connectors.jira.webhook import sign
 from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 
 REQUEST_TYPE_FIELD = "customfield_10010"
+CHANNEL_PROPERTY = "request.channel.type"
 PARTICIPANTS_FIELD = "customfield_10011"
 REQUEST_TYPES = {
     "1": "General inquiry",
@@ -215,6 +216,7 @@ class JiraSandbox:
         fields: Mapping[str, Any],
         *,
         request_type: str | None = None,
+        channel: str | None = None,
         emit: bool = True,
         version: int = 2,
     ) -> dict[str, Any]:
@@ -256,6 +258,8 @@ class JiraSandbox:
                 "customfield_10002": self._org(reporter) if service else [],
                 "issuelinks": [],
             },
+            # JSM keeps the request's channel as an entity property, not a field (read with `?properties=`)
+            "properties": {CHANNEL_PROPERTY: {"value": channel or ("portal" if service else "jira")}},
         }
         self.state.issues[key] = issue
         self.state.comments[key] = []
@@ -462,7 +466,13 @@ class JiraSandbox:
 
     # --- JSON --------------------------------------------------------------------------------------
 
-    def _issue_json(self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None) -> dict[str, Any]:
+    def _issue_json(
+        self,
+        issue: Mapping[str, Any],
+        version: int,
+        wanted: set[str] | None = None,
+        properties: frozenset[str] | set[str] = frozenset(),
+    ) -> dict[str, Any]:
         fields = dict(issue["fields"])
         description = fields.get("description")
         fields["description"] = (
@@ -472,13 +482,17 @@ class JiraSandbox:
         )
         if wanted and "*all" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
-        return {
+        body = {
             "expand": "renderedFields,names,schema,operations",
             "id": issue["id"],
             "self": issue["self"],
             "key": issue["key"],
             "fields": fields,
         }
+        if properties:
+            stored = issue["properties"]
+            body["properties"] = {k: v for k, v in stored.items() if k in properties or "*all" in properties}
+        return body
 
     def _caller(self) -> str:
         login = basic_login()
@@ -655,7 +669,8 @@ class JiraSandbox:
         @route(both("/issue/<ref>"), ["GET"])
         def get_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
             wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
-            body = sb._issue_json(sb._issue(ref), v, wanted or None)
+            properties = set(",".join(request.args.getlist("properties")).split(",")) - {""}
+            body = sb._issue_json(sb._issue(ref), v, wanted or None, properties)
             if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
                 body["fields"]["comment"] = {
@@ -665,6 +680,13 @@ class JiraSandbox:
                     "startAt": 0,
                 }
             return 200, body
+
+        @route(both("/issue/<ref>/properties/<key>"), ["GET"])
+        def issue_property(caller: str, v: int, ref: str, key: str) -> tuple[int, Any]:
+            stored = sb._issue(ref)["properties"]
+            if key not in stored:
+                raise ApiError(404, [f"The property with key '{key}' was not found."])
+            return 200, {"key": key, "value": stored[key]}
 
         @route(both("/issue/<ref>"), ["PUT"])
         def edit_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
@@ -905,7 +927,14 @@ class JiraSandbox:
             reporter = caller
             if data.get("raiseOnBehalfOf"):
                 reporter = jql.user_id(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf") or {})
-            issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
+            # The experimental `channel` says how the request came in (the sandbox stands for the portal and the
+            # mail handler too); without it, a customer's own request is a portal one, an agent's an API one.
+            channel = str(data.get("channel") or "").lower() or (
+                "portal" if sb.state.kinds[caller] == "customer" else "api"
+            )
+            issue = sb._create(
+                "SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"), channel=channel
+            )
             return 201, sb._request_json(issue)
 
         @route([f"{sd}/request/<ref>"], ["GET"])
@@ -914,7 +943,10 @@ class JiraSandbox:
 
         @route([f"{sd}/request/<ref>/comment"], ["GET"])
         def request_comments(caller: str, ref: str) -> tuple[int, Any]:
-            comments = sb.state.comments[sb._issue(ref)["key"]]
+            issue = sb._issue(ref)
+            if PROJECTS[issue["fields"]["project"]["key"]]["projectTypeKey"] != "service_desk":
+                raise ApiError(404, [f"The request with key {issue['key']} does not exist."])  # a dev issue
+            comments = sb.state.comments[issue["key"]]
             if request.args.get("public") == "true" or sb._kind(caller) == "customer":
                 comments = [c for c in comments if c["jsdPublic"]]  # customers never see internal notes
             start = int(request.args.get("start") or 0)
@@ -1152,7 +1184,8 @@ def _adf(text: Any) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> str | None:
-    """Plain text of a description or comment body, whether stored as text or as ADF."""
+    """Plain text of a description or comment body, whether stored as text or as ADF (lists keep their
+    `1.`/`-` markers and headings their `#`, as the text they were written from had them)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -1160,6 +1193,13 @@ def _text(value: Any) -> str | None:
             return str(value.get("text", ""))
         if value.get("type") == "mention":
             return f"[~accountid:{(value.get('attrs') or {}).get('id')}]"
+        kind = value.get("type")
         parts = [_text(c) or "" for c in value.get("content") or []]
-        return ("\n" if value.get("type") == "doc" else "").join(parts)
+        if kind in ("orderedList", "bulletList"):
+            start = int((value.get("attrs") or {}).get("order", 1))
+            marks = [f"{start + i}. " if kind == "orderedList" else "- " for i in range(len(parts))]
+            return "\n".join(m + p for m, p in zip(marks, parts, strict=True))
+        if kind == "heading":
+            return "#" * int((value.get("attrs") or {}).get("level", 1)) + " " + "".join(parts)
+        return ("\n" if kind in ("doc", "listItem") else "").join(parts)
     return str(value)

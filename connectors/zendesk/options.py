@@ -23,6 +23,10 @@ class ZendeskOptions(BaseModel):
     dates (and agents Zendesk itself marks unavailable) are skipped."""
     group_cache_seconds: float = Field(default=60, ge=0)
     """How long a group's member list is reused before it is read again."""
+    resolution_field: int | None = None
+    """Id of a custom ticket field (text or dropdown) that keeps the method of resolution ("User not
+    responded"...), which Zendesk has no field of its own for. Unset: the resolution is written as a tag
+    `resolution-<words>` instead, so it is never dropped."""
 
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:

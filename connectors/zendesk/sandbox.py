@@ -28,6 +28,8 @@ from connectors.zendesk.webhook import sign
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
+RESOLUTION_FIELD = 900002
+"""A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
 SEARCH_LIMIT = 1000
@@ -301,11 +303,11 @@ class ZendeskSandbox:
             "is_public": bool(comment.get("public", True)),
             "due_at": None,
             "tags": list(data.get("tags") or []),
-            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}],
+            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
             "satisfaction_rating": None,
             "sharing_agreement_ids": [],
             "custom_status_id": 1,
-            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}],
+            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
             "followup_ids": [],
             "ticket_form_id": data.get("ticket_form_id"),
             "brand_id": 1,
@@ -729,7 +731,19 @@ class ZendeskSandbox:
                 "custom_field_options": options,
                 "required": False,
             }
-            return 200, {"ticket_fields": [field_json], "next_page": None, "previous_page": None, "count": 1}
+            resolution = {
+                "id": RESOLUTION_FIELD,
+                "type": "text",
+                "title": "Method of resolution",
+                "active": True,
+                "required": False,
+            }
+            return 200, {
+                "ticket_fields": [field_json, resolution],
+                "next_page": None,
+                "previous_page": None,
+                "count": 2,
+            }
 
         @route("/tickets", ["POST"])
         def create_ticket(caller: int) -> tuple[int, Any]:
