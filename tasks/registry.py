@@ -22,9 +22,10 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import bug_status, linked_bug, triage
+from bot.policy import bug_status, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select
 from tasks import bug_status as bug_status_io
+from tasks import pings as pings_io
 from tasks import triage as triage_io
 
 
@@ -57,6 +58,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
     Runbook(
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),
+    Runbook("ping", pings.decide, schedule=Schedule(timedelta(minutes=15), pings.select), gather=pings_io.gather),
 )
 
 

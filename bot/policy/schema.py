@@ -273,6 +273,40 @@ class Triage(Strict):
         return rules
 
 
+PingMode = Literal["post", "draft"]
+SLA_HOURS = {"urgent": 1.0, "high": 4.0, "normal": 8.0, "low": 24.0}
+
+
+class Pings(Strict):
+    """The ping runbook (`bot/policy/pings.py`): regular updates on open tickets, prompts on quiet pending ones."""
+
+    enabled: bool = False
+    open_every_hours: float = Field(default=8.0, gt=0, le=1000)
+    """An open ticket without a public agent update for this many business hours is due an SLA update."""
+    pending_after_days: int = Field(default=3, ge=1, le=60)
+    """A pending ticket without activity for this many business days is due a prompt."""
+    mode: PingMode = "draft"
+    """`post`: the bot posts the update or prompt; `draft`: an internal note prepares it for the assignee."""
+    groups: dict[str, PingMode] = Field(default_factory=dict)
+    """Mode per group (names of `desks.<desk>.groups`), over `mode`."""
+    request_types: dict[RequestType, PingMode] = Field(default_factory=dict)
+    """Mode per request type, over the group's and `mode`."""
+    sla_hours: dict[str, float] = Field(default_factory=lambda: dict(SLA_HOURS))
+    """Desks without SLA data of their own (Zendesk): business hours from the last public agent update to
+    the SLA boundary, by priority (`normal` when the ticket has none)."""
+    mood_drop: float = Field(default=0.3, gt=0, le=2)
+    """A fall of the customer's mood (VADER compound, -1..1) by this much over their last three comments
+    makes the draft suggest raising the priority and adding someone in CC."""
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _positive(cls, hours: dict[str, float]) -> dict[str, float]:
+        for priority, value in hours.items():
+            if not 0 < value <= 1000:
+                raise ValueError(f"{priority}: {value} is not a number of hours between 0 and 1000")
+        return {"normal": 8.0, **hours}
+
+
 class Away(Strict):
     from_: date = Field(alias="from")
     to: date
@@ -501,6 +535,8 @@ class Policy(Strict):
     """Business days and hours (see `bot/policy/calendar.py`)."""
     bugs: Bugs = Field(default_factory=Bugs)
     """Linked dev bugs: when to file one, what goes in it, whom to mention."""
+    pings: Pings = Field(default_factory=Pings)
+    """SLA updates and prompts (see `bot/policy/pings.py`)."""
 
     @field_validator("staff_domains")
     @classmethod

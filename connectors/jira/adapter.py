@@ -38,6 +38,7 @@ from bot.domain.tickets import (
     Person,
     Role,
     SearchPage,
+    SlaMetric,
     Status,
     Ticket,
     TicketChanges,
@@ -394,6 +395,25 @@ class JiraDesk:
             return None
         key = str(issues[0]["key"])
         return LinkedIssue(key=key, id=str(issues[0].get("id")), url=f"{self.api.base_url}/browse/{key}")
+
+    def sla(self, ticket: Ticket) -> list[SlaMetric]:
+        """The request's SLA clocks (`/rest/servicedeskapi/request/{key}/sla`): the running cycle of each,
+        else its last completed one."""
+        page = self.api.call("GET", f"/rest/servicedeskapi/request/{ticket.id}/sla", params={"limit": 50})
+        metrics = []
+        for value in page.get("values") or []:
+            ongoing = value.get("ongoingCycle")
+            cycle = ongoing or ((value.get("completedCycles") or [None])[-1]) or {}
+            breach = (cycle.get("breachTime") or {}).get("iso8601")
+            metrics.append(
+                SlaMetric(
+                    name=str(value.get("name") or ""),
+                    breach_at=_time(breach) if breach else None,
+                    breached=bool(cycle.get("breached")),
+                    running=bool(ongoing) and not ongoing.get("paused"),
+                )
+            )
+        return metrics
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.

@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -84,6 +84,25 @@ ISSUE_TYPES = {
 ADF_REQUIRED = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 FIELDS_ON_CREATE = {"project", "issuetype", "summary", "description", "labels", "priority", "assignee", "reporter"}
+
+
+SLA_GOAL = timedelta(hours=4)
+"""The goal of the sandbox's one SLA metric ("Time to first response")."""
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def _date(t: datetime) -> dict[str, Any]:
+    """A JSM date object."""
+    return {"iso8601": t.strftime("%Y-%m-%dT%H:%M:%S%z"), "epochMillis": int(t.timestamp() * 1000)}
+
+
+def _friendly(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    sign, minutes = ("-", -minutes) if minutes < 0 else ("", minutes)
+    return f"{sign}{minutes // 60}h {minutes % 60}m"
 
 
 def _now() -> str:
@@ -310,6 +329,46 @@ class JiraSandbox:
         if account not in self.state.users:
             raise ApiError(400, errors={field_name: f"User '{account}' does not exist."})
         return self.state.users[str(account)]
+
+    def _first_response_sla(self, issue: dict[str, Any]) -> dict[str, Any]:
+        start = _parse(issue["fields"]["created"])
+        breach = start + SLA_GOAL
+        answered = [
+            _parse(c["created"])
+            for c in self.state.comments[issue["key"]]
+            if c["jsdPublic"] and self._kind(c["author"].get("accountId") or c["author"].get("key", "")) != "customer"
+        ]
+        goal = {"millis": int(SLA_GOAL.total_seconds() * 1000), "friendly": _friendly(SLA_GOAL)}
+        metric: dict[str, Any] = {"id": "1", "name": "Time to first response", "completedCycles": []}
+        if answered:
+            stop = min(answered)
+            metric["completedCycles"] = [
+                {
+                    "startTime": _date(start),
+                    "stopTime": _date(stop),
+                    "breachTime": _date(breach),
+                    "breached": stop > breach,
+                    "goalDuration": goal,
+                    "elapsedTime": {"millis": int((stop - start).total_seconds() * 1000)},
+                    "remainingTime": {"millis": int((breach - stop).total_seconds() * 1000)},
+                }
+            ]
+            return metric
+        now = datetime.now(UTC)
+        metric["ongoingCycle"] = {
+            "startTime": _date(start),
+            "breachTime": _date(breach),
+            "breached": now > breach,
+            "paused": False,
+            "withinCalendarHours": True,
+            "goalDuration": goal,
+            "elapsedTime": {"millis": int((now - start).total_seconds() * 1000)},
+            "remainingTime": {
+                "millis": int((breach - now).total_seconds() * 1000),
+                "friendly": _friendly(breach - now),
+            },
+        }
+        return metric
 
     def _kind(self, account: str) -> str:
         return self.state.kinds.get(account, "atlassian")
@@ -980,6 +1039,16 @@ class JiraSandbox:
                 "author": sb._sd_user(comment["author"]),
                 "created": {"iso8601": comment["created"]},
             }
+
+        @route([f"{sd}/request/<ref>/sla"], ["GET"])
+        def request_sla(caller: str, ref: str) -> tuple[int, Any]:
+            """The request's SLA metrics (agents only), shaped as JSM's: one "Time to first response" of
+            SLA_GOAL from creation, whose cycle stops at the first public comment of an agent."""
+            if sb._kind(caller) == "customer":
+                raise ApiError(403, ["You do not have permission to view the SLA of this request."])
+            issue = sb._issue(ref)
+            values = [sb._first_response_sla(issue)]
+            return 200, {"size": len(values), "start": 0, "limit": 50, "isLastPage": True, "values": values}
 
         @route([f"{sd}/request/<ref>/participant"], ["GET"])
         def participants(caller: str, ref: str) -> tuple[int, Any]:
