@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import triage
+from bot.policy import followup, triage
 from bot.policy.runbook import Decide, Select
 from tasks import triage as triage_io
 
@@ -50,8 +50,14 @@ class Runbook:
         return not self.desks or desk in self.desks
 
 
+HOURLY = timedelta(hours=1)
+
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("followup-ladder", followup.decide_ladder, schedule=Schedule(HOURLY, followup.select_waiting)),
+    Runbook(
+        "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)
+    ),
 )
 
 

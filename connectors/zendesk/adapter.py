@@ -7,7 +7,9 @@ change in between turns the write into `Conflict` instead of being overwritten.
 
 Options (policy file, `desks.zendesk`): `request_type_field` (id of the custom field holding the request
 type; default 900001, the sandbox's), `away_field` (user field that marks an agent away; default
-`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60).
+`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60),
+`closure_code_field` (id of the custom field that takes a resolving write's resolution, e.g. "User not
+responded"; Zendesk's own statuses have no resolution, so without it the resolution is not recorded).
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class ZendeskDesk:
         self.request_type_field = int(options.get("request_type_field", 900001))
         self.away_field = str(options.get("away_field", "agent_away"))
         self.group_cache_seconds = float(options.get("group_cache_seconds", 60))
+        closure = options.get("closure_code_field")
+        self.closure_code_field = int(closure) if closure is not None else None
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, list[Person]]] = {}
 
@@ -256,6 +260,8 @@ class ZendeskDesk:
         fields = dict(changes.custom_fields)
         if changes.request_type is not None:
             fields[str(self.request_type_field)] = changes.request_type
+        if changes.resolution is not None and self.closure_code_field is not None:
+            fields[str(self.closure_code_field)] = changes.resolution
         if fields:
             out["custom_fields"] = [{"id": _number(k, "custom field"), "value": v} for k, v in fields.items()]
         if changes.add_participant_ids:

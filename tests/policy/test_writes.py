@@ -30,7 +30,7 @@ def test_a_forwarded_bug_report_lands_as_one_zendesk_update_and_an_internal_note
     assert (head.assignee_id, head.group_id, head.request_type) == ("102", "201", "technical_support")
     assert head.requester_id == "301"
     assert set(head.add_participant_ids) == {"105", "303"}
-    assert head.status is Status.OPEN and head.add_tags == (TRIAGED_TAG,)
+    assert head.status is Status.PENDING and head.add_tags == (TRIAGED_TAG,)  # waits on the customer's details
     assert head.comment is not None and head.comment.visibility is Visibility.PUBLIC
     assert head.comment.body.startswith("Hello Cathy,") and "#88" in head.comment.body
     assert note.comment is not None and note.comment.visibility is Visibility.INTERNAL
