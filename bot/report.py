@@ -101,7 +101,7 @@ def print_decision(decision: Decision) -> None:
             print(f"  people not found on the desk: {', '.join(result.unresolved_people)}")
 
 
-SWEEP_ROW = "{:<16} {:<14} {:<28} {:<44} {}"
+SWEEP_ROW = "{:<16} {:<16} {:<28} {:<44} {}"
 
 
 def _action_rows(result: RunbookResult) -> list[tuple[str, str]]:

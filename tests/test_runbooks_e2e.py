@@ -93,30 +93,35 @@ def test_a_periodic_runbook_runs_from_sweep_as_of_the_given_instant(stack: Stack
     ticket_id = create_ticket(stack.sandbox_url, "zendesk", "gary@globex.test", "Need a CSV", "Can you send it?")
     created_event(stack, "zendesk", ticket_id)
     desk = stack.desk("zendesk")
-    desk.apply(desk.get_ticket(ticket_id), TicketChanges(status=Status.PENDING))
+    # The agent pauses the follow-up ladder (also periodic), so only the demo runbook acts on this ticket.
+    desk.apply(desk.get_ticket(ticket_id), TicketChanges(status=Status.PENDING, add_tags=("helpdesk-bot-pause",)))
     comments = len(desk.get_ticket(ticket_id).comments)
 
     today = stack.cli("sweep", "--desk", "zendesk", "--dry-run")
     assert today.returncode == 0, today.stderr
-    assert f"zendesk {ticket_id} " not in today.stdout  # updated just now: not selected yet
+    mentions = [line for line in today.stdout.splitlines() if line.startswith(f"zendesk {ticket_id} ")]
+    assert not any("demo-nudge" in line for line in mentions)  # updated just now: not selected yet
 
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     preview = stack.cli("sweep", "--desk", "zendesk", "--dry-run", "--at", later)
     assert preview.returncode == 0, preview.stderr
-    row = next(line for line in preview.stdout.splitlines() if line.startswith(f"zendesk {ticket_id} "))
+    row = next(r for r in preview.stdout.splitlines() if r.startswith(f"zendesk {ticket_id} ") and "demo-nudge" in r)
     assert "demo-nudge" in row and "Comment(public)" in row and "pending and quiet" in row
     assert len(desk.get_ticket(ticket_id).comments) == comments  # a dry run writes nothing
 
     done = stack.cli("sweep", "--desk", "zendesk", "--at", later, "--json")
     assert done.returncode == 0, done.stderr
     mine = [json.loads(line) for line in done.stdout.splitlines() if json.loads(line)["ticket"] == ticket_id]
-    assert [(r["runbook"], r["outcome"], r["writes_sent"]) for r in mine] == [("demo-nudge", "nudged", 1)]
+    assert [(r["runbook"], r["outcome"], r["writes_sent"]) for r in mine] == [
+        ("followup-ladder", "follow-up paused (tag helpdesk-bot-pause)", 0),
+        ("demo-nudge", "nudged", 1),
+    ]
     ticket = desk.get_ticket(ticket_id)
     assert NUDGED in ticket.tags and len(ticket.comments) == comments + 1
 
     again = stack.cli("sweep", "--desk", "zendesk", "--at", later, "--json")
     mine = [json.loads(line) for line in again.stdout.splitlines() if json.loads(line)["ticket"] == ticket_id]
-    assert [r["outcome"] for r in mine] == ["already nudged"]
+    assert [r["outcome"] for r in mine if r["runbook"] == "demo-nudge"] == ["already nudged"]
     assert len(desk.get_ticket(ticket_id).comments) == comments + 1
 
 
