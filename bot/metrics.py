@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import redis
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.spool import Spool
@@ -37,15 +37,28 @@ def observe_queue_latency(client: redis.Redis, prefix: str, desk: str, seconds: 
     pipe.execute()
 
 
+DESK_CALL_OUTCOMES = ("sent", "rate_limited", "held")
+"""Desk calls by outcome: answered (any status but 429), answered 429 (the desk paused for every worker),
+held back by the bot's own API budget or a pause (not sent; the task retries later)."""
+
+
+def count_desk_call(client: redis.Redis, prefix: str, desk: str, outcome: str) -> None:
+    """Called by workers around each desk call (tasks/budget.py); summed over all processes in Redis."""
+    client.hincrby(f"{prefix}metrics:desk_calls:{desk}", outcome, 1)
+
+
 class RedisCollector(Collector):
     """Exports what workers recorded in Redis: queue latency per desk and events by state."""
 
     def __init__(self, client: redis.Redis, prefix: str, desks: tuple[str, ...]) -> None:
         self.client, self.prefix, self.desks = client, prefix, desks
 
-    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily | CounterMetricFamily]:
         hist = HistogramMetricFamily(
             "helpdesk_bot_queue_latency_seconds", "Webhook received -> task started", labels=["desk"]
+        )
+        calls = CounterMetricFamily(
+            "helpdesk_bot_desk_calls", "Desk API calls by outcome: sent, rate_limited, held", labels=["desk", "outcome"]
         )
         try:
             for desk in self.desks:
@@ -54,9 +67,14 @@ class RedisCollector(Collector):
                 buckets = [(str(b), data.get(f"le:{b}", 0.0)) for b in LATENCY_BUCKETS]
                 buckets.append(("+Inf", data.get("count", 0.0)))
                 hist.add_metric([desk], buckets, data.get("sum", 0.0))
+                raw = self.client.hgetall(f"{self.prefix}metrics:desk_calls:{desk}")
+                counts = {_text(k): float(v) for k, v in raw.items()}
+                for outcome in DESK_CALL_OUTCOMES:
+                    calls.add_metric([desk, outcome], counts.get(outcome, 0.0))
         except redis.RedisError:
             return
         yield hist
+        yield calls
 
 
 class SpoolCollector(Collector):

@@ -7,8 +7,10 @@ The types it speaks live in `bot.domain`; the HTTP transport in `connectors.http
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from bot.domain.tickets import (
     AgentLoad,
@@ -21,6 +23,9 @@ from bot.domain.tickets import (
     TicketChanges,
     TicketQuery,
 )
+
+if TYPE_CHECKING:
+    from connectors.http import CallGate
 
 
 @runtime_checkable
@@ -104,14 +109,18 @@ def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 @dataclass(frozen=True)
 class DeskConfig:
-    """How to reach one desk and the desk-specific ids the policy refers to.
+    """How to reach one desk and the adapter's settings.
 
-    `options` is the policy file's `desks.<desk>` section (field ids, project keys...): it is read by
-    the desk's adapter only, so policy code never needs to know a vendor's field ids.
+    `options` is the desk's typed options model (`connectors/<desk>/options.py`; the policy's
+    `desks.<desk>` section is an instance of it), or a plain mapping of the same keys (tests, scripts),
+    which the adapter validates with that model. Only the adapter reads it, so policy code never needs
+    to know a vendor's field ids.
     """
 
     url: str
     email: str
     token: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: BaseModel | Mapping[str, Any] | None = None
     timeout: float = 10.0
+    gate: CallGate | None = None
+    """Admits every call to this desk (the shared API budget, a desk-wide pause); None admits all."""

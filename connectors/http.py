@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -61,13 +61,51 @@ def _error_summary(body: Any) -> str:
     return "; ".join(parts)[:300]
 
 
+class CallGate(Protocol):
+    """What the transport asks before, and tells after, every HTTP call to a desk.
+
+    Implemented by the shared per-desk API budget (`tasks/budget.py`): the transport stays free of Redis,
+    and every adapter, whatever vendor client it wraps, is held to the same budget because every
+    request of its session passes here.
+    """
+
+    def before_call(self) -> None:
+        """Return when the call may go; may wait a bounded time, else raise `RateLimited(retry_after)`."""
+        ...
+
+    def after_call(self, status: int, headers: Mapping[str, str]) -> None:
+        """Hear the desk's answer (a 429 with `Retry-After` pauses the desk for every worker)."""
+        ...
+
+
+class GatedTransport(HTTPAdapter):
+    """The one door every request to a desk goes through: the gate admits it, then hears the answer.
+
+    Mounted on the desk's session, it sees the vendor client's requests (zenpy's, jira's) as well as
+    `JsonApi.call`'s, so a budget or a pause cannot be bypassed by calling the client directly. urllib3's
+    own retries of a failed connection happen inside one `send`, i.e. within one admitted call.
+    """
+
+    def __init__(self, max_retries: Retry, gate: CallGate | None) -> None:
+        super().__init__(max_retries=max_retries)
+        self.gate = gate
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if self.gate is not None:
+            self.gate.before_call()
+        response = super().send(request, *args, **kwargs)
+        if self.gate is not None:
+            self.gate.after_call(response.status_code, response.headers)
+        return response
+
+
 class JsonApi:
     """One desk's HTTP session: auth, timeouts, errors mapped to this module's, and no retried writes.
 
     Every adapter (and the vendor client it wraps, which is handed this session) talks through it, so
     a 429 surfaces at once as `RateLimited` instead of the client sleeping inside a worker, and a write
     that may have landed is never sent a second time by the transport (only reads retry a failed
-    connection).
+    connection). With a `gate`, every request first waits for the desk's shared API budget.
     """
 
     def __init__(
@@ -77,6 +115,7 @@ class JsonApi:
         timeout: float = 10.0,
         read_retries: int = 2,
         session: requests.Session | None = None,
+        gate: CallGate | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -91,9 +130,9 @@ class JsonApi:
             allowed_methods={"GET", "HEAD"},
             respect_retry_after_header=False,  # a 429 goes straight to the task layer, which waits it out
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.transport = GatedTransport(retry, gate)
+        self.session.mount("http://", self.transport)
+        self.session.mount("https://", self.transport)
         self.session.hooks["response"].append(self._raise_for_status)
 
     @staticmethod

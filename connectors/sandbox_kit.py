@@ -38,6 +38,23 @@ class Fault:
     body: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One API request as the fake desk received it: when (`clock`), which route, who, and its refusal.
+
+    `refused` is the status the sandbox answered instead of serving it (an injected fault, its own 429),
+    else None. Tests read these to measure what reached the desk, e.g. calls per minute across workers.
+    """
+
+    at: float
+    key: str
+    login: str | None
+    refused: int | None
+
+
+ARRIVALS_KEPT = 100_000
+
+
 @dataclass
 class SandboxControl:
     """Per-desk knobs. All methods are thread-safe: the sandbox serves requests from several threads."""
@@ -51,6 +68,7 @@ class SandboxControl:
     _faults: deque[Fault] = field(default_factory=deque)
     _window: deque[float] = field(default_factory=deque)
     calls: Counter[str] = field(default_factory=Counter)
+    arrivals: deque[Arrival] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(
@@ -64,17 +82,21 @@ class SandboxControl:
             self._faults.clear()
             self._window.clear()
             self.calls.clear()
+            self.arrivals.clear()
             self.latency = 0.0
             self.per_minute = None
 
     def before(self) -> Response | None:
         """Run before each API request: count it, delay it, fail it or rate-limit it, like the real desk."""
         key = f"{request.method} {request.url_rule.rule if request.url_rule else request.path}"
+        login = basic_login()
         with self._lock:
             self.calls[key] += 1
             fault = self._faults.popleft() if self._faults else None
             latency = self.latency
             limited = self._spend()
+            refused = fault.status if fault else (limited.status_code if limited else None)
+            self.arrivals.append(Arrival(self.clock(), key, login, refused))
         if latency:
             time.sleep(latency)
         if fault is not None:

@@ -5,12 +5,15 @@
 - Transient (`Unavailable`, `Conflict`, lost Redis, a busy ticket lock): jittered exponential backoff.
 - Permanent (`NotFound`, `AuthError`, `InvalidRequest`): no retry; the event goes straight to the
   dead-letter state (`failed`) where `helpdesk-bot events --state failed` shows it and `replay` can rerun it.
+Tasks on the sweep queue run their desk calls as sweep traffic, which only uses the sweeps' share of
+the desk's API budget (`tasks/budget.py`); everything else is event-driven and goes first.
 Retrying is safe only because every action checks the ticket before it writes (tasks/executor.py).
 """
 
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from typing import Any
 
 import redis
@@ -19,7 +22,8 @@ from celery import Task
 
 from bot.domain.errors import Conflict, HelpdeskError, RateLimited, Unavailable
 from bot.locks import LockBusy
-from tasks.celery_app import MAX_COUNTDOWN
+from tasks.budget import sweep_calls
+from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE
 
 log = structlog.get_logger(__name__)
 
@@ -54,13 +58,18 @@ class HelpdeskTask(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return self.run(*args, **kwargs)
+            with sweep_calls() if self._on_sweep_queue() else nullcontext():
+                return self.run(*args, **kwargs)
         except RateLimited as exc:
             log.info("rate limited, retrying", task=self.name, retry_after=exc.retry_after)
             raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc
         except TRANSIENT as exc:
             log.info("transient failure, retrying", task=self.name, error=str(exc), retries=self.request.retries)
             raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc
+
+    def _on_sweep_queue(self) -> bool:
+        routing_key = (self.request.delivery_info or {}).get("routing_key")
+        return SWEEP_QUEUE in (getattr(self, "queue", None), routing_key)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         permanent = isinstance(exc, HelpdeskError) and exc.permanent

@@ -13,6 +13,7 @@ from bot.config import Settings, get_settings
 from bot.eventlog import EventLog
 from bot.redis_conn import client_for
 from connectors.base import DeskConfig, Helpdesk
+from tasks.budget import DeskBudget
 from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class Runtime:
         """The adapter for `name`, built on first use and then shared by every task of this process.
 
         Building it also publishes the bot's own user id on that desk, which the web process reads
-        to recognise (and ignore) webhooks caused by the bot's own writes.
+        to recognise (and ignore) webhooks caused by the bot's own writes. Every call it makes is held to
+        the desk's API budget, shared in Redis with every other process (`tasks/budget.py`).
         """
         if name not in self._desks:
             url = self.settings.desk_url(name)
@@ -52,7 +54,8 @@ class Runtime:
                 url=url,
                 email=getattr(self.settings, f"{name}_email") or "",
                 token=getattr(self.settings, f"{name}_api_token") or "",
-                options=self.policy.desk_options(name),
+                options=self.policy.desk(name),
+                gate=DeskBudget(self.redis, self.prefix, name, self.policy.desk(name).api_budget),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
             me = adapter.me()

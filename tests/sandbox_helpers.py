@@ -62,12 +62,10 @@ def create_ticket(base_url: str, desk: str, author: str, subject: str, body: str
     assert resp.status_code == 201, resp.text
     key = str(resp.json()["issueKey"])
     if assignee:
-        assigned = requests.put(
-            f"{base_url}/rest/api/3/issue/{key}/assignee",
-            json={"accountId": assignee},
-            auth=("alice@example.com", "x"),
-            timeout=10,
-        )
+        agent = ("alice@example.com", "x")
+        cloud = requests.get(f"{base_url}/rest/api/2/serverInfo", auth=agent, timeout=10).json()["deploymentType"]
+        path, who = ("3", {"accountId": assignee}) if cloud == "Cloud" else ("2", {"name": assignee})  # Data Center
+        assigned = requests.put(f"{base_url}/rest/api/{path}/issue/{key}/assignee", json=who, auth=agent, timeout=10)
         assert assigned.status_code == 204, assigned.text
     return key
 
@@ -79,6 +77,13 @@ def sandbox_control(base_url: str, desk: str, knob: str, spec: dict[str, object]
 
 def sandbox_calls(base_url: str, desk: str) -> dict[str, object]:
     return dict(requests.get(f"{base_url}/_sandbox/{desk}/calls", timeout=10).json())
+
+
+def demo_options(desk: str) -> Any:
+    """The adapter settings that fit the sandbox's demo desks: the packaged default policy's section."""
+    from bot.policy.schema import load_policy
+
+    return load_policy(None).desk(desk)
 
 
 def customer_reply(base_url: str, desk: str, author: str, ticket_id: str, body: str) -> None:

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import yaml
 
 from bot.app import create_app
 from bot.eventlog import EventLog
+from bot.policy.schema import DEFAULT_POLICY
 from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build, point_webhooks
 from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix
+from tests.sandbox_helpers import demo_options
 from tests.test_intake import make_settings
 
 SECRETS = {"zendesk": "zd-e2e-secret", "jira": "jira-e2e-secret"}
@@ -45,7 +48,18 @@ class Stack:
 
     def desk(self, name: str) -> Helpdesk:
         adapter = importlib.import_module(f"connectors.{name}.adapter")
-        return adapter.build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))  # type: ignore[no-any-return]
+        config = DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x", options=demo_options(name))
+        return adapter.build(config)  # type: ignore[no-any-return]
+
+
+def policy_with_budgets(home: Path, budgets: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The packaged default policy with these `desks.<desk>.api_budget` settings, as the workers' environment."""
+    policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+    for desk, budget in budgets.items():
+        policy["desks"][desk]["api_budget"] = budget
+    path = home / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    return {"HELPDESK_BOT_POLICY": str(path)}
 
 
 @contextmanager

@@ -14,14 +14,15 @@ from bot.policy.assign import choose_agent
 from bot.policy.schema import Agent, Assignment, Policy, load_policy
 from tasks.rotation import Rotation
 from tests.conftest import TEST_REDIS_URL, wait_for
-from tests.stack import running_stack
+from tests.stack import policy_with_budgets, running_stack
 
 TICKETS = 1000
 
 
 def test_two_workers_share_1000_tickets_fairly(tmp_path: Path) -> None:
     """End to end: 1,000 sandbox tickets, signed webhooks, two `helpdesk-bot worker` processes."""
-    with running_stack(tmp_path, workers=2, concurrency=1) as stack:
+    unlimited = policy_with_budgets(tmp_path, {"zendesk": {"per_minute": 100_000}})  # thousands of calls a minute
+    with running_stack(tmp_path, workers=2, concurrency=1, extra_env=unlimited) as stack:
         zendesk = stack.sandboxes["zendesk"]
         with zendesk._lock:  # type: ignore[attr-defined]
             first_new = max(zendesk.state.tickets) + 1  # type: ignore[attr-defined]

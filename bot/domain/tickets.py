@@ -75,6 +75,17 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """One entry of a ticket's status history (Zendesk audits, Jira changelog): when it moved to `status`,
+    from where, and who moved it (None when the desk does not say, e.g. an automation)."""
+
+    at: datetime
+    status: Status
+    previous: Status | None = None
+    by: Role | None = None
+
+
+@dataclass(frozen=True)
 class Ticket:
     """A snapshot of one ticket as the desk returned it.
 
@@ -105,6 +116,9 @@ class Ticket:
     comments: tuple[Comment, ...] = ()
     project: str | None = None
     url: str | None = None
+    status_changes: tuple[StatusChange, ...] = ()
+    """Status history, oldest first, where the adapter read it; empty when it did not (the follow-up state then
+    relies on comments alone)."""
 
     def last_public_comment(self) -> Comment | None:
         public = [c for c in self.comments if c.public]

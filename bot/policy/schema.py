@@ -9,6 +9,7 @@ of the box against the demo desks. Every key is documented in `deploy/policy.exa
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import holidays
 import jinja2
 import yaml
 from jinja2 import StrictUndefined
@@ -35,6 +35,8 @@ from pydantic import (
 
 from bot.config import Problem
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
+from connectors.jira.options import JiraOptions
+from connectors.zendesk.options import ZendeskOptions
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
 REQUEST_TYPES = (
@@ -49,25 +51,6 @@ RequestType = Literal[
     "general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident"
 ]
 Strategy = Literal["round_robin", "least_loaded", "skills"]
-ADAPTER_KEYS = (
-    "request_type_field",
-    "away_field",
-    "group_cache_seconds",
-    "bot_email",
-    "service_project",
-    "service_desk_id",
-    "participants_field",
-    "organizations_field",
-    "dev_project",
-    "link_type",
-    "bug_issue_type",
-    "deployment",
-    "default_resolution",
-    "transitions",
-    "status_map",
-    "closure_code_field",
-)
-"""Keys of `desks.<desk>` that belong to the desk's adapter (see each `connectors/<desk>/adapter.py`)."""
 
 
 def _email(value: str) -> str:
@@ -125,11 +108,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class ApiBudget(Strict):
+    """The bot's share of one desk's API rate limit, shared by every worker process and sweep (Redis).
+
+    The default, 100 calls a minute, is half the smallest Zendesk plan (Suite Team: 200/min; Professional
+    400, Enterprise 700), because agents' own tools spend the same account quota. Jira Cloud traffic
+    authenticated with an API token is held to per-second burst limits, not the hourly points quota, so the
+    same default is a conservative start there too.
+    """
+
+    per_minute: int = Field(default=100, ge=1, le=100_000)
+    """Calls the bot may make to this desk in any 60-second window, all processes together."""
+    sweep_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Part of the window periodic sweeps may use; they stop as soon as the window is that full, so the rest
+    is always left for event-driven work (new tickets, replies)."""
+    max_wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """How long a call waits for budget (or for a desk-wide pause to end) before the task is retried later."""
+
+
 class DeskOptions(Strict):
-    """Desk-specific ids the policy refers to by name, and the adapter's own settings (ADAPTER_KEYS)."""
+    """What the policy says about one desk in its own terms: names → the desk's ids, and shadow mode.
+
+    Each desk's section adds its adapter's own typed settings (`connectors/<desk>/options.py`), which the
+    adapter receives as they are: see `ZendeskSection` and `JiraSection`.
+    """
 
     shadow: bool = False
     """Decide and record, but write nothing on this desk (see `helpdesk-bot shadow-report`)."""
+    api_budget: ApiBudget = Field(default_factory=ApiBudget)
     groups: dict[str, str] = Field(default_factory=dict)
     """Group name used in this file → the desk's group id (Jira: group name)."""
     request_types: dict[RequestType, str] = Field(default_factory=dict)
@@ -137,27 +143,38 @@ class DeskOptions(Strict):
     A request type missing here is stored under its own name."""
     organizations: dict[str, str] = Field(default_factory=dict)
     """Organization name used in this file → the desk's organization id."""
-    request_type_field: str | int | None = None
-    away_field: str | None = None
-    group_cache_seconds: float | None = Field(default=None, ge=0)
-    bot_email: Email | None = None
-    service_project: str | None = None
-    service_desk_id: str | None = None
-    participants_field: str | None = None
-    organizations_field: str | None = None
-    dev_project: str | None = None
-    link_type: str | None = None
-    bug_issue_type: str | None = None
-    deployment: Literal["cloud", "datacenter"] | None = None
-    default_resolution: str | None = None
-    transitions: dict[Literal["new", "open", "pending", "on_hold", "solved", "closed"], str] | None = None
-    status_map: dict[str, Literal["new", "open", "pending", "on_hold", "solved", "closed"]] | None = None
-    closure_code_field: int | None = None
-    """Zendesk: id of the custom field that records a resolution ("User not responded")."""
 
     def request_type_value(self, request_type: str) -> str:
         """What this desk stores for one of the six request types."""
         return self.request_types.get(request_type, request_type)  # type: ignore[call-overload, no-any-return]
+
+
+class ZendeskSection(DeskOptions, ZendeskOptions):
+    """`desks.zendesk`: the policy's names and the Zendesk adapter's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class JiraSection(DeskOptions, JiraOptions):
+    """`desks.jira`: the policy's names and the Jira adapter's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Desks(Strict):
+    """`desks`: one section per desk, each validated by its own model (so unknown keys name the desk)."""
+
+    zendesk: ZendeskSection | None = None
+    jira: JiraSection | None = None
+
+    def get(self, name: str) -> DeskOptions | None:
+        return getattr(self, name, None) if name in type(self).model_fields else None
+
+    def items(self) -> list[tuple[str, DeskOptions]]:
+        return [(name, section) for name in type(self).model_fields if (section := getattr(self, name)) is not None]
+
+    def values(self) -> list[DeskOptions]:
+        return [section for _, section in self.items()]
 
 
 class Match(Strict):
@@ -313,8 +330,17 @@ def _hours(value: str) -> str:
     return value.replace(" ", "")
 
 
+@functools.cache
+def _supported_countries() -> dict[str, list[str]]:
+    """Country code → subdivision codes of the `holidays` package, imported only when a policy names a country
+    (it is the slowest import of the policy, and most deployments of the web process never need it)."""
+    import holidays
+
+    return holidays.list_supported_countries()
+
+
 def _country(value: str) -> str:
-    if value.upper() not in holidays.list_supported_countries():
+    if value.upper() not in _supported_countries():
         raise ValueError(f"no public holidays known for country {value!r} (use an ISO 3166 code like DE, US, FR)")
     return value.upper()
 
@@ -338,7 +364,7 @@ def _subdivision_problem(country: str | None, subdivision: str | None) -> str | 
         return None
     if country is None:
         return "a subdivision needs a country"
-    known = holidays.list_supported_countries()[country]
+    known = _supported_countries()[country]
     if subdivision not in known:
         return f"unknown subdivision {subdivision!r} of {country} (known: {', '.join(known) or 'none'})"
     return None
@@ -468,7 +494,7 @@ class FollowUp(Strict):
 
 
 class Policy(Strict):
-    desks: dict[Literal["zendesk", "jira"], DeskOptions] = Field(default_factory=dict)
+    desks: Desks = Field(default_factory=Desks)
     staff_domains: list[str] = Field(default_factory=list)
     """Email domains of your own people: their tickets may be forwarded customer mails."""
     service_desk: ServiceDesk = Field(default_factory=ServiceDesk)
@@ -499,12 +525,13 @@ class Policy(Strict):
         return bool(email) and (email or "").rsplit("@", 1)[-1].lower() in self.staff
 
     def desk(self, name: str) -> DeskOptions:
-        return self.desks.get(name) or DeskOptions()  # type: ignore[call-overload, unused-ignore]
-
-    def desk_options(self, name: str) -> dict[str, Any]:
-        """The adapter's settings for desk `name` (only those set), for `DeskConfig.options`."""
-        options = self.desk(name).model_dump()
-        return {k: options[k] for k in ADAPTER_KEYS if options.get(k) is not None}
+        """The section of desk `name` (its defaults when the file has none). It is also what the desk's
+        adapter receives as `DeskConfig.options`: a section is an instance of the adapter's options model."""
+        section = self.desks.get(name)
+        if section is not None:
+            return section
+        default: type[DeskOptions] = ZendeskSection if name == "zendesk" else JiraSection
+        return default()
 
     def shadow(self, desk: str) -> bool:
         return self.desk(desk).shadow
@@ -669,6 +696,8 @@ def _message(err: Any) -> str:
     loc = [p for p in err["loc"] if isinstance(p, str) and not p.startswith(("function-", "literal["))]
     kind = err["type"]
     if kind == "extra_forbidden":
+        if len(loc) == 2 and loc[0] == "desks":
+            return f"unknown desk {loc[1]!r}: expected 'zendesk' or 'jira'"
         return "unknown key" + _did_you_mean(loc)
     if kind == "missing":
         return "required key is missing"

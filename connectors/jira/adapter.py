@@ -9,12 +9,15 @@ and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After
 Jira has no update guard like Zendesk's `safe_update`: a write never raises `Conflict` for a stale
 snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
 
-Options (policy file, `desks.jira`): `service_project` (SD), `service_desk_id` (1), `request_type_field`
-(customfield_10010), `participants_field` (customfield_10011), `organizations_field` (customfield_10002),
-`dev_project` (DEV), `link_type` (Relates), `bug_issue_type` (Bug), `deployment` (cloud | datacenter: REST v3
-with ADF descriptions and mention nodes, or v2 with wiki text and `[~accountid:…]`), `status_map` (desk status
-name → new/open/pending/on_hold/solved/closed), `transitions` (normalized status → transition name, for
-workflows where several transitions reach the same status), `default_resolution` (Done).
+Data Center (`deployment: datacenter`) has REST v2 only and names users instead of giving them account ids,
+so there the adapter reads and writes users by `name` (`{"name": ...}`, `usernames` for participants,
+`user?username=`, `user/search?username=`), tells customers from agents by their application roles, searches
+with `/rest/api/2/search` and `startAt` pages (the issue count is that search's `total`), writes descriptions
+and comments as wiki markup and mentions people as `[~username]`. Cloud uses `/search/jql` with
+`nextPageToken`, `/search/approximate-count`, ADF in v3 and `[~accountid:…]` in the service desk's plain text.
+Group members are read in pages of 50 on both.
+
+Options: `JiraOptions` (`connectors/jira/options.py`, the policy's `desks.jira`), received as given.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from bot.domain.tickets import (
 )
 from connectors.base import DeskConfig, linked_issue_label
 from connectors.http import JsonApi
+from connectors.jira.options import JiraOptions
 
 STATUS_MAP = {
     "waiting for support": Status.OPEN,
@@ -71,7 +75,7 @@ class JiraDesk:
     """Jira issues have no assignment group: a group only names the candidate agents."""
 
     def __init__(self, config: DeskConfig) -> None:
-        options = config.options
+        options = JiraOptions.of(config.options)
         self.client = JIRA(
             server=config.url,
             basic_auth=(config.email, config.token),
@@ -79,38 +83,56 @@ class JiraDesk:
             timeout=config.timeout,
             get_server_info=False,
         )
-        self.api = JsonApi(config.url, (config.email, config.token), config.timeout, session=self.client._session)
-        self.project = str(options.get("service_project", "SD"))
-        self.service_desk = str(options.get("service_desk_id", "1"))
-        self.request_type_field = str(options.get("request_type_field", "customfield_10010"))
-        self.participants_field = str(options.get("participants_field", "customfield_10011"))
-        self.organizations_field = str(options.get("organizations_field", "customfield_10002"))
-        self.dev_project = str(options.get("dev_project", "DEV"))
-        self.link_type = str(options.get("link_type", "Relates"))
-        self.bug_type = str(options.get("bug_issue_type", "Bug"))
-        self.cloud = options.get("deployment", "cloud") == "cloud"
+        self.api = JsonApi(
+            config.url, (config.email, config.token), config.timeout, session=self.client._session, gate=config.gate
+        )
+        self.options = options
+        # Custom field ids the site did not give are "" (read as absent, never written).
+        self.request_type_field = options.request_type_field or ""
+        self.participants_field = options.participants_field or ""
+        self.organizations_field = options.organizations_field or ""
+        self.link_type = options.link_type
+        self.bug_type = options.bug_issue_type
+        self.cloud = options.deployment == "cloud"
         self.rest = "/rest/api/3" if self.cloud else "/rest/api/2"
-        self.default_resolution = str(options.get("default_resolution", "Done"))
-        self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.get("status_map") or {}).items()}}
-        self.transitions = {Status(k): str(v).lower() for k, v in (options.get("transitions") or {}).items()}
+        self.default_resolution = options.default_resolution
+        self.status_map = {**STATUS_MAP, **{k.lower(): Status(v) for k, v in (options.status_map or {}).items()}}
+        self.transitions = {Status(k): str(v).lower() for k, v in (options.transitions or {}).items()}
         self._me: Person | None = None
         self._account_types: dict[str, str] = {}
         self._project_statuses: dict[str, list[Mapping[str, Any]]] = {}
+
+    @property
+    def project(self) -> str:
+        return self._required("service_project", self.options.service_project)
+
+    @property
+    def service_desk(self) -> str:
+        return self._required("service_desk_id", self.options.service_desk_id)
+
+    @property
+    def dev_project(self) -> str:
+        return self._required("dev_project", self.options.dev_project)
+
+    @staticmethod
+    def _required(key: str, value: str | None) -> str:
+        """A site-specific id the policy must give: a clear error instead of another site's value."""
+        if not value:
+            raise InvalidRequest(f"desks.jira.{key} is not set in the policy file: the bot needs it here")
+        return value
 
     # --- reads -------------------------------------------------------------------------------------
 
     def me(self) -> Person:
         if self._me is None:
             data = self.api.call("GET", f"{self.rest}/myself")
-            self._me = Person(
-                str(data["accountId"]), str(data.get("displayName") or ""), data.get("emailAddress"), Role.BOT
-            )
+            self._me = Person(_uid(data), str(data.get("displayName") or ""), data.get("emailAddress"), Role.BOT)
         return self._me
 
     def _person(self, user: Mapping[str, Any] | None) -> Person:
         if not user:
             return Person("", "")
-        account = str(user.get("accountId") or user.get("name") or "")
+        account = _uid(user)
         if account == self.me().id:
             role = Role.BOT
         else:
@@ -125,22 +147,36 @@ class JiraDesk:
         )
 
     def _fields(self) -> str:
-        return f"{FIELDS},{self.request_type_field},{self.participants_field},{self.organizations_field}"
+        return ",".join(
+            filter(None, (FIELDS, self.request_type_field, self.participants_field, self.organizations_field))
+        )
 
     def _account_type(self, account: str) -> str:
         """`atlassian` or `customer` for a user the service desk API named without saying which (its user
-        objects carry no `accountType`): asked once per person, then remembered."""
+        objects carry no `accountType`): asked once per person, then remembered. Data Center has no account
+        types: a JSM customer is a user without any application role (`expand=applicationRoles`; its
+        `size` counts them, `items` may be empty)."""
         if account and account not in self._account_types:
-            user = self.api.call("GET", f"{self.rest}/user", params={"accountId": account}) or {}
-            self._account_types[account] = str(user.get("accountType") or "atlassian")
+            if self.cloud:
+                user = self.api.call("GET", f"{self.rest}/user", params={"accountId": account}) or {}
+                kind = str(user.get("accountType") or "atlassian")
+            else:
+                params = {"username": account, "expand": "applicationRoles"}
+                user = self.api.call("GET", f"{self.rest}/user", params=params) or {}
+                kind = "atlassian" if int((user.get("applicationRoles") or {}).get("size") or 0) else "customer"
+            self._account_types[account] = kind
         return self._account_types.get(account, "atlassian")
+
+    def _user_ref(self, account: str) -> dict[str, str]:
+        """A user in a request body: Cloud by `accountId`, Data Center by `name`."""
+        return {"accountId": account} if self.cloud else {"name": account}
 
     def _learn_account_types(self, fields: Mapping[str, Any]) -> None:
         """Reporter, assignee and participants come with their account type: no lookup needed for them."""
         people = [fields.get("reporter"), fields.get("assignee"), *(fields.get(self.participants_field) or [])]
         for user in people:
-            if isinstance(user, Mapping) and user.get("accountId") and user.get("accountType"):
-                self._account_types[str(user["accountId"])] = str(user["accountType"])
+            if isinstance(user, Mapping) and _uid(user) and user.get("accountType"):
+                self._account_types[_uid(user)] = str(user["accountType"])
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The issue's fields, then its comments from the service desk API, the one that says which are
@@ -184,12 +220,12 @@ class JiraDesk:
             updated_at=_time(f.get("updated")),
             version=str(f.get("updated") or ""),
             priority=(f.get("priority") or {}).get("name"),
-            assignee_id=(f.get("assignee") or {}).get("accountId"),
+            assignee_id=_uid(f.get("assignee") or {}) or None,
             request_type=request_type.get("id"),
             organization_id=str(orgs[0]["id"]) if orgs else None,
             channel="portal",
             tags=tuple(f.get("labels") or ()),
-            participant_ids=tuple(str(u["accountId"]) for u in f.get(self.participants_field) or []),
+            participant_ids=tuple(_uid(u) for u in f.get(self.participants_field) or []),
             custom_fields={k: v for k, v in f.items() if k.startswith("customfield_")},
             comments=comments,
             project=(f.get("project") or {}).get("key"),
@@ -197,25 +233,38 @@ class JiraDesk:
         )
 
     def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
-        users = self.api.call("GET", f"{self.rest}/user/search", params={"query": email}) or []
+        params = {"query": email} if self.cloud else {"username": email}
+        users = self.api.call("GET", f"{self.rest}/user/search", params=params) or []
         exact = [u for u in users if (u.get("emailAddress") or "").lower() == email.lower()]
         if exact:
             return self._person(exact[0])
         if not create:
             return None
-        made = self.api.call(
-            "POST", "/rest/servicedeskapi/customer", json={"email": email, "displayName": name or email}
-        )
+        body = {"email": email, ("displayName" if self.cloud else "fullName"): name or email}
+        made = self.api.call("POST", "/rest/servicedeskapi/customer", json=body)
+        self._account_types[_uid(made)] = "customer"
         return self._person({**made, "accountType": "customer"})
 
     def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
-        page = self.api.call("GET", f"{self.rest}/group/member", params={"groupname": group_id, "maxResults": 50})
-        agents = [self._person(u) for u in page.get("values") or [] if u.get("active", True)]
+        """`/group/member` in pages of (at most) 50 until `isLast`: a large support group is read in full."""
+        users: list[Mapping[str, Any]] = []
+        while True:
+            params = {"groupname": group_id, "startAt": len(users), "maxResults": 50}
+            page = self.api.call("GET", f"{self.rest}/group/member", params=params)
+            values = page.get("values") or []
+            users += values
+            if page.get("isLast", True) or not values:
+                break
+        agents = [self._person(u) for u in users if u.get("active", True)]
         return [AgentLoad(a, self._open_count(a.id) if with_load else 0) for a in agents]
 
     def _open_count(self, account_id: str) -> int:
+        """Cloud: `/search/approximate-count`; Data Center: the `total` of a `/search` asking for no issue."""
         jql = f'project = {self.project} AND assignee = "{account_id}" AND statusCategory != Done'
-        return int(self.api.call("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})["count"])
+        if self.cloud:
+            return int(self.api.call("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})["count"])
+        page = self.api.call("POST", "/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["id"]})
+        return int(page["total"])
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -225,10 +274,10 @@ class JiraDesk:
         key = ticket.id
         fields: dict[str, Any] = {}
         if changes.assignee_id is not None:
-            fields["assignee"] = {"accountId": changes.assignee_id}
+            fields["assignee"] = self._user_ref(changes.assignee_id)
         if changes.requester_id is not None:
-            fields["reporter"] = {"accountId": changes.requester_id}
-        if changes.request_type is not None:
+            fields["reporter"] = self._user_ref(changes.requester_id)
+        if changes.request_type is not None and self.request_type_field:
             fields[self.request_type_field] = changes.request_type
         if changes.priority is not None:
             fields["priority"] = {"name": changes.priority.capitalize()}
@@ -243,14 +292,14 @@ class JiraDesk:
             self.api.call(
                 "POST",
                 f"/rest/servicedeskapi/request/{key}/participant",
-                json={"accountIds": list(changes.add_participant_ids)},
+                json={("accountIds" if self.cloud else "usernames"): list(changes.add_participant_ids)},
             )
         if changes.comment is not None:
             self.api.call(
                 "POST",
                 f"/rest/servicedeskapi/request/{key}/comment",
                 json={
-                    "body": _wiki_mentions(changes.comment),
+                    "body": _wiki_mentions(changes.comment, self.cloud),
                     "public": changes.comment.visibility is Visibility.PUBLIC,
                 },
             )
@@ -304,14 +353,16 @@ class JiraDesk:
             remote = {"object": {"url": ticket.url, "title": f"{ticket.desk.title()} ticket {ticket.id}"}}
             self.api.call("POST", f"{self.rest}/issue/{key}/remotelink", json=remote)
         if comment is not None:
-            body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment)
+            body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment, cloud=False)
             self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
 
     def find_linked_issue(self, ticket: Ticket, *, project: str) -> LinkedIssue | None:
-        """JQL search for the issue carrying the ticket's label in `project`."""
+        """JQL search for the issue carrying the ticket's label in `project` (Cloud `/search/jql`, Data
+        Center `/search`)."""
         jql = f'project = {project or self.dev_project} AND labels = "{linked_issue_label(ticket)}"'
-        page = self.api.call("POST", "/rest/api/3/search/jql", json={"jql": jql, "maxResults": 1, "fields": ["id"]})
+        path = "/rest/api/3/search/jql" if self.cloud else "/rest/api/2/search"
+        page = self.api.call("POST", path, json={"jql": jql, "maxResults": 1, "fields": ["id"]})
         issues = page.get("issues") or []
         if not issues:
             return None
@@ -319,7 +370,8 @@ class JiraDesk:
         return LinkedIssue(key=key, id=str(issues[0].get("id")), url=f"{self.api.base_url}/browse/{key}")
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
-        """Enhanced JQL search (`/rest/api/3/search/jql`): `nextPageToken` pages, no `total`."""
+        """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.
+        Data Center: `/rest/api/2/search`, the cursor is the next `startAt`."""
         clauses = [f"project = {query.project or self.project}"]
         names = self._status_names(query.project or self.project, query.statuses)
         if names:
@@ -329,8 +381,15 @@ class JiraDesk:
         body: dict[str, Any] = {
             "jql": " AND ".join(clauses) + " ORDER BY key ASC",
             "maxResults": 100,
-            "fields": f"{FIELDS},{self.request_type_field},{self.participants_field}".split(","),
+            "fields": [f for f in (*FIELDS.split(","), self.request_type_field, self.participants_field) if f],
         }
+        if not self.cloud:
+            body["startAt"] = int(cursor or 0)
+            page = self.api.call("POST", "/rest/api/2/search", json=body)
+            issues = page.get("issues") or []
+            after = body["startAt"] + len(issues)
+            tickets = tuple(self._ticket(issue, ()) for issue in issues)
+            return SearchPage(tickets, str(after) if issues and after < int(page.get("total") or 0) else None)
         if cursor:
             body["nextPageToken"] = cursor
         page = self.api.call("POST", "/rest/api/3/search/jql", json=body)
@@ -377,11 +436,18 @@ class JiraDesk:
         return BulkResult(errors, len(errors))
 
 
-def _wiki_mentions(comment: NewComment) -> str:
-    """Jira wiki markup (JSM comments, Data Center): `[~accountid:ID]` notifies the person."""
+def _uid(user: Mapping[str, Any]) -> str:
+    """A user's id: Cloud's `accountId`, Data Center's `name`."""
+    return str(user.get("accountId") or user.get("name") or "")
+
+
+def _wiki_mentions(comment: NewComment, cloud: bool) -> str:
+    """Jira wiki markup (JSM comments, Data Center): `[~accountid:ID]` notifies the person on Cloud,
+    `[~username]` on Data Center (which has no account ids)."""
     if not comment.mentions:
         return comment.body
-    return " ".join(f"[~accountid:{p.id}]" for p in comment.mentions) + " " + comment.body
+    mentions = (f"[~accountid:{p.id}]" if cloud else f"[~{p.id}]" for p in comment.mentions)
+    return " ".join(mentions) + " " + comment.body
 
 
 def _adf_text(text: str) -> dict[str, Any]:

@@ -158,9 +158,9 @@ class JiraSandbox:
         """A user as the deployment shows one: Cloud by `accountId` (with its type), Data Center by `name`
         and `key` (the sandbox's users are old enough that their key is their name)."""
         self.state.kinds[account_id] = kind
-        ident = {"accountId": account_id, "accountType": kind}
+        ident: dict[str, Any] = {"accountId": account_id, "accountType": kind}
         if not self.cloud:
-            ident = {"key": account_id, "name": account_id}
+            ident = {"key": account_id, "name": account_id, "deleted": False, "locale": "en_US"}
         query = f"accountId={account_id}" if self.cloud else f"username={account_id}"
         self.state.users[account_id] = {
             "self": f"{self.base_url}{self.rest}/user?{query}",
@@ -1050,7 +1050,7 @@ class JiraSandbox:
             "avatarId": int(type_id),
         }
         if self.cloud:
-            body |= {"untranslatedName": name, "hierarchyLevel": 0}
+            body["hierarchyLevel"] = 0
         return body
 
     def _ref(self, account: str) -> dict[str, str]:

@@ -5,11 +5,7 @@ Both go through one `JsonApi` session, so errors are mapped in one place and zen
 Every write decided from a snapshot is a `safe_update` carrying the snapshot's `updated_at`, so a human's
 change in between turns the write into `Conflict` instead of being overwritten.
 
-Options (policy file, `desks.zendesk`): `request_type_field` (id of the custom field holding the request
-type; default 900001, the sandbox's), `away_field` (user field that marks an agent away; default
-`agent_away`), `group_cache_seconds` (how long group memberships are reused; default 60),
-`closure_code_field` (id of the custom field that takes a resolving write's resolution, e.g. "User not
-responded"; Zendesk's own statuses have no resolution, so without it the resolution is not recorded).
+Options: `ZendeskOptions` (`connectors/zendesk/options.py`, the policy's `desks.zendesk`), received as given.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Ticket as ZenpyTicket
 from zenpy.lib.exception import APIException, ZenpyException
@@ -45,6 +41,7 @@ from bot.domain.tickets import (
 )
 from connectors.base import DeskConfig, chunked
 from connectors.http import JsonApi, error_for_status
+from connectors.zendesk.options import ZendeskOptions
 
 TO_STATUS = {
     "new": Status.NEW,
@@ -60,23 +57,28 @@ BULK_LIMIT = 100
 SANDBOX_HOST = "sandbox.zendesk.invalid"
 
 
-class _Rebase(HTTPAdapter):
+class _Rebase(BaseAdapter):
     """Sends zenpy's `https://<subdomain>.zendesk.com` URLs to a desk at another address (the sandbox).
 
     zenpy builds every URL from a subdomain; a desk at `http://127.0.0.1:8001` has none, so zenpy is
-    given a placeholder host and this transport rewrites it, leaving zenpy itself unchanged.
+    given a placeholder host and this transport rewrites it, leaving zenpy itself unchanged. The rewritten
+    request goes out through the session's own transport, so it is held to the same budget as any other.
     """
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, inner: BaseAdapter) -> None:
         super().__init__()
         self.target = target.rstrip("/")
+        self.inner = inner
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         rebased = request.copy()
         rebased.url = self.target + (request.url or "")[len(f"https://{SANDBOX_HOST}") :]
-        response = super().send(rebased, *args, **kwargs)
+        response = self.inner.send(rebased, *args, **kwargs)
         response.request = request  # zenpy picks its response handler by the URL it asked for
         return response
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def build(config: DeskConfig) -> ZendeskDesk:
@@ -89,13 +91,13 @@ class ZendeskDesk:
     """One ticket update carries fields, comment and tags together, all or nothing."""
 
     def __init__(self, config: DeskConfig) -> None:
-        self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout)
+        self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout, gate=config.gate)
         host = urlsplit(config.url).hostname or ""
         if host.endswith(".zendesk.com") and config.url.startswith("https://"):
             subdomain, domain = host.split(".", 1)
         else:
             subdomain, domain = SANDBOX_HOST.split(".", 1)
-            self.api.session.mount(f"https://{SANDBOX_HOST}", _Rebase(config.url))
+            self.api.session.mount(f"https://{SANDBOX_HOST}", _Rebase(config.url, self.api.transport))
         self.zenpy = Zenpy(
             subdomain=subdomain,
             domain=domain,
@@ -104,12 +106,11 @@ class ZendeskDesk:
             session=self.api.session,
             timeout=config.timeout,
         )
-        options = config.options
-        self.request_type_field = int(options.get("request_type_field", 900001))
-        self.away_field = str(options.get("away_field", "agent_away"))
-        self.group_cache_seconds = float(options.get("group_cache_seconds", 60))
-        closure = options.get("closure_code_field")
-        self.closure_code_field = int(closure) if closure is not None else None
+        options = ZendeskOptions.of(config.options)
+        self.request_type_field = options.request_type_field
+        self.away_field = options.away_field
+        self.group_cache_seconds = options.group_cache_seconds
+        self.closure_code_field = options.closure_code_field
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, list[Person]]] = {}
 
@@ -128,7 +129,7 @@ class ZendeskDesk:
             role = Role.BOT
         else:
             role = Role.CUSTOMER if user.get("role") == "end-user" else Role.AGENT
-        away = bool((user.get("user_fields") or {}).get(self.away_field))
+        away = bool(self.away_field and (user.get("user_fields") or {}).get(self.away_field))
         return Person(
             id=str(user["id"]),
             name=str(user.get("name") or ""),
@@ -192,7 +193,7 @@ class ZendeskDesk:
             priority=raw.get("priority"),
             assignee_id=_sid(raw.get("assignee_id")),
             group_id=_sid(raw.get("group_id")),
-            request_type=custom.get(str(self.request_type_field)),
+            request_type=custom.get(str(self.request_type_field)) if self.request_type_field else None,
             organization_id=_sid(raw.get("organization_id")),
             channel=((raw.get("via") or {}).get("channel") or "web"),
             form=_sid(raw.get("ticket_form_id")),
@@ -258,7 +259,7 @@ class ZendeskDesk:
         if changes.remove_tags:
             out["remove_tags"] = list(changes.remove_tags)
         fields = dict(changes.custom_fields)
-        if changes.request_type is not None:
+        if changes.request_type is not None and self.request_type_field:
             fields[str(self.request_type_field)] = changes.request_type
         if changes.resolution is not None and self.closure_code_field is not None:
             fields[str(self.closure_code_field)] = changes.resolution

@@ -33,6 +33,51 @@ CLOSURE_CODE_FIELD = 900002
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
 SEARCH_LIMIT = 1000
+TICKET_WRITABLE = frozenset(
+    [
+        "subject",
+        "raw_subject",
+        "description",
+        "comment",
+        "requester",
+        "requester_id",
+        "submitter_id",
+        "assignee_id",
+        "assignee_email",
+        "group_id",
+        "organization_id",
+        "collaborator_ids",
+        "collaborators",
+        "additional_collaborators",
+        "email_ccs",
+        "followers",
+        "type",
+        "priority",
+        "status",
+        "custom_status_id",
+        "tags",
+        "additional_tags",
+        "remove_tags",
+        "external_id",
+        "problem_id",
+        "due_at",
+        "custom_fields",
+        "fields",
+        "ticket_form_id",
+        "brand_id",
+        "via",
+        "via_followup_source_id",
+        "recipient",
+        "safe_update",
+        "updated_stamp",
+        "macro_ids",
+        "sharing_agreement_ids",
+        "attribute_value_ids",
+        "metadata",
+        "is_public",
+    ]
+)
+"""Keys a ticket write may carry; others are ignored with a warning header, as Zendesk does."""
 SEARCH_LIMIT_BODY = {
     "error": "invalid",
     "description": "Invalid search: Requested response size was greater than Search Response Limits",
@@ -603,6 +648,8 @@ class ZendeskSandbox:
                         status, body = 400, {"error": "InvalidValue", "description": f"Invalid request: {exc}"}
                     resp = jsonify(body)
                     resp.status_code = status
+                    if status < 300 and fn.__name__ in ("create_ticket", "update_ticket"):
+                        _warn_unpermitted(resp, fn.__name__)
                     return resp
 
                 view.__name__ = fn.__name__
@@ -953,6 +1000,22 @@ class _Directory:
     def ticket_text(self, ticket: Mapping[str, Any]) -> str:
         comments = self.state.comments.get(int(ticket["id"]), [])
         return " ".join([str(ticket.get("subject") or ""), *(str(c["body"]) for c in comments), *ticket["tags"]])
+
+
+def _warn_unpermitted(resp: Response, action: str) -> None:
+    """Zendesk ignores keys a ticket write may not set, and says so in `x-zendesk-api-warn` (as recorded)."""
+    data = request.get_json(silent=True) or {}
+    ticket = data.get("ticket") if isinstance(data, Mapping) else None
+    if not isinstance(ticket, Mapping):
+        return
+    unpermitted = [f"ticket.{k}" for k in ticket if k not in TICKET_WRITABLE]
+    if unpermitted:
+        verb = "create" if action == "create_ticket" else "update"
+        keys = ", ".join(f'"{k}"' for k in unpermitted)
+        resp.headers["x-zendesk-api-warn"] = (
+            f'{{:allowed_parameters=>{{:controller=>"tickets", :action=>"{verb}", :unpermitted_keys=>[{keys}], '
+            ":invalid_values=>[]}}"
+        )
 
 
 def _too_many(parameter: str) -> dict[str, Any]:

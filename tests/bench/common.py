@@ -147,7 +147,7 @@ def processes(logdir: Path) -> Iterator[Starter]:
             proc.stop()
 
 
-def wait_http(proc: Proc, url: str, timeout: float = 30.0) -> None:
+def wait_http(proc: Proc, url: str, timeout: float = 90.0) -> None:
     """Wait until `url` answers 2xx; fail with the process log if it died or never came up."""
 
     def up() -> bool:

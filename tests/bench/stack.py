@@ -20,10 +20,12 @@ from pathlib import Path
 
 import redis
 import requests
+import yaml
 
 from bot.domain.events import EventKind
 from bot.domain.tickets import Visibility
 from bot.eventlog import EventLog, State
+from bot.policy.schema import DEFAULT_POLICY
 from connectors.base import DeskConfig, Helpdesk
 from tests.bench.common import (
     BOT_CLI,
@@ -39,6 +41,7 @@ from tests.bench.common import (
     wait_for,
     wait_http,
 )
+from tests.sandbox_helpers import demo_options
 
 CUSTOMERS = ("cathy@acme.test", "gary@globex.test")
 SUBJECTS = (
@@ -124,7 +127,9 @@ class BotStack:
     def desk(self) -> Helpdesk:
         from connectors.zendesk.adapter import build
 
-        return build(DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x"))
+        return build(
+            DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x", options=demo_options("zendesk"))
+        )
 
     def pids(self, worker: Proc) -> dict[str, int]:
         """Process-tree roots whose CPU a benchmark accounts for."""
@@ -161,6 +166,12 @@ def bot_stack(start_worker: bool = True, concurrency: int | None = None) -> Iter
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     with tempfile.TemporaryDirectory(prefix="hb-bench-") as tmp:
+        # The sandbox sets no rate limit, and the figures are the bot's own throughput: the desk's API budget
+        # (default 100 calls/min) is lifted out of reach, as for an account with a large plan.
+        policy = yaml.safe_load(DEFAULT_POLICY.read_text())
+        policy["desks"]["zendesk"]["api_budget"] = {"per_minute": 100_000}
+        policy_path = Path(tmp) / "policy.yaml"
+        policy_path.write_text(yaml.safe_dump(policy))
         env = dict(
             os.environ,
             REDIS_URL=REDIS_URL,
@@ -171,6 +182,7 @@ def bot_stack(start_worker: bool = True, concurrency: int | None = None) -> Iter
             ZENDESK_API_TOKEN="x",
             ZENDESK_WEBHOOK_SECRET=SECRET,
             HELPDESK_BOT_LOG_LEVEL="WARNING",
+            HELPDESK_BOT_POLICY=str(policy_path),
             PYTHONUNBUFFERED="1",
         )
         client = redis.Redis.from_url(REDIS_URL)

@@ -16,41 +16,80 @@ import pytest
 import requests
 
 from bot.domain.errors import Conflict, NotFound, RateLimited
-from bot.domain.tickets import NewComment, Status, TicketChanges, TicketQuery, Visibility
+from bot.domain.tickets import NewComment, Person, Role, Status, TicketChanges, TicketQuery, Visibility
 from connectors.base import DeskConfig, Helpdesk, iter_search
+from connectors.jira.sandbox import JiraSandbox
+from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build
+from connectors.zendesk.sandbox import ZendeskSandbox
 from tests.conftest import ServedApp
 from tests.connectors.jira.openapi import SpecCheck as OpenApiRecorder
-from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, sandbox_calls, sandbox_control
+from tests.sandbox_helpers import DEMO_IDS, SUPPORT_GROUP, create_ticket, demo_options, sandbox_calls, sandbox_control
 
-DESKS = ["zendesk", "jira"]
+TARGETS = [("zendesk", "cloud"), ("jira", "cloud"), ("jira", "datacenter")]
+"""(desk, Jira deployment): the Jira adapter runs against a Cloud and a Data Center sandbox."""
+JIRA_MODES = [("jira", "cloud"), ("jira", "datacenter")]
+
+
+class Sites:
+    """One served sandbox per Jira deployment, made when first needed, with the Atlassian spec check."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[OpenApiRecorder, ServedApp, dict[str, Sandbox]]] = {}
+
+    def get(self, mode: str) -> tuple[OpenApiRecorder, ServedApp, dict[str, Sandbox]]:
+        if mode not in self._made:
+            app, sandboxes = build(seed=True, jira_mode=mode)
+            self._made[mode] = (OpenApiRecorder(app), ServedApp(app), sandboxes)
+        return self._made[mode]
+
+    def close(self) -> None:
+        for _, served, _ in self._made.values():
+            served.close()
 
 
 @pytest.fixture(scope="module")
-def recorder_and_sandbox() -> Iterator[tuple[OpenApiRecorder, ServedApp]]:
-    app, _ = build(seed=True)
-    recorder = OpenApiRecorder(app)
-    served = ServedApp(app)
-    yield recorder, served
-    served.close()
+def sites() -> Iterator[Sites]:
+    made = Sites()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def recorder_and_sandbox(sites: Sites) -> tuple[OpenApiRecorder, ServedApp]:
+    recorder, served, _ = sites.get("cloud")
+    return recorder, served
+
+
+@pytest.fixture(params=TARGETS, ids=["zendesk", "jira-cloud", "jira-datacenter"])
+def target(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return (str(request.param[0]), str(request.param[1]))
 
 
 @pytest.fixture
-def sandbox(recorder_and_sandbox: tuple[OpenApiRecorder, ServedApp]) -> ServedApp:
-    return recorder_and_sandbox[1]
+def sandbox(target: tuple[str, str], sites: Sites) -> ServedApp:
+    return sites.get(target[1])[1]
 
 
-@pytest.fixture(params=DESKS)
-def desk(
-    request: pytest.FixtureRequest, recorder_and_sandbox: tuple[OpenApiRecorder, ServedApp]
-) -> Iterator[tuple[str, Helpdesk]]:
-    """The desk's adapter on a freshly seeded sandbox; on Jira, every exchange must match the OpenAPI specs."""
-    name = request.param
-    recorder, sandbox = recorder_and_sandbox
+@pytest.fixture
+def state(target: tuple[str, str], sites: Sites) -> Sandbox:
+    """The desk's sandbox object itself, for setting up what no API call makes quickly (many users)."""
+    return sites.get(target[1])[2][target[0]]
+
+
+@pytest.fixture
+def desk(target: tuple[str, str], sites: Sites) -> Iterator[tuple[str, Helpdesk]]:
+    """The desk's adapter on a freshly seeded sandbox; every exchange must match Atlassian's OpenAPI specs
+    where they apply (Cloud REST v3 and the service desk API)."""
+    name, mode = target
+    recorder, sandbox, _ = sites.get(mode)
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
     recorder.take()
     adapter = importlib.import_module(f"connectors.{name}.adapter")
-    yield name, adapter.build(DeskConfig(url=sandbox.url, email="bot@example.com", token="x"))
+    options = demo_options(name)
+    if name == "jira":
+        options = options.model_copy(update={"deployment": mode})
+    yield name, adapter.build(DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=options))
     violations = recorder.take()
     sandbox_control(sandbox.url, name, "reset", {"seed": True})
     assert not violations, "traffic that does not match Atlassian's OpenAPI spec:\n" + "\n".join(violations)
@@ -68,6 +107,7 @@ def test_new_ticket_reads_back_normalized(desk: tuple[str, Helpdesk], sandbox: S
     assert ticket.id == ticket_id and ticket.subject == "Cannot log in"
     assert ticket.status in (Status.NEW, Status.OPEN)
     assert ticket.requester.email == "cathy@acme.test" and ticket.requester.id == DEMO_IDS[name]["cathy"]
+    assert ticket.requester.role is Role.CUSTOMER
     assert ticket.assignee_id is None
     assert "Since 9:00 login fails." in ticket.description
 
@@ -171,6 +211,50 @@ def test_group_agents_with_open_ticket_counts(desk: tuple[str, Helpdesk], sandbo
     assert loads[ids["bob"]] >= 1
 
 
+def test_group_agents_reads_every_page_of_a_large_group(
+    desk: tuple[str, Helpdesk], state: Sandbox, target: tuple[str, str]
+) -> None:
+    """Jira lists group members 50 at a time (Zendesk memberships 100 at a time): all 163 are read."""
+    name, adapter = desk
+    for n in range(160):
+        if isinstance(state, JiraSandbox):
+            state._user(f"agent-x{n}", f"Extra {n}", f"x{n}@example.com", "atlassian")
+            state.state.groups["support"].append(f"agent-x{n}")
+        else:
+            assert isinstance(state, ZendeskSandbox)
+            state._user(7000 + n, f"Extra {n}", f"x{n}@example.com", "agent")
+            state.state.memberships.append(state._membership(7000 + n, 201))
+    agents = {load.agent.id for load in adapter.group_agents(SUPPORT_GROUP[name], with_load=False)}
+    assert len(agents) == 163 and DEMO_IDS[name]["alice"] in agents
+
+
+@pytest.mark.parametrize("target", JIRA_MODES, ids=["jira-cloud", "jira-datacenter"], indirect=True)
+def test_linked_bug_mentions_the_product_manager_as_the_deployment_writes_it(
+    desk: tuple[str, Helpdesk], sandbox: ServedApp, target: tuple[str, str]
+) -> None:
+    """Cloud: ADF description and a mention node; Data Center: wiki text and `[~username]`."""
+    _, adapter = desk
+    ticket = adapter.get_ticket(create_ticket(sandbox.url, "jira", "cathy@acme.test", "Export empty", "CSV empty."))
+    dave = Person("agent-dave", "Dave Devlead", "dave@example.com", Role.AGENT)
+    assert adapter.find_linked_issue(ticket, project="DEV") is None
+    bug = adapter.create_linked_issue(
+        ticket,
+        project="DEV",
+        summary="Export writes an empty CSV",
+        description="Steps:\n1. Export",
+        comment=NewComment("please have a look", Visibility.INTERNAL, mentions=(dave,)),
+    )
+    auth = ("alice@example.com", "x")
+    issue = requests.get(f"{sandbox.url}/rest/api/2/issue/{bug.key}", auth=auth, timeout=10).json()
+    assert issue["fields"]["description"] == "Steps:\n1. Export"
+    assert issue["fields"]["issuelinks"][0]["inwardIssue"]["key"] == ticket.id
+    comments = requests.get(f"{sandbox.url}/rest/api/2/issue/{bug.key}/comment", auth=auth, timeout=10).json()
+    mention = "[~accountid:agent-dave]" if target[1] == "cloud" else "[~agent-dave]"
+    assert comments["comments"][0]["body"].startswith(mention)
+    found = adapter.find_linked_issue(ticket, project="DEV")  # a retry finds it instead of making another
+    assert found is not None and found.key == bug.key
+
+
 def test_search_follows_cursors_past_one_page(desk: tuple[str, Helpdesk], sandbox: ServedApp) -> None:
     name, adapter = desk
     made = {create_ticket(sandbox.url, name, "gary@globex.test", f"bulk {i}", "x") for i in range(130)}
@@ -189,11 +273,14 @@ def test_bulk_apply_250_tickets(desk: tuple[str, Helpdesk], sandbox: ServedApp) 
         assert "bulk-done" in adapter.get_ticket(ticket_id).tags
 
 
-def test_zendesk_write_from_a_stale_snapshot_is_a_conflict(sandbox: ServedApp) -> None:
+def test_zendesk_write_from_a_stale_snapshot_is_a_conflict(
+    recorder_and_sandbox: tuple[OpenApiRecorder, ServedApp],
+) -> None:
     """Zendesk's safe_update: a human's change since the snapshot turns the bot's write into 409."""
+    sandbox = recorder_and_sandbox[1]
     sandbox_control(sandbox.url, "zendesk", "reset", {"seed": True})
     adapter = importlib.import_module("connectors.zendesk.adapter").build(
-        DeskConfig(url=sandbox.url, email="bot@example.com", token="x")
+        DeskConfig(url=sandbox.url, email="bot@example.com", token="x", options=demo_options("zendesk"))
     )
     ids = DEMO_IDS["zendesk"]
     snapshot = adapter.get_ticket(create_ticket(sandbox.url, "zendesk", "cathy@acme.test", "stale", "x"))

@@ -147,3 +147,20 @@ def test_group_memberships(sandbox: ServedApp) -> None:
     _, real = recorded("TestGroupMemberships.test_values", "GET", "/group_memberships")
     ours = call(sandbox, "GET", "/api/v2/groups/201/memberships.json")
     assert shape_problems(real["group_memberships"][0], ours[1]["group_memberships"][0], "membership") == []
+
+
+def test_unpermitted_ticket_keys_are_ignored_with_zendesks_warning(sandbox: ServedApp, ticket_id: str) -> None:
+    """Recorded: zenpy sent the ticket's `id` inside the update; Zendesk ignored it and said so in a header."""
+    data = json.loads(
+        (RECORDED / "TestTicketCreateUpdateDelete.test_single_object_update-update-single.json").read_text()
+    )
+    update = next(e for e in data["http_interactions"] if e["request"]["method"] == "PUT")
+    real_warning = update["response"]["headers"]["x-zendesk-api-warn"][0]
+    body = {"ticket": {"subject": "changed", "id": int(ticket_id)}}
+    resp = requests.put(f"{sandbox.url}/api/v2/tickets/{ticket_id}.json", json=body, auth=AUTH, timeout=10)
+    assert resp.status_code == 200 and resp.json()["ticket"]["subject"] == "changed"
+    assert resp.headers["x-zendesk-api-warn"] == real_warning
+    clean = requests.put(
+        f"{sandbox.url}/api/v2/tickets/{ticket_id}.json", json={"ticket": {"subject": "again"}}, auth=AUTH, timeout=10
+    )
+    assert "x-zendesk-api-warn" not in clean.headers

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.policy.schema import DEFAULT_POLICY, PolicyError, load_policy, validate_policy_file
+from connectors.jira.options import JiraOptions
 
 BASE = """
 desks:
@@ -40,7 +41,9 @@ def test_packaged_default_is_valid_and_fits_the_demo_desks() -> None:
     assert policy.desk("zendesk").groups["support"] == "201"
     assert policy.desk("jira").request_type_value("incident") == "6"
     assert policy.desk("zendesk").request_type_value("incident") == "incident"  # tagger value = name
-    assert policy.desk_options("jira")["service_project"] == "SD"
+    jira = policy.desk("jira")
+    assert isinstance(jira, JiraOptions) and jira.service_project == "SD"  # the adapter receives it as is
+    assert JiraOptions.of(jira) is jira
     assert policy.is_staff("Sam@Example.com") and not policy.is_staff("cathy@acme.test")
     assert load_policy(DEFAULT_POLICY) == policy
 
@@ -176,3 +179,11 @@ def test_shadow_flags_and_display_names(tmp_path: Path) -> None:
     assert policy.shadow("zendesk") and not policy.shadow("jira")
     assert policy.triage.request_types["feedback"] == "Product feedback"
     assert policy.triage.request_types["incident"] == "Incident"
+
+
+def test_adapter_settings_have_no_sandbox_defaults(tmp_path: Path) -> None:
+    """A real account's policy that names no field ids gets none: never the sandbox's 900001."""
+    text = "desks:\n  zendesk: {groups: {support: '1'}}\n  jira: {groups: {support: s}}\n"
+    policy = load_policy(write(tmp_path, text))
+    assert policy.desk("zendesk").request_type_field is None  # type: ignore[attr-defined]
+    assert policy.desk("jira").service_project is None  # type: ignore[attr-defined]

@@ -16,10 +16,12 @@ import requests
 
 from connectors.base import DeskConfig
 from connectors.jira.adapter import JiraDesk, build
+from connectors.jira.options import JiraOptions
 from connectors.jira.sandbox import JiraSandbox
 from connectors.sandbox_kit import make_app
 from tests.conftest import ServedApp
 from tests.connectors.jira.openapi import SpecCheck
+from tests.sandbox_helpers import demo_options
 
 
 @dataclass
@@ -35,7 +37,8 @@ class Site:
         return self.served.url
 
     def adapter(self, **options: Any) -> JiraDesk:
-        return build(DeskConfig(url=self.url, email="bot@example.com", token="api-token", options=options))
+        settings = JiraOptions.of(demo_options("jira")).model_copy(update=options)
+        return build(DeskConfig(url=self.url, email="bot@example.com", token="api-token", options=settings))
 
     def call(self, method: str, path: str, as_user: str = "alice@example.com", **kw: Any) -> requests.Response:
         return requests.request(method, f"{self.url}{path}", auth=(as_user, "api-token"), timeout=10, **kw)

@@ -160,7 +160,7 @@ def test_on_data_center_the_mention_is_wiki_markup_over_rest_v2(site: Site) -> N
     resp = site.call("GET", f"/rest/api/2/issue/{linked.key}", params={"fields": "description,comment"})
     fields = resp.json()["fields"]
     assert fields["description"] == "plain text"
-    assert fields["comment"]["comments"][0]["body"] == "[~accountid:agent-dave] FYI"
+    assert fields["comment"]["comments"][0]["body"] == "[~agent-dave] FYI"  # Data Center mentions by username
     assert site.sandbox.control.calls["POST /rest/api/<int(min=2,max=3):v>/issue"] == 1
     writes = [p for p in site.recorder.paths if not p.startswith("GET")]
     assert writes == [

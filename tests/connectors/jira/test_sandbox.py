@@ -194,3 +194,26 @@ def test_the_real_jira_client_connects_and_reads_the_demo_desk(site: Site) -> No
     issue = client.issue("SD-1")
     assert (issue.key, issue.fields.summary, issue.fields.reporter.accountId) == ("SD-1", "Invoice copy", "cust-cathy")
     assert [t["name"] for t in client.transitions(issue)][:2] == ["Respond to customer", "Pending"]
+
+
+def test_projects_issue_types_and_group_pages_match_atlassians_spec(site: Site) -> None:
+    """The v3 routes a client lists projects and issue types with answer what the Cloud spec says (the
+    fixture fails the test on any violation), and group members come in pages of at most 50."""
+    before = site.recorder.checked
+    projects = site.call("GET", "/rest/api/3/project").json()
+    assert [p["key"] for p in projects] == ["SD", "DEV"]
+    dev = site.call("GET", "/rest/api/3/project/10001").json()
+    assert dev["key"] == "DEV" and [t["name"] for t in dev["issueTypes"]] == ["Bug", "Task"]
+    page = site.call("GET", "/rest/api/3/project/search", params={"maxResults": 1}).json()
+    assert page["total"] == 2 and page["isLast"] is False and [p["key"] for p in page["values"]] == ["SD"]
+    assert {t["name"] for t in site.call("GET", "/rest/api/3/issuetype").json()} == {"Service Request", "Bug", "Task"}
+    assert site.call("GET", "/rest/api/3/issuetype/10200").json()["name"] == "Bug"
+    assert site.call("GET", "/rest/api/3/project/NOPE").status_code == 404
+    for n in range(60):
+        site.sandbox._user(f"agent-{n}", f"Agent {n}", f"agent{n}@example.com", "atlassian")
+        site.sandbox.state.groups["support"].append(f"agent-{n}")
+    first = site.call("GET", "/rest/api/3/group/member", params={"groupname": "support"}).json()
+    rest = site.call("GET", "/rest/api/3/group/member", params={"groupname": "support", "startAt": 50}).json()
+    assert (len(first["values"]), first["isLast"], first["total"]) == (50, False, 63)
+    assert (len(rest["values"]), rest["isLast"]) == (13, True)
+    assert site.recorder.checked - before == 8

@@ -14,7 +14,7 @@ from connectors.sandbox_kit import make_app
 from connectors.zendesk.adapter import ZendeskDesk, build
 from connectors.zendesk.sandbox import ZendeskSandbox
 from tests.conftest import ServedApp
-from tests.sandbox_helpers import open_zendesk_ticket
+from tests.sandbox_helpers import demo_options, open_zendesk_ticket
 
 
 @dataclass
@@ -60,6 +60,8 @@ def desk(served_sandbox: tuple[ZendeskSandbox, ServedApp]) -> Iterator[Desk]:
     sandbox.reset(seed=True)
     sandbox.control.reset()
     sandbox.emitter.configure(None, None)
-    adapter = build(DeskConfig(url=served.url, email="bot@example.com", token="sandbox-token"))
+    adapter = build(
+        DeskConfig(url=served.url, email="bot@example.com", token="sandbox-token", options=demo_options("zendesk"))
+    )
     with requests.Session() as http:
         yield Desk(sandbox, served.url, adapter, http)

@@ -1,0 +1,37 @@
+"""The Zendesk adapter's settings (policy file, `desks.zendesk`), as one typed model.
+
+The policy schema composes this model and the adapter receives it as is: a value not set here is the
+adapter's documented default, never a guess (no account has the sandbox's field ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ZendeskOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_type_field: int | None = None
+    """Id of the ticket field (a dropdown) that holds the request type. Unset: the request type is
+    decided and recorded (events, triage note) but not written to the ticket."""
+    away_field: str | None = None
+    """Key of a checkbox user field that marks an agent away. Unset: only the policy's `agents.*.away`
+    dates (and agents Zendesk itself marks unavailable) are skipped."""
+    group_cache_seconds: float = Field(default=60, ge=0)
+    """How long a group's member list is reused before it is read again."""
+    closure_code_field: int | None = None
+    """Id of a text ticket field that takes a resolving write's resolution ("User not responded"). Zendesk's
+    statuses carry no resolution of their own: unset, the resolution is not recorded on the ticket."""
+
+    @classmethod
+    def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:
+        """The options as given (a policy section is already one), else validated from a mapping."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, BaseModel):
+            return cls.model_validate(value.model_dump(include=set(cls.model_fields)))
+        return cls.model_validate(dict(value or {}))
