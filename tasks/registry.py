@@ -54,6 +54,7 @@ HOURLY = timedelta(hours=1)
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
     Runbook("followup-ladder", followup.decide_ladder, schedule=Schedule(HOURLY, followup.select_waiting)),
     Runbook(
         "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)

@@ -24,17 +24,14 @@ from bot.domain.actions import Action, Comment, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
+from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_TAG, STRIKE_TAGS
+from bot.policy.replies import ReplyClass, ReplyKind, classify_reply
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.templates import render
 
 if TYPE_CHECKING:
     from bot.policy.schema import Ladder, Policy
 
-STRIKE_TAG = "helpdesk-bot-strike-{}"
-STRIKE_TAGS = tuple(STRIKE_TAG.format(n) for n in (1, 2, 3))
-ON_HOLD_TAG = "helpdesk-bot-on-hold"
-PAUSE_TAG = "helpdesk-bot-pause"
-STOP_TAG = "helpdesk-bot-stop"
 CLOSURE_TAG = "closure-user-not-responded"
 RULE = "followup"
 MARKER = re.compile(
@@ -379,3 +376,103 @@ def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
 def return_day_start(day: date, cal: BusinessCalendar) -> datetime:
     """Noon of `day` in the calendar's zone: the instant "back on <day>" is counted from."""
     return datetime.combine(day, time(12), tzinfo=cal.zone)
+
+
+# --- what a customer's comment does -------------------------------------------------------------------------
+
+
+def decide_reply(s: Situation) -> Verdict:
+    """On a comment or status event: the customer's latest public comment, if the bot has not answered it yet.
+
+    A plain reply clears the strikes and hands the ticket back to the agent (on JSM also within the reopen
+    window of a resolved request; Zendesk reopens solved tickets itself). An out-of-office auto-reply is no reply:
+    "First Customer Follow-up" note and on hold until one business day after the contact or the return date. A
+    confirmation ("that fixed it") resolves, unless the ticket is exempt from auto-resolving.
+    """
+    if not s.policy.followup.enabled:
+        return Verdict("follow-up is off")
+    public = [c for c in ordered(s.ticket) if c.public]
+    last = public[-1] if public else None
+    if last is None or last.author.role is not Role.CUSTOMER:
+        return Verdict("no customer reply to act on")
+    if handled(s.ticket, last.id):
+        return Verdict("customer reply already handled")
+    if s.ticket.status is Status.CLOSED:
+        return Verdict("closed: a reply needs a new request")
+    cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
+    reply = classify_reply(last.body, sent_at=last.created_at, zone=cal.zone)
+    asked = next((c for c in reversed(public[:-1]) if c.author.role is not Role.CUSTOMER), None)
+    solved = s.ticket.status is Status.SOLVED
+    if reply.kind is ReplyKind.OUT_OF_OFFICE and asked is not None and not solved:
+        return _hold(s, cal, last, asked, reply)
+    if reply.kind is ReplyKind.OUT_OF_OFFICE:
+        return Verdict(f"out-of-office auto-reply ignored: nothing was asked of the customer ({reply.reason})")
+    if reply.kind is ReplyKind.CONFIRMATION and not solved and _blocked(s.policy, s.desk, s.ticket) is None:
+        return _confirmed(s, last, reply.reason)
+    return _back_to_agent(s, last)
+
+
+def _hold(s: Situation, cal: BusinessCalendar, ooo: TicketComment, asked: TicketComment, reply: ReplyClass) -> Verdict:
+    """Out of office: documented as the first follow-up attempt, on hold until the reactivation date."""
+    hour = _clock(s.policy)
+    if reply.return_date is not None:
+        until = cal.business_day_at(return_day_start(reply.return_date, cal), 1, hour)
+        back = f", back on {reply.return_date:%a} {reply.return_date.day} {reply.return_date:%b %Y}"
+    else:
+        until = cal.business_day_at(ooo.created_at, 1, hour)
+        back = " (no return date given)"
+    needed = " ".join(asked.body.split())
+    text = (
+        f"First Customer Follow-up: our last public message was answered by an out-of-office auto-reply{back} "
+        f"({reply.reason}). Still needed from the customer: {needed[:300]}{'…' if len(needed) > 300 else ''}\n"
+        f"On hold - awaiting caller until {when(until)}; then the ticket waits on the customer again and the "
+        "strikes restart."
+    )
+    return Verdict(
+        f"out of office: on hold until {when(until)}",
+        (
+            SetStatus(rule=RULE, why="out-of-office auto-reply: not a reply", status=Status.ON_HOLD),
+            _note(text, marker("hold", s.now, until=until, reply=ooo.id)),
+            Tag(rule=RULE, why="on hold for an out-of-office", add=(ON_HOLD_TAG,), remove=strike_tags(s.ticket)),
+        ),
+        due=until,
+    )
+
+
+def _confirmed(s: Situation, comment: TicketComment, reason: str) -> Verdict:
+    resolution = s.policy.followup.confirmed_resolution
+    text = f"Resolved as {resolution!r}: the customer confirmed it is solved ({reason})."
+    return Verdict(
+        f"confirmed by the customer: resolved ({resolution})",
+        (
+            _public(s, "confirmed_resolved", "the customer confirmed the problem is solved"),
+            Resolve(rule=RULE, why=f"customer confirmation: {reason}", resolution=resolution),
+            _note(text, marker("confirmed", s.now, reply=comment.id)),
+            Tag(rule=RULE, why="follow-ups end", remove=(*strike_tags(s.ticket), ON_HOLD_TAG)),
+        ),
+    )
+
+
+def _back_to_agent(s: Situation, comment: TicketComment) -> Verdict:
+    """A plain reply: strikes cleared, the agent's move. A resolved JSM request reopens within the window."""
+    t = s.ticket
+    clear = (*strike_tags(t), *(x for x in (ON_HOLD_TAG, CLOSURE_TAG) if x in t.tags))
+    if t.status is Status.SOLVED:
+        st = standing(t, s.policy, s.desk)
+        if st.next_at is None:
+            return Verdict("reply on a solved ticket: the desk reopens it itself")
+        if s.now >= st.next_at:
+            return Verdict("reply after the reopen window: a new request is needed")
+        why = f"reopened: the customer replied within the {s.policy.followup.reopen_days}-day reopen window"
+    elif clear or t.status in (Status.PENDING, Status.ON_HOLD):
+        why = "the customer replied: follow-ups reset, back to the agent"
+    else:
+        return Verdict("customer replied: waiting on support")
+    return Verdict(
+        why.split(":")[0] if t.status is Status.SOLVED else "customer replied: strikes cleared",
+        (
+            SetStatus(rule=RULE, why=why, status=Status.OPEN),
+            _note(f"{why[0].upper()}{why[1:]}.", marker("reply", s.now, reply=comment.id)),
+            Tag(rule=RULE, why="the customer answered", remove=clear),
+        ),
+    )

@@ -222,3 +222,79 @@ def test_every_strike_goes_out_in_working_time_one_business_day_apart(start: dat
     days = [cal.business_time_between(a, b) for a, b in pairwise(sent)]
     assert all(d == cal.day_length for d in days)  # consecutive business days, same hour
     assert t.status is Status.SOLVED
+
+
+def reply_decision(t: Ticket, now: datetime, p: Policy = DEFAULT, desk: str = "zendesk") -> Verdict:
+    return followup.decide_reply(Situation(desk, t, p, now))
+
+
+def with_reply(t: Ticket, body: str, when_: datetime, status: Status = Status.OPEN) -> Ticket:
+    return replace(t, comments=(*t.comments, comment(CATHY, body, when_)), status=status)
+
+
+def test_a_plain_reply_clears_the_strikes_and_hands_the_ticket_back_once() -> None:
+    t = waiting()
+    for day in (2, 3):
+        t = apply(t, decide(t, at(day)), at(day))
+    t = with_reply(t, "I use Firefox 128 on Windows 11.", at(3, 14), Status.PENDING)
+    verdict = reply_decision(t, at(3, 14))
+    assert verdict.outcome == "customer replied: strikes cleared"
+    tag = next(a for a in verdict.actions if isinstance(a, Tag))
+    assert set(tag.remove) == {"helpdesk-bot-strike-1", "helpdesk-bot-strike-2"}
+    assert [a.status for a in verdict.actions if isinstance(a, SetStatus)] == [Status.OPEN]
+    t = apply(t, verdict, at(3, 14))
+    assert reply_decision(t, at(3, 15)).outcome == "customer reply already handled"
+    assert followup.standing(t, DEFAULT, "zendesk").waiting_on == "support"
+
+
+def test_an_out_of_office_reply_with_a_return_date_before_holidays_holds_until_the_next_business_day_after() -> None:
+    cal = DEFAULT.calendar.model_copy(update={"country": "DE", "closed": [date(2026, 12, 24)]})
+    p = DEFAULT.model_copy(update={"calendar": cal})
+    asked = datetime(2026, 12, 14, 11, tzinfo=UTC)
+    t = replace(waiting(), comments=(comment(ALICE, "Which browser do you use?", asked),), updated_at=asked)
+    ooo = "Automatic reply: I am out of the office until 23 December 2026 with limited access to email."
+    t = with_reply(t, ooo, asked + timedelta(minutes=2))
+    verdict = reply_decision(t, asked + timedelta(minutes=3), p)
+    # 24 Dec closed, 25/26 public holidays, then the weekend: reactivated Monday 28 December at 10:00.
+    assert verdict.outcome == "out of office: on hold until Mon 28 Dec 2026 10:00 UTC"
+    note = next(a.body for a in verdict.actions if isinstance(a, Comment))
+    assert note.startswith("First Customer Follow-up") and "Which browser do you use?" in note
+    t = apply(t, verdict, asked + timedelta(minutes=3))
+    assert t.status is Status.ON_HOLD and followup.ON_HOLD_TAG in t.tags
+    st_ = followup.standing(t, p, "zendesk")
+    assert (st_.waiting_on, st_.on_hold_until) == ("customer", datetime(2026, 12, 28, 10, tzinfo=UTC))
+    assert decide(t, datetime(2026, 12, 23, 10, tzinfo=UTC), p).actions == ()
+    t = apply(t, decide(t, datetime(2026, 12, 28, 10, tzinfo=UTC), p), datetime(2026, 12, 28, 10, tzinfo=UTC))
+    assert decide(t, datetime(2026, 12, 28, 10, 5, tzinfo=UTC), p).outcome == "strike 1/3 sent"
+
+
+def test_an_out_of_office_reply_without_a_date_holds_one_business_day_after_the_contact() -> None:
+    t = with_reply(waiting(), "Ich bin derzeit nicht im Büro und habe keinen Zugriff auf meine E-Mails.", at(6, 16))
+    verdict = reply_decision(t, at(6, 16))  # Friday afternoon: reactivated Monday at 10:00
+    assert verdict.outcome == "out of office: on hold until Mon 9 Mar 2026 10:00 UTC"
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome"),
+    [
+        ("Thanks, that fixed it! You can close this.", "confirmed by the customer: resolved (Done)"),
+        ("Danke, es funktioniert jetzt.", "confirmed by the customer: resolved (Done)"),
+        ("It is still not working, same error.", "customer replied: strikes cleared"),
+        ("Did that fix it on your side?", "customer replied: strikes cleared"),
+    ],
+)
+def test_a_confirmation_resolves_and_anything_less_does_not(body: str, outcome: str) -> None:
+    t = apply(waiting(), decide(waiting(), at(2)), at(2))
+    verdict = reply_decision(with_reply(t, body, at(2, 12)), at(2, 12))
+    assert verdict.outcome == outcome
+    assert any(isinstance(a, Resolve) for a in verdict.actions) is outcome.startswith("confirmed")
+
+
+def test_a_jira_request_reopens_on_a_reply_within_the_window_and_not_after() -> None:
+    t = replace(waiting(desk="jira", id="SD-4"), status=Status.SOLVED, tags=(followup.CLOSURE_TAG,))
+    t = replace(t, comments=(*t.comments, comment(BOT, followup.marker("resolved", at(5)), at(5), False)))
+    inside = reply_decision(with_reply(t, "Sorry, I was away: Chrome.", at(9), Status.SOLVED), at(9), desk="jira")
+    assert [a.status for a in inside.actions if isinstance(a, SetStatus)] == [Status.OPEN]
+    assert followup.CLOSURE_TAG in next(a for a in inside.actions if isinstance(a, Tag)).remove
+    late = reply_decision(with_reply(t, "Chrome.", at(13), Status.SOLVED), at(13), desk="jira")
+    assert late.actions == () and "new request" in late.outcome
