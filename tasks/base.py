@@ -54,6 +54,10 @@ class HelpdeskTask(Task):  # type: ignore[misc]
 
     abstract = True
     max_retries = 8
+    rate_limited_retries = 120
+    """Waiting for the desk's API budget is not failing: a backlog larger than the budget (hundreds of new
+    tickets at 100 calls a minute) makes tasks wait many times, each for at most about a minute, so these
+    retries are bounded separately (about two hours at most) from those of real failures."""
     acks_late = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -62,7 +66,9 @@ class HelpdeskTask(Task):  # type: ignore[misc]
                 return self.run(*args, **kwargs)
         except RateLimited as exc:
             log.info("rate limited, retrying", task=self.name, retry_after=exc.retry_after)
-            raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc
+            countdown = countdown_for(exc, self.request.retries)
+            limit = max(self.max_retries, self.rate_limited_retries)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=limit) from exc
         except TRANSIENT as exc:
             log.info("transient failure, retrying", task=self.name, error=str(exc), retries=self.request.retries)
             raise self.retry(exc=exc, countdown=countdown_for(exc, self.request.retries)) from exc

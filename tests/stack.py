@@ -64,11 +64,16 @@ def policy_with_budgets(home: Path, budgets: dict[str, dict[str, float]]) -> dic
 
 @contextmanager
 def running_stack(
-    home: Path, workers: int = 1, concurrency: int = 2, extra_env: dict[str, str] | None = None
+    home: Path,
+    workers: int = 1,
+    concurrency: int = 2,
+    extra_env: dict[str, str] | None = None,
+    jira_mode: str = "cloud",
 ) -> Iterator[Stack]:
-    """Seeded sandbox desks → signed webhooks → the real intake → `workers` real worker processes."""
+    """Seeded sandbox desks → signed webhooks → the real intake → `workers` real worker processes.
+    `jira_mode` picks the Jira deployment the sandbox fakes (the policy must say the same)."""
     prefix = f"hbtest:{uuid.uuid4().hex[:10]}:"
-    app, sandboxes = build(seed=True)
+    app, sandboxes = build(seed=True, jira_mode=jira_mode)
     sandbox = ServedApp(app)
     settings = make_settings(prefix, home).model_copy(
         update={

@@ -14,7 +14,8 @@ for real:
 
 - **cloud**: REST v2 and v3; users are `accountId`s with an `accountType`; search is `/search/jql` with
   `nextPageToken` plus `/search/approximate-count` (the old `/search` answers 410 Gone, as Atlassian
-  removed it); `/project/search`; unknown routes answer 404 `application/problem+json`.
+  removed it); `/project/search`; v3 takes descriptions and comments as ADF documents only (a string is
+  400), v2 as strings; unknown routes answer 404 `application/problem+json`.
 - **datacenter**: REST v2 only (`/rest/api/3/...` is 404); users are `name`/`key`; `serverInfo` says
   `Server`; search is `/rest/api/2/search` with `startAt`/`total`; user lookups take `username`;
   descriptions and comments must be wiki-markup strings (an ADF document is 400); the service desk API
@@ -78,6 +79,7 @@ ISSUE_TYPES = {
     "10200": ("Bug", "A problem which impairs or prevents the functions of the product."),
     "10201": ("Task", "A task that needs to be done."),
 }
+ADF_REQUIRED = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 FIELDS_ON_CREATE = {"project", "issuetype", "summary", "description", "labels", "priority", "assignee", "reporter"}
 
@@ -213,11 +215,11 @@ class JiraSandbox:
         *,
         request_type: str | None = None,
         emit: bool = True,
+        version: int = 2,
     ) -> dict[str, Any]:
         if not fields.get("summary"):
             raise ApiError(400, errors={"summary": "You must specify a summary of the issue."})
-        if not self.cloud and not isinstance(fields.get("description") or "", str):
-            raise ApiError(400, errors={"description": "Operation value must be a string"})
+        _check_text("description", fields.get("description"), version)
         number = next(self.state.counters[project])
         key = f"{project}-{number}"
         issue_id = str(next(self.state.ids))
@@ -307,7 +309,7 @@ class JiraSandbox:
     def _kind(self, account: str) -> str:
         return self.state.kinds.get(account, "atlassian")
 
-    def _edit(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any]) -> None:
+    def _edit(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any], version: int = 2) -> None:
         fields = issue["fields"]
         items: list[dict[str, Any]] = []
         given = dict(body.get("fields") or {})
@@ -322,8 +324,7 @@ class JiraSandbox:
             REQUEST_TYPE_FIELD,
             PARTICIPANTS_FIELD,
         }
-        if not self.cloud and not isinstance(given.get("description") or "", str):
-            raise ApiError(400, errors={"description": "Operation value must be a string"})
+        _check_text("description", given.get("description"), version)
         for name in given:
             if name not in known:
                 errors[name] = UNKNOWN_FIELD.format(name)
@@ -412,11 +413,10 @@ class JiraSandbox:
         fields["updated"] = _now()
         self._emit("jira:issue_updated", "issue_generic", issue, actor, changelog=items)
 
-    def _comment(self, issue: dict[str, Any], actor: str, body: Any, public: bool) -> dict[str, Any]:
+    def _comment(self, issue: dict[str, Any], actor: str, body: Any, public: bool, version: int = 2) -> dict[str, Any]:
         if body in (None, "", {}):
             raise ApiError(400, errors={"comment": "Comment body can not be empty!"})
-        if not self.cloud and not isinstance(body, str):
-            raise ApiError(400, errors={"comment": "Operation value must be a string"})
+        _check_text("comment", body, version)
         comment_id = str(next(self.state.ids))
         comment = {
             "id": comment_id,
@@ -650,7 +650,7 @@ class JiraSandbox:
             unknown = {n: UNKNOWN_FIELD.format(n) for n in data if n not in known}
             if unknown:
                 raise ApiError(400, errors=unknown)
-            issue = sb._create(project, caller, data)
+            issue = sb._create(project, caller, data, version=v)
             return 201, {"id": issue["id"], "key": issue["key"], "self": issue["self"]}
 
         @route(both("/issue/<ref>"), ["GET"])
@@ -669,7 +669,7 @@ class JiraSandbox:
 
         @route(both("/issue/<ref>"), ["PUT"])
         def edit_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
-            sb._edit(sb._issue(ref), caller, request.get_json(force=True))
+            sb._edit(sb._issue(ref), caller, request.get_json(force=True), version=v)
             return 204, None
 
         @route(both("/issue/<ref>/assignee"), ["PUT"])
@@ -721,7 +721,7 @@ class JiraSandbox:
                 p.get("key") == "sd.public.comment" and (p.get("value") or {}).get("internal")
                 for p in data.get("properties") or []
             )
-            return 201, sb._comment(sb._issue(ref), caller, data.get("body"), not internal)
+            return 201, sb._comment(sb._issue(ref), caller, data.get("body"), not internal, version=v)
 
         @route(both("/issue/<ref>/remotelink"), ["GET"])
         def remote_links(caller: str, v: int, ref: str) -> tuple[int, Any]:
@@ -762,7 +762,7 @@ class JiraSandbox:
         @route(cloud_only("/search/jql"), ["GET", "POST"])
         def search(caller: str, v: int) -> tuple[int, Any]:
             """Cloud's enhanced search: `nextPageToken` pages, no `total`, only `id` unless `fields` asks."""
-            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            args = _search_args()
             size = min(int(args.get("maxResults") or PAGE), 5000)
             start = int(args.get("nextPageToken") or 0)
             found = sb._jql(str(args.get("jql") or ""))
@@ -778,7 +778,7 @@ class JiraSandbox:
         @route(datacenter_only("/search"), ["GET", "POST"])
         def search_by_offset(caller: str, v: int) -> tuple[int, Any]:
             """Data Center's search: `startAt`/`maxResults` pages with a `total` (0 results: just count)."""
-            args: Mapping[str, Any] = request.get_json(force=True) if request.method == "POST" else request.args
+            args = _search_args()
             size = max(0, min(int(args.get("maxResults", PAGE)), 1000))
             start = int(args.get("startAt") or 0)
             found = sb._jql(str(args.get("jql") or ""))
@@ -1105,9 +1105,30 @@ class JiraSandbox:
         return sorted(issues, key=lambda i: (i["fields"]["project"]["key"], int(i["key"].split("-")[1])))
 
 
+def _check_text(field_name: str, value: Any, version: int) -> None:
+    """Rich text is an ADF document in REST v3 and a wiki-markup string in v2 (all Data Center has):
+    either the other way round is 400, as Jira answers."""
+    if value is None:
+        return
+    if version == 3 and not (isinstance(value, Mapping) and value.get("type") == "doc"):
+        raise ApiError(400, errors={field_name: ADF_REQUIRED})
+    if version == 2 and not isinstance(value, str):
+        raise ApiError(400, errors={field_name: "Operation value must be a string"})
+
+
 def _uid(user: Mapping[str, Any]) -> str:
     """A user's id on either deployment: Cloud's `accountId`, Data Center's `name`."""
     return str(user.get("accountId") or user.get("name") or "")
+
+
+def _search_args() -> Mapping[str, Any]:
+    """A search's parameters: the POST body, or the query string (where `fields` may be repeated)."""
+    if request.method == "POST":
+        return dict(request.get_json(force=True))
+    args: dict[str, Any] = request.args.to_dict()
+    if request.args.getlist("fields"):
+        args["fields"] = ",".join(request.args.getlist("fields"))
+    return args
 
 
 def _wanted(args: Mapping[str, Any], default: str) -> set[str]:

@@ -233,6 +233,21 @@ def test_jira_cloud_has_removed_the_old_search(sandbox: Served) -> None:
     assert resp.status_code == 410 and "/rest/api/3/search/jql" in resp.json()["errorMessages"][0]
 
 
+def test_jira_cloud_v3_wants_adf_and_v2_wants_text(sandbox: Served) -> None:
+    adf = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "x"}]}]}
+    auth = ("alice@example.com", "x")
+    url = f"{sandbox.url}/rest/api"
+    as_text = requests.post(f"{url}/3/issue/SD-1/comment", json={"body": "plain"}, auth=auth, timeout=10)
+    assert as_text.status_code == 400
+    assert as_text.json()["errors"] == {
+        "comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    }
+    assert requests.post(f"{url}/2/issue/SD-1/comment", json={"body": adf}, auth=auth, timeout=10).status_code == 400
+    assert requests.post(f"{url}/3/issue/SD-1/comment", json={"body": adf}, auth=auth, timeout=10).status_code == 201
+    assert requests.post(f"{url}/2/issue/SD-1/comment", json={"body": "x"}, auth=auth, timeout=10).status_code == 201
+    assert len(sandbox.jira.state.comments["SD-1"]) == 2
+
+
 # --- Jira Data Center ----------------------------------------------------------------------------------
 
 
@@ -246,6 +261,8 @@ def test_jira_client_on_data_center(datacenter: Served) -> None:
     assert me["name"] == "agent-alice" and "accountId" not in me
     found = jira.search_issues("project = SD", maxResults=False)
     assert len(found) == 122 and found.total == 122
+    some = jira.search_issues("project = SD", maxResults=5, fields=["summary", "status"])
+    assert set(some[0].raw["fields"]) == {"summary", "status"} and some.total == 122
     paths = {key for key in datacenter.jira.control.calls if "search" in key}
     assert paths == {"GET /rest/api/<int(min=2,max=2):v>/search"}
     assert jira.search_users(user="alice")[0].name == "agent-alice"

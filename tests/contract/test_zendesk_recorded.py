@@ -164,3 +164,21 @@ def test_unpermitted_ticket_keys_are_ignored_with_zendesks_warning(sandbox: Serv
         f"{sandbox.url}/api/v2/tickets/{ticket_id}.json", json={"ticket": {"subject": "again"}}, auth=AUTH, timeout=10
     )
     assert "x-zendesk-api-warn" not in clean.headers
+
+
+def test_search_export_of_users(sandbox: ServedApp) -> None:
+    """zenpy's `search_export(type="user")` recorded: a cursor page of users tagged `result_type`."""
+    status, real = recorded("TestUserSearchExportApi.test_cbp_small_iterations", "GET", "/search/export.json")
+    resp = requests.get(
+        f"{sandbox.url}/api/v2/search/export.json",
+        params={"query": "created_at>=2023-09-14T00:39:54Z type:user", "filter[type]": "user", "page[size]": 1},
+        auth=AUTH,
+        timeout=10,
+    )
+    ours = resp.json()
+    assert resp.status_code == status
+    real["results"][0]["user_fields"] = {}  # that account's own custom user fields
+    assert shape_problems(real, ours) == []
+    assert ours["results"][0]["result_type"] == "user" and ours["meta"]["has_more"] is True
+    following = requests.get(ours["links"]["next"], auth=AUTH, timeout=10).json()
+    assert following["results"][0]["id"] != ours["results"][0]["id"]

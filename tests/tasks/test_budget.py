@@ -8,18 +8,24 @@ share nothing but Redis, exactly like real workers. No test sleeps: a spent budg
 from __future__ import annotations
 
 import importlib
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 
-from bot.domain.errors import RateLimited
+from bot import embedded_redis
+from bot.domain.errors import RateLimited, Unavailable
 from bot.metrics import RedisCollector
 from bot.policy.schema import ApiBudget, Policy
 from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build
+from tasks.base import HelpdeskTask
 from tasks.budget import DeskBudget, sweep_calls
 from tests.conftest import TEST_REDIS_URL, ServedApp
 
@@ -51,6 +57,26 @@ def test_the_window_is_shared_by_every_process_and_kept_under_the_bot_prefix(
     keys = [k.decode() for k in client.scan_iter(match=f"{redis_prefix}*")]
     assert any(k.startswith(f"{redis_prefix}api-budget/zendesk") for k in keys), keys
     assert client.hgetall(f"{redis_prefix}metrics:desk_calls:zendesk") == {b"held": b"1"}
+
+
+def test_the_embedded_redis_unix_socket_url_works_too() -> None:
+    """`up` without REDIS_URL runs Redis on a unix socket (`unix://...`): the budget uses that client as is."""
+    home = Path(tempfile.mkdtemp(prefix="hb-budget-"))  # short: a socket path is limited to ~100 bytes
+    proc = embedded_redis.start(home, home / "redis.sock")
+    client = redis.Redis.from_url(f"unix://{home / 'redis.sock'}")
+    try:
+        desk = DeskBudget(client, "hb:", "jira", ApiBudget(per_minute=2, max_wait_seconds=0))
+        desk.before_call()
+        desk.before_call()
+        with pytest.raises(RateLimited):
+            desk.before_call()
+        keys = sorted(k.decode() for k in client.keys("*"))
+        assert keys and all(k.startswith("hb:") for k in keys), keys
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_sweeps_take_only_their_share_and_yield_to_event_traffic(client: redis.Redis, redis_prefix: str) -> None:
@@ -109,6 +135,37 @@ def test_a_429_pauses_every_worker_until_retry_after(client: redis.Redis, redis_
     families = {f.name: f for f in RedisCollector(client, redis_prefix, ("zendesk",)).collect()}
     samples = {s.labels["outcome"]: s.value for s in families["helpdesk_bot_desk_calls"].samples if "_total" in s.name}
     assert samples == {"sent": 0.0, "rate_limited": 2.0, "held": 1.0}
+
+
+class RetryScheduled(Exception):
+    pass
+
+
+def test_a_task_held_by_the_budget_is_retried_beyond_the_failure_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog bigger than the budget makes tasks wait many times: that must not turn them into failures."""
+    scheduled: list[dict[str, object]] = []
+
+    def retry(self: HelpdeskTask, exc: BaseException, countdown: float, max_retries: int | None = None) -> Exception:
+        scheduled.append({"exc": type(exc).__name__, "countdown": countdown, "max_retries": max_retries})
+        return RetryScheduled()  # instead of publishing the retry to a broker
+
+    monkeypatch.setattr(HelpdeskTask, "retry", retry)
+    celery = Celery("budget-test")
+
+    @celery.task(base=HelpdeskTask, bind=True)
+    def spent(self: HelpdeskTask) -> None:
+        raise RateLimited(30, "zendesk: API budget spent")
+
+    @celery.task(base=HelpdeskTask, bind=True)
+    def down(self: HelpdeskTask) -> None:
+        raise Unavailable("zendesk: HTTP 503")
+
+    for task in (spent, down):
+        with pytest.raises(RetryScheduled):
+            task()
+    assert scheduled[0]["max_retries"] == HelpdeskTask.rate_limited_retries > HelpdeskTask.max_retries
+    assert 30 <= float(scheduled[0]["countdown"]) <= 31  # type: ignore[arg-type]
+    assert scheduled[1]["max_retries"] is None  # real failures keep the task's own limit
 
 
 def test_the_policy_default_is_well_below_the_smallest_plan() -> None:
