@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
     s.add_argument("--dry-run", action="store_true", help="print the decision; write nothing")
 
+    s = sub.add_parser("status", help="a ticket's follow-up state: whose move, strikes sent, what comes next and when")
+    s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
+    s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
+    s.add_argument("--json", action="store_true", help="one JSON object")
+
     s = sub.add_parser("rejected", help="signed deliveries the bot could not read (newest first)")
     s.add_argument("--desk", choices=["zendesk", "jira"], default=None)
     s.add_argument("--limit", type=int, default=20)
@@ -287,19 +292,41 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
-    import re
-
     from bot.report import print_decision
     from tasks import registry
     from tasks.pipeline import Run, run_runbooks
     from tasks.runtime import get_runtime
 
-    desk = args.desk or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", args.ticket) else "zendesk")
+    desk = _desk_of(args.ticket, args.desk)
     now = datetime.now(UTC)
     run = Run(key=f"cli-{desk}-{args.ticket}-{now:%Y%m%dT%H%M%S%f}", now=now, source="cli", dry_run=args.dry_run)
     decision = run_runbooks(get_runtime(), desk, args.ticket, (registry.named("triage"),), run, empty="")
     print(f"{desk} ticket {args.ticket}{' (dry run: nothing written)' if args.dry_run else ''}")
     print_decision(decision)
+    return 0
+
+
+def _desk_of(ticket: str, given: str | None) -> str:
+    import re
+
+    return given or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", ticket) else "zendesk")
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.policy.followup import standing
+    from bot.report import standing_json, standing_lines
+    from tasks.runtime import get_runtime
+
+    desk = _desk_of(args.ticket, args.desk)
+    if desk == "zendesk" and not args.ticket.isdigit():
+        raise UserError(f"{args.ticket!r} is not a Zendesk ticket id (a number); Jira keys look like SD-12")
+    runtime = get_runtime()
+    ticket = runtime.desk(desk).get_ticket(args.ticket)
+    state = standing(ticket, runtime.policy, desk)
+    if args.json:
+        print(json.dumps(standing_json(ticket, state), ensure_ascii=False))
+    else:
+        print("\n".join(standing_lines(ticket, state)))
     return 0
 
 
@@ -384,6 +411,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "sweep": cmd_sweep,
     "triage": cmd_triage,
+    "status": cmd_status,
     "shadow-report": cmd_shadow_report,
     "rejected": cmd_rejected,
 }

@@ -22,8 +22,9 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
+from bot.domain.tickets import Ticket
 from bot.policy import followup, triage
-from bot.policy.runbook import Decide, Select
+from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import triage as triage_io
 
 
@@ -45,6 +46,9 @@ class Runbook:
     """(runtime, situation, *, dry_run) -> facts for the decision; None when the decision needs none."""
     desks: tuple[str, ...] = ()
     """Desks it runs on; empty means every desk."""
+    recheck: Callable[[Situation, Ticket], Verdict] | None = None
+    """Periodic runbooks that write to customers: (the ticket read back after the writes, the snapshot decided on)
+    -> what to put right when the customer wrote in between (see `tasks/sweeps.py`)."""
 
     def runs_on(self, desk: str) -> bool:
         return not self.desks or desk in self.desks
@@ -55,7 +59,12 @@ HOURLY = timedelta(hours=1)
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
     Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
-    Runbook("followup-ladder", followup.decide_ladder, schedule=Schedule(HOURLY, followup.select_waiting)),
+    Runbook(
+        "followup-ladder",
+        followup.decide_ladder,
+        schedule=Schedule(HOURLY, followup.select_waiting),
+        recheck=followup.recheck_after_write,
+    ),
     Runbook(
         "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)
     ),

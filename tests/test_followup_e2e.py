@@ -133,6 +133,13 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
         assert outcomes(rows) == [f"strike {day + 1}/3 sent"], rows
         ticket = desk_api.get_ticket(ticket_id)
         assert tags in ticket.tags and ticket.status is Status.PENDING
+        if day == 1:  # what an agent sees with `helpdesk-bot status`
+            status = stack.cli("status", ticket_id)
+            assert status.returncode == 0, status.stderr
+            assert "waiting on customer since" in status.stdout
+            assert "strikes sent: 2 (helpdesk-bot-strike-1, helpdesk-bot-strike-2)" in status.stdout
+            wednesday = mon + timedelta(days=2)
+            assert f"next: strike-3 at Wed {wednesday.day} {wednesday:%b %Y} 10:00 UTC" in status.stdout
         if day == 0:  # a second sweep the same afternoon does nothing more
             again = sweep(stack, desk, mon + timedelta(hours=5), ticket_id)
             assert [r["writes_sent"] for r in again] == [0] and "strike-2 due" in outcomes(again)[0]
@@ -274,3 +281,22 @@ def test_jsm_reopens_on_a_reply_within_seven_days_and_closes_after(stack: Stack)
     assert outcomes(rows, "followup-close") == ["closed after the reopen window"]
     assert api.get_ticket(closed).status is Status.CLOSED
     assert resolution(stack, "jira", closed) == "User not responded"  # closing keeps the resolution
+
+
+def test_status_of_a_paused_ticket_and_user_errors(stack: Stack) -> None:
+    ticket_id = waiting_ticket(stack, "zendesk", "Dashboard error since Monday")
+    api = stack.desk("zendesk")
+    api.apply(api.get_ticket(ticket_id), TicketChanges(add_tags=("helpdesk-bot-pause",)))
+    shown = stack.cli("status", ticket_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert (state["waiting_on"], state["blocked"], state["strikes"]) == (
+        "customer",
+        "paused (tag helpdesk-bot-pause)",
+        0,
+    )
+    assert "follow-up paused" in stack.cli("status", ticket_id).stdout
+    for args, message in ((("status", "abc"), "not a Zendesk ticket id"), (("status", "999999"), "")):
+        failed = stack.cli(*args)
+        assert failed.returncode == 2 and "Traceback" not in failed.stderr
+        assert failed.stderr.strip().count("\n") == 0 and message in failed.stderr

@@ -234,11 +234,16 @@ def when(t: datetime) -> str:
 # --- the periodic ladder -------------------------------------------------------------------------------------
 
 
+QUIET = timedelta(hours=1)
+"""A ticket changed within the last hour is not read by the ladder's sweep: no step falls due that soon after a
+change (the next strike is a business day away), and each candidate costs calls of the desk's API budget."""
+
+
 def select_waiting(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
     """Tickets the ladder looks at: waiting on the customer (pending) or on an out-of-office hold."""
     if not policy.followup.enabled:
         return None
-    return TicketQuery(statuses=(Status.PENDING, Status.ON_HOLD))
+    return TicketQuery(statuses=(Status.PENDING, Status.ON_HOLD), updated_before=now - QUIET)
 
 
 def select_resolved(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
@@ -473,6 +478,36 @@ def _back_to_agent(s: Situation, comment: TicketComment) -> Verdict:
         (
             SetStatus(rule=RULE, why=why, status=Status.OPEN),
             _note(f"{why[0].upper()}{why[1:]}.", marker("reply", s.now, reply=comment.id)),
+            Tag(rule=RULE, why="the customer answered", remove=clear),
+        ),
+    )
+
+
+def recheck_after_write(s: Situation, decided: Ticket) -> Verdict:
+    """After a strike or a resolve was written: did the customer write while it was being written?
+
+    `s.ticket` is the ticket read back, `decided` the snapshot the step was decided on. JSM writes carry no version
+    guard, and a Zendesk reply within the same second as the read passes `safe_update`: a public customer comment
+    that is in the ticket now but was not in the snapshot means the step went out over a reply. The ticket goes
+    back to the agent (reopened if it was just resolved), the strike tags come off, and a note says why.
+    """
+    seen = {c.id for c in decided.comments}
+    landed = [c for c in ordered(s.ticket) if c.public and c.author.role is Role.CUSTOMER and c.id not in seen]
+    if not landed:
+        return Verdict("no customer reply landed during the write")
+    reply = landed[-1]
+    if handled(s.ticket, reply.id):
+        return Verdict("the reply that landed during the write is already handled")
+    clear = (*strike_tags(s.ticket), *(x for x in (ON_HOLD_TAG, CLOSURE_TAG) if x in s.ticket.tags))
+    text = (
+        "A customer reply arrived while the bot was sending its follow-up step, so the step does not stand: "
+        "back to the agent (strikes cleared)."
+    )
+    return Verdict(
+        "a customer reply landed during the write: back to the agent",
+        (
+            SetStatus(rule=RULE, why="customer reply during the bot's write", status=Status.OPEN),
+            _note(text, marker("reply", s.now, reply=reply.id)),
             Tag(rule=RULE, why="the customer answered", remove=clear),
         ),
     )
