@@ -126,7 +126,7 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
     desk_api = stack.desk(desk)
     first_response = len(bot_public(desk_api.get_ticket(ticket_id)))
     mon = monday(stack, 1)
-    today = sweep(stack, desk, datetime.now(UTC), ticket_id)
+    today = sweep(stack, desk, datetime.now(UTC) + timedelta(hours=2), ticket_id)
     assert outcomes(today)[0].startswith("waiting on the customer: strike-1 due")  # the next business day
     for day, tags in enumerate(STRIKES):
         rows = sweep(stack, desk, mon + timedelta(days=day), ticket_id)
