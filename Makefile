@@ -8,13 +8,25 @@ PORT ?= 8000
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+# The lock: requirements.txt (what the bot runs on: the image installs it), requirements-dev.txt (that plus the
+# dev tools and the build backend: `make install`), requirements-build.txt (the build backend alone, for the
+# image). Every pin carries its hashes; `make lock` writes all three from pyproject.toml's ranges.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS)
+
+# A fresh venv each time the lock changes, so nothing outside the lock survives in it.
+$(VENV)/.installed: pyproject.toml requirements-dev.txt
+	python3 -m venv --clear $(VENV)
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-install: $(VENV)/.installed ## Create .venv and install the bot with its dev tools
+install: $(VENV)/.installed ## Create .venv with exactly the locked versions, the bot itself editable
+
+lock: install ## Re-resolve pyproject.toml into the hashed lock files (LOCK_FLAGS=--upgrade: newest allowed)
+	$(PIP_COMPILE) -o requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --all-build-deps -c requirements.txt -o requirements-dev.txt pyproject.toml
+	$(PIP_COMPILE) --only-build-deps --build-deps-for wheel -c requirements-dev.txt -o requirements-build.txt pyproject.toml
 
 run: install ## Start web, worker and beat (embedded Redis and sandbox desks when not configured)
 	$(BOT) up --port $(PORT)
@@ -31,4 +43,4 @@ lint: install ## ruff and mypy, strict
 bench: install ## Run the benchmarks in tests/bench and print their figures
 	$(PY) -m tests.bench.run_all
 
-.PHONY: help install run test lint bench
+.PHONY: help install lock run test lint bench

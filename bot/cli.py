@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
     s.add_argument("--dry-run", action="store_true", help="print the decision; write nothing")
 
+    s = sub.add_parser("escalate-bug", help="file the ticket's bug in the dev project now (once per ticket)")
+    s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
+    s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
+    s.add_argument("--dry-run", action="store_true", help="print the bug that would be filed; write nothing")
+
     s = sub.add_parser("status", help="a ticket's follow-up state: whose move, strikes sent, what comes next and when")
     s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
@@ -291,7 +296,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
+def _run_one_runbook(args: argparse.Namespace, runbook: str, key: str, facts: dict[str, object]) -> int:
+    """`triage` and `escalate-bug`: one runbook on one ticket now, through the worker's own path."""
     from bot.report import print_decision
     from tasks import registry
     from tasks.pipeline import Run, run_runbooks
@@ -299,11 +305,22 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 
     desk = _desk_of(args.ticket, args.desk)
     now = datetime.now(UTC)
-    run = Run(key=f"cli-{desk}-{args.ticket}-{now:%Y%m%dT%H%M%S%f}", now=now, source="cli", dry_run=args.dry_run)
-    decision = run_runbooks(get_runtime(), desk, args.ticket, (registry.named("triage"),), run, empty="")
+    run = Run(
+        key=key.format(desk=desk, ticket=args.ticket, now=now), now=now, source="cli", dry_run=args.dry_run, facts=facts
+    )
+    decision = run_runbooks(get_runtime(), desk, args.ticket, (registry.named(runbook),), run, empty="")
     print(f"{desk} ticket {args.ticket}{' (dry run: nothing written)' if args.dry_run else ''}")
     print_decision(decision)
     return 0
+
+
+def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_one_runbook(args, "triage", "cli-{desk}-{ticket}-{now:%Y%m%dT%H%M%S%f}", {})
+
+
+def cmd_escalate_bug(args: argparse.Namespace, settings: Settings) -> int:
+    # One plan key per ticket: a second escalate-bug resumes or finds the first bug instead of filing another.
+    return _run_one_runbook(args, "linked-bug", "escalate-{desk}-{ticket}", {"forced": True})
 
 
 def _desk_of(ticket: str, given: str | None) -> str:
@@ -411,6 +428,7 @@ COMMANDS = {
     "replay": cmd_replay,
     "sweep": cmd_sweep,
     "triage": cmd_triage,
+    "escalate-bug": cmd_escalate_bug,
     "status": cmd_status,
     "shadow-report": cmd_shadow_report,
     "rejected": cmd_rejected,

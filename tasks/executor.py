@@ -347,7 +347,8 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
             if linked is None:
                 raise InvalidRequest("a linked-issue note without the issue it names", write.payload)
             body = f"{write.payload['text']} {linked['key']} ({linked['url']})"
-            desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
+            if not any(linked["key"] in c.body for c in ticket.comments):  # noted by an earlier run already
+                desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
         else:
             target = ticket if index == first_update else replace(ticket, version="")
             try:

@@ -10,7 +10,7 @@ wrote to it, so the next one decides on what is really there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,8 @@ class Run:
     event: Event | None = None
     previous: Decision | None = None
     """A replay's first decision: each runbook is told its own earlier actions (see `Situation`)."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """Facts given by whoever started the run (e.g. `escalate-bug` forces a bug), merged with gathered ones."""
 
 
 def run_runbooks(
@@ -70,9 +72,10 @@ def run_runbooks(
 def decide_one(runtime: Runtime, ticket: Ticket, runbook: Runbook, run: Run) -> Verdict:
     """Gather and decide, writing nothing (a dry run's decision is this and no more)."""
     previous = _previous_actions(run.previous, runbook.name)
-    situation = Situation(ticket.desk, ticket, runtime.policy, run.now, run.event, {}, previous)
+    situation = Situation(ticket.desk, ticket, runtime.policy, run.now, run.event, dict(run.facts), previous)
     if runbook.gather is not None:
-        situation = replace(situation, facts=runbook.gather(runtime, situation, dry_run=run.dry_run))
+        gathered = runbook.gather(runtime, situation, dry_run=run.dry_run)
+        situation = replace(situation, facts={**run.facts, **gathered})
     return runbook.decide(situation)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import followup, triage
+from bot.policy import followup, linked_bug, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import triage as triage_io
 
@@ -58,6 +58,7 @@ HOURLY = timedelta(hours=1)
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
+    Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
     Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
     Runbook(
         "followup-ladder",

@@ -36,7 +36,7 @@ def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
     event = Event(
         id=event_id("jira", delivery),
         desk="jira",
-        kind=EventKind.TICKET_UPDATED,
+        kind=EventKind.TICKET_DELETED,  # no runbook acts on it: no desk needed
         ticket_id="HELP-1",
         actor=Actor("abc", Role.AGENT),
         delivery_id=delivery,
@@ -54,7 +54,7 @@ def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
     except AssertionError:
         pytest.fail("worker did not process the event; logs:\n" + worker.logs())
     assert rec.decision is not None
-    assert rec.decision.outcome == "no runbook acts on ticket_updated events"
+    assert rec.decision.outcome == "no runbook acts on ticket_deleted events"
     assert rec.attempts == 1
     latency = redis.Redis.from_url(TEST_REDIS_URL).hget(f"{worker.prefix}metrics:queue_latency:jira", "count")
     assert latency == b"1"

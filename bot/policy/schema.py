@@ -493,6 +493,23 @@ class FollowUp(Strict):
         return ladders
 
 
+class Bugs(Strict):
+    """`bugs`: linked dev bugs (see `bot/policy/linked_bug.py`)."""
+
+    enabled: bool = True
+    project: str | None = None
+    """Dev project key; unset: `desks.jira.dev_project`."""
+    issue_type: str = "Bug"
+    auto: list[Match] = Field(default_factory=list)
+    """Tickets matching any of these get a bug when they are created (besides the agents' tag and the CLI)."""
+    environment_fields: dict[str, str] = Field(default_factory=dict)
+    """Label in the bug → the ticket's custom field id whose value to copy (browser, version, plan...)."""
+    product_managers: dict[str, Email] = Field(default_factory=dict)
+    """Product or component (a ticket tag/label, or a whole word of the subject) → its product manager."""
+    default_product_manager: Email | None = None
+    """Mentioned when no product matches; unset: the bug gets no mention."""
+
+
 class Policy(Strict):
     desks: Desks = Field(default_factory=Desks)
     staff_domains: list[str] = Field(default_factory=list)
@@ -508,6 +525,9 @@ class Policy(Strict):
     """Business days and hours (see `bot/policy/calendar.py`)."""
     followup: FollowUp = Field(default_factory=FollowUp)
     """Follow-up ladders and resolve rules (see `bot/policy/followup.py`)."""
+
+    bugs: Bugs = Field(default_factory=Bugs)
+    """Linked dev bugs: when to file one, what goes in it, whom to mention."""
 
     @field_validator("staff_domains")
     @classmethod

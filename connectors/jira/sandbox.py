@@ -34,6 +34,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connectors.jira import jql
 from connectors.jira.webhook import sign
 from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 
@@ -905,7 +906,7 @@ class JiraSandbox:
             values = data.get("requestFieldValues") or {}
             reporter = caller
             if data.get("raiseOnBehalfOf"):
-                reporter = _uid(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf") or {})
+                reporter = jql.user_id(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf") or {})
             issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
             return 201, sb._request_json(issue)
 
@@ -964,7 +965,7 @@ class JiraSandbox:
         @route([f"{sd}/request/<ref>/participant"], ["POST"])
         def add_participants(caller: str, ref: str) -> tuple[int, Any]:
             issue = sb._issue(ref)
-            current = [_uid(u) for u in issue["fields"][PARTICIPANTS_FIELD]]
+            current = [jql.user_id(u) for u in issue["fields"][PARTICIPANTS_FIELD]]
             named = request.get_json(force=True).get("accountIds" if sb.cloud else "usernames") or []
             wanted = current + [a for a in named if a not in current]
             sb._edit(issue, caller, {"fields": {PARTICIPANTS_FIELD: [sb._ref(a) for a in wanted]}})
@@ -1090,19 +1091,11 @@ class JiraSandbox:
             "_links": {"web": f"{self.base_url}/servicedesk/customer/portal/1/{issue['key']}"},
         }
 
-    def _jql(self, jql: str) -> list[dict[str, Any]]:
-        """The JQL the bot sends: clauses joined by AND (project, status, statusCategory, assignee,
-        updated, labels), then ORDER BY key."""
-        issues = list(self.state.issues.values())
-        text = re.split(r"\s+order\s+by\s+", jql, flags=re.IGNORECASE)[0].strip()
-        for clause in re.split(r"\s+AND\s+", text, flags=re.IGNORECASE) if text else []:
-            hit = re.match(r"^\s*(\w+)\s*(=|!=|<|>|<=|>=|in|not in)\s*(.+?)\s*$", clause, re.IGNORECASE)
-            if hit is None:
-                raise ApiError(400, [f"Error in the JQL Query: '{clause}' is not understood."])
-            key, op, raw = hit.group(1).lower(), hit.group(2).lower(), hit.group(3)
-            values = [v.strip().strip('"').strip("'") for v in raw.strip("()").split(",")]
-            issues = [i for i in issues if _holds(i["fields"], i["key"], key, op, values)]
-        return sorted(issues, key=lambda i: (i["fields"]["project"]["key"], int(i["key"].split("-")[1])))
+    def _jql(self, query: str) -> list[dict[str, Any]]:
+        try:
+            return jql.select(self.state.issues.values(), query, (name for name, _ in STATUSES.values()))
+        except jql.JqlError as exc:
+            raise ApiError(400, [str(exc)]) from None
 
 
 def _check_text(field_name: str, value: Any, version: int) -> None:
@@ -1114,11 +1107,6 @@ def _check_text(field_name: str, value: Any, version: int) -> None:
         raise ApiError(400, errors={field_name: ADF_REQUIRED})
     if version == 2 and not isinstance(value, str):
         raise ApiError(400, errors={field_name: "Operation value must be a string"})
-
-
-def _uid(user: Mapping[str, Any]) -> str:
-    """A user's id on either deployment: Cloud's `accountId`, Data Center's `name`."""
-    return str(user.get("accountId") or user.get("name") or "")
 
 
 def _search_args() -> Mapping[str, Any]:
@@ -1146,34 +1134,6 @@ def _sd_error(body: Mapping[str, Any]) -> dict[str, Any]:
         "errorMessage": "; ".join(messages) or "The request is invalid.",
         "i18nErrorMessage": {"i18nKey": "sd.request.error", "parameters": []},
     }
-
-
-def _holds(fields: Mapping[str, Any], key: str, name: str, op: str, values: list[str]) -> bool:
-    if name == "project":
-        actual: Any = fields["project"]["key"]
-    elif name == "status":
-        known = {n.lower() for n, _ in STATUSES.values()}
-        unknown = [v for v in values if v.lower() not in known]
-        if unknown:
-            raise ApiError(400, [f"The value '{unknown[0]}' does not exist for the field 'status'."])
-        actual = fields["status"]["name"]
-    elif name == "statuscategory":
-        actual = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}[
-            fields["status"]["statusCategory"]["key"]
-        ]
-    elif name == "assignee":
-        actual = _uid(fields.get("assignee") or {}) or None
-    elif name == "labels":
-        return any(v in fields["labels"] for v in values) is (op in ("=", "in"))
-    elif name == "updated":
-        stamp = datetime.strptime(fields["updated"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-        limit = datetime.strptime(values[0], "%Y/%m/%d %H:%M").replace(tzinfo=UTC)
-        return {"<": stamp < limit, "<=": stamp <= limit, ">": stamp > limit, ">=": stamp >= limit}.get(op, False)
-    else:
-        raise ApiError(400, [f"Field '{name}' does not exist or you do not have permission to view it."])
-    lowered = [v.lower() for v in values]
-    present = str(actual).lower() in lowered
-    return present if op in ("=", "in") else not present
 
 
 def _adf(text: Any) -> dict[str, Any] | None:

@@ -203,7 +203,7 @@ class ZendeskDesk:
             ),
             custom_fields=custom,
             comments=comments,
-            url=str(raw.get("url") or ""),
+            url=f"{self.api.base_url}/agent/tickets/{raw['id']}",  # where agents open it (`url` is the API's)
         )
 
     def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
