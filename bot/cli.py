@@ -43,9 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None)
     s = sub.add_parser("worker", help="a Celery worker that acts on events")
     s.add_argument("--concurrency", type=int, default=None)
-    sub.add_parser("beat", help="the scheduler of periodic sweeps (run exactly one)")
+    sub.add_parser("beat", help="the scheduler of periodic sweeps (a second one waits for the first's lock)")
     s = sub.add_parser("flower", help="Flower, the Celery monitoring UI")
     s.add_argument("--port", type=int, default=5555)
+    s.add_argument("--address", default="127.0.0.1", help="beyond loopback only with FLOWER_BASIC_AUTH set")
+    s = sub.add_parser("health", help="exit 0 if this host's ROLE is healthy (container health checks)")
+    s.add_argument("role", choices=["web", "worker", "beat", "flower"])
+    s.add_argument("--port", type=int, default=None, help="web: 8000, flower: 5555")
     s = sub.add_parser("sandbox", help="serve the fake Zendesk and Jira APIs (seeded demo desks)")
     s.add_argument("--port", type=int, default=8001)
     s.add_argument("--host", default="127.0.0.1")
@@ -209,18 +213,40 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     from tasks.celery_app import app
 
     configure_logging(settings.helpdesk_bot_log_level)
-
-    home = settings.helpdesk_bot_home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", settings.helpdesk_bot_log_level, "--schedule", str(home / "beat-schedule")])
+    # The scheduler (celery-redbeat) keeps the schedule and its lock in Redis: no local schedule file.
+    app.start(["beat", "--loglevel", settings.helpdesk_bot_log_level])
     return 0
 
 
 def cmd_flower(args: argparse.Namespace, settings: Settings) -> int:
+    import ipaddress
+
     from tasks.celery_app import app
 
-    app.start(["flower", f"--port={args.port}"])
+    try:
+        loopback = args.address == "localhost" or ipaddress.ip_address(args.address).is_loopback
+    except ValueError:  # a host name: it may resolve to anything, so it counts as open
+        loopback = False
+    if not loopback and not settings.flower_basic_auth:
+        # Flower shows every task's arguments (ticket ids, desks) and can revoke tasks: never open to all.
+        raise UserError(f"flower: set FLOWER_BASIC_AUTH (user:password) to listen on {args.address}")
+    app.start(["flower", f"--address={args.address}", f"--port={args.port}"])  # Flower reads FLOWER_BASIC_AUTH
     return 0
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import health
+
+    if args.role == "web":
+        ok, message = health.check_http(f"http://127.0.0.1:{args.port or 8000}/readyz")
+    elif args.role == "flower":
+        ok, message = health.check_http(f"http://127.0.0.1:{args.port or 5555}/healthcheck")
+    else:
+        from tasks.celery_app import app
+
+        ok, message = health.check_worker(app) if args.role == "worker" else health.check_beat(app)
+    print(message)
+    return 0 if ok else 1
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -422,6 +448,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "beat": cmd_beat,
     "flower": cmd_flower,
+    "health": cmd_health,
     "sandbox": cmd_sandbox,
     "check-config": cmd_check_config,
     "events": cmd_events,

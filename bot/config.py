@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     helpdesk_bot_log_level: str = "INFO"
     helpdesk_bot_key_prefix: str = "hb:"
     """Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis."""
+    helpdesk_bot_web_workers: int | None = Field(default=None, gt=0)
+    """gunicorn workers of `web`; unset: 2 per CPU of the container's CPU limit (bot/web.py)."""
+    flower_basic_auth: str | None = None
+    """`user:password` (comma-separated for several) that Flower asks for; Flower reads it itself."""
     helpdesk_bot_sweep_seconds: int = Field(default=300, gt=0)
     """How often beat sweeps each desk with the periodic runbooks."""
     helpdesk_bot_runbook_plugins: str = ""

@@ -6,6 +6,9 @@
   most one task until the visibility timeout.
 - Visibility timeout (2 h) above the longest retry countdown we ever schedule (`MAX_COUNTDOWN`), so a
   delayed retry is not redelivered while it waits.
+- One beat by construction: the schedule lives in Redis and beat holds a lock there (celery-redbeat), so a
+  second `helpdesk-bot beat` (a rollout's new pod, `--scale beat=2`, a standby) waits for the lock and sends
+  nothing; when the holder stops it releases the lock, and when it dies the lock expires.
 """
 
 from __future__ import annotations
@@ -19,12 +22,20 @@ INTAKE_QUEUE = "helpdesk-intake"
 SWEEP_QUEUE = "helpdesk-sweeps"
 VISIBILITY_TIMEOUT = 7200
 MAX_COUNTDOWN = 900
+SOFT_SHUTDOWN_TIMEOUT = 20.0
+"""Seconds a stopping worker lets running tasks finish before requeueing them (the deployments' stop grace
+periods are this plus a margin)."""
+BEAT_MAX_LOOP_INTERVAL = 5.0
+"""Longest beat sleeps between looks at the schedule; also how often a waiting beat retries the lock."""
+BEAT_LOCK_TIMEOUT = 30
+"""Seconds the scheduler lock outlives its last renewal: how long a crashed beat blocks the next one."""
 
 
 def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Celery:
     """The Celery app; every broker key carries the bot's key prefix, like the rest of its Redis state."""
     settings = get_settings()
-    url = broker_url or settings.resolved_redis_url()
+    url = redis_url = broker_url or settings.resolved_redis_url()
+    prefix = key_prefix if key_prefix is not None else settings.helpdesk_bot_key_prefix
     if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
         url = "redis+socket://" + url.removeprefix("unix://")
     app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.replay", "tasks.sweeps"])
@@ -37,7 +48,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         "interval_max": 1,
         "socket_timeout": 5,
         "socket_connect_timeout": 5,
-        "global_keyprefix": key_prefix if key_prefix is not None else settings.helpdesk_bot_key_prefix,
+        "global_keyprefix": prefix,
     }
     app.conf.update(
         task_acks_late=True,
@@ -50,7 +61,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         broker_transport_options=transport,
         visibility_timeout=VISIBILITY_TIMEOUT,
         broker_connection_retry_on_startup=True,
-        worker_soft_shutdown_timeout=20.0,
+        worker_soft_shutdown_timeout=SOFT_SHUTDOWN_TIMEOUT,
         worker_send_task_events=True,
         task_send_sent_event=False,
         worker_hijack_root_logger=False,
@@ -60,6 +71,13 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
             Queue(SWEEP_QUEUE, Exchange(SWEEP_QUEUE, type="direct"), routing_key=SWEEP_QUEUE),
         ],
         timezone="UTC",
+        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_max_loop_interval=BEAT_MAX_LOOP_INTERVAL,
+        redbeat_redis_url=redis_url.replace("redis+socket://", "unix://"),
+        redbeat_key_prefix=f"{prefix}redbeat:",
+        redbeat_lock_timeout=BEAT_LOCK_TIMEOUT,
+        # Client options of redbeat's own connection; retry_period: ride out a Redis restart of up to a minute.
+        redbeat_redis_options={"socket_timeout": 5, "socket_connect_timeout": 5, "retry_period": 60},
         beat_schedule={
             "requeue-stale-events": {
                 "task": "helpdesk.sweep_stale",

@@ -222,6 +222,8 @@ class PlannedWrite:
     payload: dict[str, Any]
     done: bool = False
     result: dict[str, Any] | None = None
+    ticket_id: str | None = None
+    """Another ticket than the plan's (a bug's status written to its support ticket); None: the plan's."""
 
 
 @dataclass
@@ -334,7 +336,10 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
     `done` mark never makes a second one.
     """
     sent = 0
-    first_update = next((i for i, w in enumerate(plan.writes) if w.kind == "update"), None)
+    # Only the first write to the plan's own ticket is guarded: after a linked issue's note landed, the
+    # snapshot's version is the bot's own change behind it, not a person's.
+    first = next((i for i, w in enumerate(plan.writes) if w.kind != "create_linked_issue" and not w.ticket_id), None)
+    first_update = first if first is not None and plan.writes[first].kind == "update" else None
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
         if write.done:
@@ -349,6 +354,9 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
             body = f"{write.payload['text']} {linked['key']} ({linked['url']})"
             if not any(linked["key"] in c.body for c in ticket.comments):  # noted by an earlier run already
                 desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
+        elif write.ticket_id:
+            other = desks(write.desk).get_ticket(write.ticket_id)  # the bot's own follow-up: unguarded
+            desks(write.desk).apply(replace(other, version=""), changes_from_json(write.payload))
         else:
             target = ticket if index == first_update else replace(ticket, version="")
             try:

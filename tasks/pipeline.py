@@ -21,7 +21,9 @@ from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
 from tasks.executor import (
+    People,
     Plan,
+    PlannedWrite,
     PlanStore,
     describe_planned,
     plan_writes,
@@ -109,20 +111,40 @@ def run_one(
         return result
     if run.previous is not None:
         actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
-    people = resolve_people(desk, actions, create=not run.dry_run, cache=runtime.people)
-    writes = plan_writes(
-        ticket,
-        actions,
-        people,
-        atomic=bool(getattr(desk, "atomic_writes", False)),
-        groups=bool(getattr(desk, "holds_groups", True)),
-    )
+    own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
+    people = resolve_people(desk, own, create=not run.dry_run, cache=runtime.people)
+    writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
     result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
     if run.dry_run or not writes:
         return result
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
     return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+
+
+def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
+    if isinstance(action, CreateLinkedBug):  # made on its desk, but for (and noted on) this ticket
+        return ticket.desk, ticket.id
+    return action.desk or ticket.desk, action.ticket_id or ticket.id
+
+
+def _writes(desk: Helpdesk, ticket: Ticket, actions: Sequence[Action], people: People) -> list[PlannedWrite]:
+    atomic, groups = bool(getattr(desk, "atomic_writes", False)), bool(getattr(desk, "holds_groups", True))
+    return plan_writes(ticket, actions, people, atomic=atomic, groups=groups)
+
+
+def _writes_elsewhere(runtime: Runtime, ticket: Ticket, actions: Sequence[Action]) -> list[PlannedWrite]:
+    """Writes to other tickets (a dev bug's news on its support ticket), compiled against their own snapshot."""
+    targets = dict.fromkeys(t for a in actions if (t := _target(a, ticket)) != (ticket.desk, ticket.id))
+    out: list[PlannedWrite] = []
+    for desk_name, ticket_id in targets:
+        desk = runtime.desk(desk_name)
+        other = desk.get_ticket(ticket_id)
+        mine = [a for a in actions if _target(a, ticket) == (desk_name, ticket_id)]
+        for write in _writes(desk, other, mine, People()):
+            write.ticket_id = ticket_id
+            out.append(write)
+    return out
 
 
 def _stored_plan(store: PlanStore, key: str, run_key: str, runbook: str) -> Plan | None:

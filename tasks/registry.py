@@ -23,8 +23,9 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import followup, linked_bug, triage
+from bot.policy import bug_status, followup, linked_bug, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
+from tasks import bug_status as bug_status_io
 from tasks import triage as triage_io
 
 
@@ -59,6 +60,9 @@ HOURLY = timedelta(hours=1)
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
     Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
+    Runbook(
+        "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
+    ),
     Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
     Runbook(
         "followup-ladder",

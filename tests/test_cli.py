@@ -192,9 +192,22 @@ def test_flower_serves_the_worker_dashboard(tmp_path: Path) -> None:
                 return False
 
         wait_for(healthy, timeout=30)
+        check = run_cli("health", "flower", "--port", str(port), env=env)
+        assert check.returncode == 0 and check.stdout.endswith(": 200\n"), check.stdout + check.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    check = run_cli("health", "flower", "--port", str(port), env=env)
+    assert check.returncode == 1
+
+
+def test_flower_beyond_loopback_requires_a_login(tmp_path: Path) -> None:
+    """Flower shows task arguments and can revoke tasks: on 0.0.0.0 only behind FLOWER_BASIC_AUTH."""
+    env = clean_env(HELPDESK_BOT_HOME=str(tmp_path), REDIS_URL=TEST_REDIS_URL)
+    env.pop("FLOWER_BASIC_AUTH", None)
+    result = run_cli("flower", "--address", "0.0.0.0", "--port", "9", env=env)  # noqa: S104 - refused before it binds
+    assert result.returncode == 2
+    assert result.stderr == "helpdesk-bot: flower: set FLOWER_BASIC_AUTH (user:password) to listen on 0.0.0.0\n"
 
 
 def test_services_refuse_to_start_on_a_bad_configuration(tmp_path: Path) -> None:

@@ -98,3 +98,56 @@ def test_escalate_bug_for_a_missing_ticket_is_one_line(stack: Stack) -> None:
     missing = stack.cli("escalate-bug", "SD-9999")
     assert missing.returncode == 2
     assert missing.stderr.strip().count("\n") == 0 and "Traceback" not in missing.stderr
+
+
+def transition(stack: Stack, key: str, transition_id: str, resolution: str | None = None) -> None:
+    """A developer (Dave) moves the bug in the dev project, as on the real site."""
+    body: dict[str, Any] = {"transition": {"id": transition_id}}
+    if resolution:
+        body["fields"] = {"resolution": {"name": resolution}}
+    url = f"{stack.sandbox_url}/rest/api/3/issue/{key}/transitions"
+    assert requests.post(url, json=body, auth=("dave@example.com", "x"), timeout=10).status_code == 204
+
+
+def test_the_bugs_status_comes_back_to_the_ticket_and_the_customer_is_told_once(stack: Stack) -> None:
+    ticket_id = create_ticket(stack.sandbox_url, "zendesk", "cathy@acme.test", "Invoice PDF empty", "1. a\n2. b")
+    triaged(stack, "zendesk", ticket_id)
+    assert stack.cli("escalate-bug", ticket_id).returncode == 0
+    key = bugs_for(stack, "zendesk", ticket_id)[0]["key"]
+    zendesk = stack.desk("zendesk")
+
+    def comments(visibility: Visibility, text: str) -> list[str]:
+        ticket = zendesk.get_ticket(ticket_id)
+        return [c.body for c in ticket.comments if c.visibility is visibility and text in c.body]
+
+    transition(stack, key, "71", "Done")
+    told = wait_for(lambda: comments(Visibility.PUBLIC, "has been fixed"), timeout=40)
+    assert len(told) == 1 and key in told[0] and told[0].startswith("Hello Cathy")
+    assert comments(Visibility.INTERNAL, f"Dev bug {key} is now solved (resolution Done)")
+    ticket = zendesk.get_ticket(ticket_id)
+    assert "helpdesk-bot-bug-fixed" in ticket.tags and ticket.status.value == "open"
+
+    transition(stack, key, "81")  # reopened, then fixed again: noted each time, the customer told once
+    wait_for(lambda: len(comments(Visibility.INTERNAL, f"Dev bug {key} is now")) == 2, timeout=40)
+    transition(stack, key, "71", "Done")
+    wait_for(lambda: len(comments(Visibility.INTERNAL, f"Dev bug {key} is now solved")) == 2, timeout=40)
+    assert len(comments(Visibility.PUBLIC, "has been fixed")) == 1
+
+
+def test_a_bug_closed_as_wont_fix_is_an_internal_note_only(stack: Stack) -> None:
+    key_sd = create_ticket(stack.sandbox_url, "jira", "cathy@acme.test", "Dark mode broken", "It is too dark.")
+    triaged(stack, "jira", key_sd)
+    assert stack.cli("escalate-bug", key_sd).returncode == 0
+    key = bugs_for(stack, "jira", key_sd)[0]["key"]
+    transition(stack, key, "71", "Won't Do")
+    jira = stack.desk("jira")
+
+    def noted() -> bool:
+        return any(
+            f"Dev bug {key} is now solved (resolution Won't Do)" in c.body for c in jira.get_ticket(key_sd).comments
+        )
+
+    wait_for(noted, timeout=40)
+    ticket = jira.get_ticket(key_sd)
+    assert not [c for c in ticket.comments if c.visibility is Visibility.PUBLIC and "has been fixed" in c.body]
+    assert "helpdesk-bot-bug-fixed" not in ticket.tags

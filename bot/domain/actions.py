@@ -19,12 +19,15 @@ class Action:
     why: str = ""
     desk: str | None = None
     """The desk the action acts on; None is the ticket's own desk. A Zendesk ticket's bug names `jira`."""
+    ticket_id: str | None = None
+    """The ticket the action acts on; None is the ticket the runbook decided about (a dev bug's status
+    change writes to the support ticket it was filed for)."""
 
     def describe(self) -> dict[str, Any]:
         """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
         out: dict[str, Any] = {"action": type(self).__name__}
         for key, value in vars(self).items():
-            if key in ("rule", "why") or (key == "desk" and value is None):
+            if key in ("rule", "why") or (key in ("desk", "ticket_id") and value is None):
                 continue
             out[key] = list(value) if isinstance(value, tuple) else value
         out["rule"] = self.rule

@@ -116,6 +116,8 @@ class Ticket:
     comments: tuple[Comment, ...] = ()
     project: str | None = None
     url: str | None = None
+    resolution: str | None = None
+    """How a resolved ticket was resolved (Jira's resolution name: Done, Won't Do...); None while open."""
     status_changes: tuple[StatusChange, ...] = ()
     """Status history, oldest first, where the adapter read it; empty when it did not (the follow-up state then
     relies on comments alone)."""

@@ -5,10 +5,11 @@ resolve rules wait "1 business day" of silence; both must skip weekends, public 
 maintained `holidays` package rather than a hand-kept list) and company closures, and must not drift by
 an hour when the clocks change. Everything here is pure: instants are passed in, never read from a clock.
 
-Instants go in and come out as aware datetimes; results are in the calendar's own time zone (ready for a
-note such as "strike 3 due Tue 3 Mar 10:00 Europe/Berlin"). Internally all arithmetic is done in UTC,
-because Python subtracts two datetimes of the same zone by wall clock, which is an hour off across a DST
-change.
+Instants go in as aware datetimes (any zone) and come out in UTC; `local()` turns one into the calendar's
+wall-clock time for a note such as "strike 3 due Tue 3 Mar 10:00 Europe/Berlin". All arithmetic is done in
+UTC because Python subtracts two datetimes of one zone by wall clock (an hour off across a DST change), and
+a zoned result in the repeated autumn hour (fold=1) compares unequal, neither less nor greater, to the
+same instant in UTC.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class BusinessCalendar:
         """Working time of one ordinary working day."""
         return timedelta(minutes=self.closes - self.opens)
 
+    def local(self, t: datetime) -> datetime:
+        """`t` on this calendar's wall clock, for display (compare instants in UTC, see the module doc)."""
+        return _utc(t).astimezone(self.zone)
+
     # --- instants --------------------------------------------------------------------------------------
 
     def is_working_time(self, t: datetime) -> bool:
@@ -85,7 +90,7 @@ class BusinessCalendar:
         t = _utc(t)
         for start, end in self._intervals(self._local_date(t)):
             if t < end:
-                return self._out(max(t, start))
+                return max(t, start)
         raise AssertionError("unreachable: _intervals raises when it runs out")
 
     def add_business_hours(self, t: datetime, amount: timedelta | float) -> datetime:
@@ -104,7 +109,7 @@ class BusinessCalendar:
                 continue
             begin = max(t, start)
             if remaining < end - begin:
-                return self._out(begin + remaining)
+                return begin + remaining
             remaining -= end - begin
         raise AssertionError("unreachable: _intervals raises when it runs out")
 
@@ -121,11 +126,14 @@ class BusinessCalendar:
         local = start.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         target = self._nth_working_day(local.date(), days)
-        result = self._at(target, minute) + timedelta(seconds=local.second, microseconds=local.microsecond)
+        # The fold keeps a time in the repeated autumn hour on its own side of the change.
+        result = self._at(target, minute, fold=local.fold) + timedelta(
+            seconds=local.second, microseconds=local.microsecond
+        )
         opens, closes = self._hours_of(target)
         if result >= closes:  # the time of day falls into a DST gap at the end of the target day's hours
             return self.next_working_moment(result)
-        return self._out(max(result, opens))
+        return max(result, opens)
 
     def business_day_at(self, t: datetime, n: int, at: time) -> datetime:
         """The `n`th working day after the day of `t` (local date), at local time `at` (strike n at 10:00).
@@ -141,8 +149,8 @@ class BusinessCalendar:
         minute = at.hour * 60 + at.minute
         result = self._at(target, minute) + timedelta(seconds=at.second, microseconds=at.microsecond)
         if not self.opens <= minute < self.closes or not opens <= result < closes:
-            return self._out(opens)
-        return self._out(result)
+            return opens
+        return result
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from `a` to `b` (negative when `b` is before `a`)."""
@@ -163,19 +171,17 @@ class BusinessCalendar:
     def _local_date(self, t: datetime) -> date:
         return t.astimezone(self.zone).date()
 
-    def _at(self, day: date, minute: int) -> datetime:
-        """Local wall-clock `minute` of `day` as a UTC instant (24:00 is the next midnight)."""
+    def _at(self, day: date, minute: int, fold: int = 0) -> datetime:
+        """Local wall-clock `minute` of `day` as a UTC instant (24:00 is the next midnight); `fold` = 1 picks
+        the second of two equal wall-clock times in the autumn."""
         wall = datetime.combine(day, time(), tzinfo=self.zone) + timedelta(minutes=minute)
-        return wall.astimezone(UTC)
+        return wall.replace(fold=fold).astimezone(UTC)
 
     def _hours_of(self, day: date) -> tuple[datetime, datetime]:
         hours = self.working_hours(day)
         if hours is None:
             raise AssertionError(f"{day} was chosen as a working day")
         return hours
-
-    def _out(self, t: datetime) -> datetime:
-        return t.astimezone(self.zone)
 
     def _working_days(self, first: date) -> Iterator[tuple[date, tuple[datetime, datetime]]]:
         """Working days from `first` on with their hours; a calendar without any fails loudly."""

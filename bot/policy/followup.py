@@ -27,7 +27,7 @@ from bot.policy.calendar import BusinessCalendar, calendar_for
 from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_TAG, STRIKE_TAGS
 from bot.policy.replies import ReplyClass, ReplyKind, classify_reply
 from bot.policy.runbook import Situation, Verdict
-from bot.policy.templates import render
+from bot.policy.templates import SAMPLE_VALUES, render
 
 if TYPE_CHECKING:
     from bot.policy.schema import Ladder, Policy
@@ -289,6 +289,7 @@ def _values(s: Situation, **extra: Any) -> dict[str, Any]:
     """Every template variable (see `bot/policy/templates`), so a policy's own text may use any of them."""
     name = s.ticket.requester.name or s.ticket.requester.email or "there"
     return {
+        **dict.fromkeys(SAMPLE_VALUES),  # a variable of another runbook's texts is empty here, never an error
         "customer_name": name.split()[0] if name.strip() else "there",
         "customer_email": s.ticket.requester.email,
         "ticket_id": s.ticket.id,

@@ -508,6 +508,8 @@ class Bugs(Strict):
     """Product or component (a ticket tag/label, or a whole word of the subject) → its product manager."""
     default_product_manager: Email | None = None
     """Mentioned when no product matches; unset: the bug gets no mention."""
+    wont_fix_resolutions: list[str] = Field(default_factory=lambda: ["Won't Do", "Won't Fix"])
+    """Resolutions of a bug that mean it will not be fixed: the ticket gets an internal note only."""
 
 
 class Policy(Strict):

@@ -229,6 +229,7 @@ class JiraDesk:
             custom_fields={k: v for k, v in f.items() if k.startswith("customfield_")},
             comments=comments,
             project=(f.get("project") or {}).get("key"),
+            resolution=(f.get("resolution") or {}).get("name"),
             url=f"{self.api.base_url}/browse/{issue['key']}",
         )
 

@@ -33,50 +33,14 @@ CLOSURE_CODE_FIELD = 900002
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
 SEARCH_LIMIT = 1000
-TICKET_WRITABLE = frozenset(
-    [
-        "subject",
-        "raw_subject",
-        "description",
-        "comment",
-        "requester",
-        "requester_id",
-        "submitter_id",
-        "assignee_id",
-        "assignee_email",
-        "group_id",
-        "organization_id",
-        "collaborator_ids",
-        "collaborators",
-        "additional_collaborators",
-        "email_ccs",
-        "followers",
-        "type",
-        "priority",
-        "status",
-        "custom_status_id",
-        "tags",
-        "additional_tags",
-        "remove_tags",
-        "external_id",
-        "problem_id",
-        "due_at",
-        "custom_fields",
-        "fields",
-        "ticket_form_id",
-        "brand_id",
-        "via",
-        "via_followup_source_id",
-        "recipient",
-        "safe_update",
-        "updated_stamp",
-        "macro_ids",
-        "sharing_agreement_ids",
-        "attribute_value_ids",
-        "metadata",
-        "is_public",
-    ]
-)
+TICKET_WRITABLE = frozenset((
+    "subject", "raw_subject", "description", "comment", "requester", "requester_id", "submitter_id", "assignee_id",
+    "assignee_email", "group_id", "organization_id", "collaborator_ids", "collaborators", "additional_collaborators",
+    "email_ccs", "followers", "type", "priority", "status", "custom_status_id", "tags", "additional_tags",
+    "remove_tags", "external_id", "problem_id", "due_at", "custom_fields", "fields", "ticket_form_id", "brand_id",
+    "via", "via_followup_source_id", "recipient", "safe_update", "updated_stamp", "macro_ids",
+    "sharing_agreement_ids", "attribute_value_ids", "metadata", "is_public",
+))  # fmt: skip
 """Keys a ticket write may carry; others are ignored with a warning header, as Zendesk does."""
 SEARCH_LIMIT_BODY = {
     "error": "invalid",

@@ -47,6 +47,14 @@ def test_business_hours_on_the_default_calendar(start: datetime, hours: float, e
     assert DEFAULT.add_business_hours(start, hours) == expected
 
 
+def test_results_are_utc_instants() -> None:
+    # In the repeated autumn hour a zoned datetime (fold=1) is neither equal to, nor before or after, the
+    # same instant in UTC; UTC results keep comparisons with `now` sound.
+    result = GERMANY.add_business_hours(berlin(2026, 10, 23, 16), 2)
+    assert result.tzinfo is UTC and result == berlin(2026, 10, 26, 10)
+    assert GERMANY.local(result) == berlin(2026, 10, 26, 10) and GERMANY.local(result).tzinfo == BERLIN
+
+
 def test_default_calendar_is_monday_to_friday_nine_to_five_utc_without_holidays() -> None:
     assert DEFAULT.zone == ZoneInfo("UTC")
     assert [DEFAULT.is_working_day(date(2026, 3, 2) + timedelta(days=i)) for i in range(7)] == [True] * 5 + [False] * 2
@@ -93,8 +101,9 @@ def test_across_the_spring_dst_change_in_berlin() -> None:
     friday = berlin(2026, 3, 27, 16)
     assert friday.utcoffset() == timedelta(hours=1)
     monday = GERMANY.add_business_hours(friday, 2)
-    assert monday == berlin(2026, 3, 30, 10) and monday.utcoffset() == timedelta(hours=2)
-    assert (monday.hour, monday.minute) == (10, 0)
+    assert monday == berlin(2026, 3, 30, 10) and monday.tzinfo is UTC
+    local = GERMANY.local(monday)
+    assert (local.hour, local.minute, local.utcoffset()) == (10, 0, timedelta(hours=2))
     assert GERMANY.add_business_days(friday, 1) == berlin(2026, 3, 30, 16)
     assert GERMANY.business_time_between(friday, monday) == timedelta(hours=2)
 
@@ -103,9 +112,31 @@ def test_across_the_autumn_dst_change_in_new_york() -> None:
     ny = BusinessCalendar.from_settings(Calendar(timezone="America/New_York", country="US"))
     friday = datetime(2026, 10, 30, 15, tzinfo=NEW_YORK)  # clocks go back Sunday 1 November
     result = ny.business_day_at(friday, 1, time(10))
-    assert result == datetime(2026, 11, 2, 10, tzinfo=NEW_YORK) and result.utcoffset() == timedelta(hours=-5)
+    assert result == datetime(2026, 11, 2, 10, tzinfo=NEW_YORK) and ny.local(result).utcoffset() == timedelta(hours=-5)
     assert ny.business_time_between(friday, result) == timedelta(hours=3)
     assert ny.day_off(date(2026, 11, 26)) == "Thanksgiving Day"
+
+
+def test_working_time_is_real_time_on_the_days_the_clocks_change() -> None:
+    """Sunday 29 March 2026 has 23 hours in Berlin and Sunday 25 October 25: business time is elapsed time."""
+    always = BusinessCalendar.from_settings(
+        Calendar(
+            timezone="Europe/Berlin", hours="00:00-24:00", workdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        )
+    )
+    assert always.business_time_between(berlin(2026, 3, 29), berlin(2026, 3, 30)) == timedelta(hours=23)
+    assert always.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=25)
+    assert always.add_business_hours(berlin(2026, 3, 28, 12), 24) == berlin(2026, 3, 29, 13)
+    assert always.add_business_days(berlin(2026, 3, 28, 12), 1) == berlin(2026, 3, 29, 12)  # same wall time
+    second_two = utc(2026, 10, 25, 1)  # 02:00 for the second time that night
+    assert always.add_business_days(second_two, 0) == second_two
+    assert always.add_business_days(second_two, 1) == berlin(2026, 10, 26, 2)
+    night = BusinessCalendar.from_settings(Calendar(timezone="Europe/Berlin", hours="01:00-04:00", workdays=["sun"]))
+    assert night.business_time_between(berlin(2026, 3, 29), berlin(2026, 3, 30)) == timedelta(hours=2)
+    assert night.business_time_between(berlin(2026, 10, 25), berlin(2026, 10, 26)) == timedelta(hours=4)
+    skipped = BusinessCalendar.from_settings(Calendar(timezone="Europe/Berlin", hours="02:00-03:00", workdays=["sun"]))
+    assert skipped.day_off(date(2026, 3, 29)) == "no working hours (the clocks skip them)"
+    assert skipped.next_working_moment(berlin(2026, 3, 28, 12)) == berlin(2026, 4, 5, 2)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +250,22 @@ calendars = st.builds(
     st.sampled_from([None, "DE", "US", "FR", "ES"]),
     st.lists(st.dates(date(2026, 1, 1), date(2027, 12, 31)), max_size=20),
 )
-instants = st.datetimes(datetime(2026, 1, 1), datetime(2027, 6, 30), timezones=st.just(UTC))
+CLOCK_CHANGES = [  # Berlin, New York and Sydney in 2026, as UTC instants
+    utc(2026, 3, 29, 1),
+    utc(2026, 10, 25, 1),
+    utc(2026, 3, 8, 7),
+    utc(2026, 11, 1, 6),
+    utc(2026, 4, 4, 16),
+    utc(2026, 10, 3, 16),
+]
+instants = st.one_of(
+    st.datetimes(datetime(2026, 1, 1), datetime(2027, 6, 30), timezones=st.just(UTC)),
+    st.builds(
+        lambda edge, minutes: edge + timedelta(minutes=minutes),
+        st.sampled_from(CLOCK_CHANGES),
+        st.integers(-3000, 3000),
+    ),
+)
 amounts = st.timedeltas(timedelta(0), timedelta(hours=200))
 
 
@@ -265,10 +311,10 @@ def test_business_days_are_monotonic_and_keep_the_local_time(
     a, b = cal.add_business_days(t, min(m, n)), cal.add_business_days(t, max(m, n))
     assert cal.is_working_time(a) and cal.is_working_time(b) and start <= a <= b
     if m != n:
-        assert a.date() < b.date()
-    for result in (a, b):
-        if not clocks_change(cal, result.date()) and not clocks_change(cal, start.date()):
-            assert result.time() == start.time()
+        assert cal.local(a).date() < cal.local(b).date()
+    for result in (cal.local(a), cal.local(b)):
+        if not clocks_change(cal, result.date()) and not clocks_change(cal, cal.local(start).date()):
+            assert result.time() == cal.local(start).time()
 
 
 @settings(max_examples=150, deadline=None)
@@ -277,16 +323,17 @@ def test_nth_business_day_at_is_working_time_on_consecutive_days(
     cal: BusinessCalendar, t: datetime, n: int, at: time
 ) -> None:
     result = cal.business_day_at(t, n, at)
+    day = cal.local(t).date()
     assert cal.is_working_time(result)
-    assert result.date() > t.astimezone(cal.zone).date()
+    assert cal.local(result).date() > day
     first = cal.business_day_at(t, 0, at)
-    assert cal.is_working_time(first) and first.date() >= t.astimezone(cal.zone).date()
-    assert first.date() == t.astimezone(cal.zone).date() or not cal.is_working_day(t.astimezone(cal.zone).date())
+    assert cal.is_working_time(first) and cal.local(first).date() >= day
+    assert cal.local(first).date() == day or not cal.is_working_day(day)
     following = cal.business_day_at(t, n + 1, at)
     between = [
         d
-        for i in range(1, (following.date() - result.date()).days)
-        if cal.is_working_day(d := result.astimezone(cal.zone).date() + timedelta(days=i))
+        for i in range(1, (cal.local(following).date() - cal.local(result).date()).days)
+        if cal.is_working_day(d := cal.local(result).date() + timedelta(days=i))
     ]
     assert following > result and between == []  # consecutive working days, none skipped
 

@@ -40,6 +40,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "reopen_days": 7,
     "strike": 2,
     "strikes": 3,
+    "bug_key": "DEV-12",
 }
 """Every variable a template may use, with a plausible value: validation trial-renders overrides with these."""
 
