@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     jira_email: str | None = None
     jira_api_token: str | None = None
     jira_webhook_secret: str | None = None
+    salesforce_url: str | None = None
+    """Salesforce login URL (https://login.salesforce.com, https://test.salesforce.com, a My Domain) or the
+    sandbox's address; unset: account managers come from the policy's `crm.account_managers` only."""
+    salesforce_username: str | None = None
+    salesforce_password: str | None = None
+    salesforce_security_token: str | None = None
+    salesforce_consumer_key: str | None = None
+    salesforce_consumer_secret: str | None = None
+    aha_url: str | None = None
+    """https://<account>.aha.io (or the sandbox's address); unset: feedback is not recorded in Aha!."""
+    aha_api_key: str | None = None
     helpdesk_bot_policy: Path | None = None
     helpdesk_bot_home: Path = Path(".helpdesk-bot")
     helpdesk_bot_max_body_bytes: int = Field(default=1_000_000, gt=0)
@@ -103,8 +114,33 @@ def settings_problems(settings: Settings) -> list[Problem]:
         url = settings.desk_url(desk) or ""
         if not url.startswith(("http://", "https://")):
             problems.append(Problem(f"env {upper}_URL", f"must start with https:// (got {url!r})"))
+    problems += _service_problems(settings)
     if settings.helpdesk_bot_policy is not None and not settings.helpdesk_bot_policy.is_file():
         problems.append(Problem("env HELPDESK_BOT_POLICY", f"no such file: {settings.helpdesk_bot_policy}"))
+    return problems
+
+
+def _service_problems(settings: Settings) -> list[Problem]:
+    """The optional services (Salesforce, Aha!): nothing is needed until their URL is set, then all of it."""
+    problems: list[Problem] = []
+    if settings.salesforce_url:
+        for var in ("username", "password"):
+            if not getattr(settings, f"salesforce_{var}"):
+                problems.append(Problem(f"env SALESFORCE_{var.upper()}", "required to log in (SALESFORCE_URL is set)"))
+        oauth = settings.salesforce_consumer_key and settings.salesforce_consumer_secret
+        if settings.salesforce_security_token is None and not oauth:
+            problems.append(
+                Problem(
+                    "env SALESFORCE_SECURITY_TOKEN",
+                    "required (or SALESFORCE_CONSUMER_KEY and SALESFORCE_CONSUMER_SECRET of a connected app)",
+                )
+            )
+    if settings.aha_url and not settings.aha_api_key:
+        problems.append(Problem("env AHA_API_KEY", "required to call Aha! (AHA_URL is set)"))
+    for var in ("salesforce_url", "aha_url"):
+        url = getattr(settings, var)
+        if url and not url.startswith(("http://", "https://")):
+            problems.append(Problem(f"env {var.upper()}", f"must start with https:// (got {url!r})"))
     return problems
 
 

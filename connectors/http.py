@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from bot.domain.errors import AuthError, Conflict, HelpdeskError, InvalidRequest, NotFound, RateLimited, Unavailable
@@ -61,6 +62,50 @@ def _error_summary(body: Any) -> str:
     return "; ".join(parts)[:300]
 
 
+class BearerAuth(AuthBase):
+    """`Authorization: Bearer <token>` (API keys of Aha! and other services that take no basic auth)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+class Rebase(HTTPAdapter):
+    """Sends a vendor client's fixed `https://<host>` URLs to a service at another address (the sandbox).
+
+    zenpy builds every URL from a Zendesk subdomain and simple-salesforce always speaks https to the
+    instance it logged in to; a fake at `http://127.0.0.1:8001` fits neither, so the client is left
+    unchanged and this transport, mounted on its session, keeps the path and query and swaps the rest.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        rebased = request.copy()
+        rebased.url = self.target + parts.path + (f"?{parts.query}" if parts.query else "")
+        response = super().send(rebased, *args, **kwargs)
+        response.request = request  # clients pick their response handler by the URL they asked for
+        return response
+
+
+class TimeoutSession(requests.Session):
+    """A session whose every call has a timeout, for vendor clients that send none of their own."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
 class CallGate(Protocol):
     """What the transport asks before, and tells after, every HTTP call to a desk.
 
@@ -111,7 +156,7 @@ class JsonApi:
     def __init__(
         self,
         base_url: str,
-        auth: tuple[str, str],
+        auth: tuple[str, str] | AuthBase,
         timeout: float = 10.0,
         read_retries: int = 2,
         session: requests.Session | None = None,

@@ -24,8 +24,9 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-ErrorBody = Callable[[int], Mapping[str, Any]]
-"""Builds the desk's own JSON error body for a status code (Zendesk and Jira word errors differently)."""
+ErrorBody = Callable[[int], Any]
+"""Builds the service's own JSON error body for a status code (Zendesk and Jira word errors differently,
+Salesforce answers with a list)."""
 
 RateHeaders = Callable[[int, int, int], Mapping[str, str]]
 """Builds the desk's rate-limit headers from (limit, remaining, seconds until reset)."""
@@ -35,7 +36,7 @@ RateHeaders = Callable[[int, int, int], Mapping[str, str]]
 class Fault:
     status: int
     retry_after: float | None = None
-    body: Mapping[str, Any] | None = None
+    body: Any = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,7 @@ class SandboxControl:
     arrivals: deque[Arrival] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(
-        self, count: int, status: int, retry_after: float | None = None, body: Mapping[str, Any] | None = None
-    ) -> None:
+    def fail_next(self, count: int, status: int, retry_after: float | None = None, body: Any = None) -> None:
         with self._lock:
             self._faults.extend(Fault(status, retry_after, body) for _ in range(count))
 
@@ -184,9 +183,12 @@ class WebhookEmitter:
 
 
 def control_blueprint(
-    desk: str, control: SandboxControl, emitter: WebhookEmitter, reset_state: Callable[[bool], None]
+    desk: str, control: SandboxControl, emitter: WebhookEmitter | None, reset_state: Callable[[bool], None]
 ) -> Blueprint:
-    """`/_sandbox/<desk>/...`: the test and demo knobs. Never part of the fake API itself."""
+    """`/_sandbox/<desk>/...`: the test and demo knobs. Never part of the fake API itself.
+
+    Services that send no webhooks (the CRM, the feedback tool, chat) have no `emitter` and no webhook knobs.
+    """
     bp = Blueprint(f"{desk}_sandbox_control", __name__, url_prefix=f"/_sandbox/{desk}")
 
     @bp.post("/faults")
@@ -216,6 +218,9 @@ def control_blueprint(
         control.reset()
         reset_state(bool(spec.get("seed", True)))
         return jsonify({"ok": True})
+
+    if emitter is None:
+        return bp
 
     @bp.post("/webhook")
     def webhook() -> Response:
@@ -251,12 +256,11 @@ def guard(bp: Blueprint, control: SandboxControl) -> None:
     bp.after_request(control.after)
 
 
-class Sandbox(Protocol):
-    """What each desk's `sandbox.py` exposes so one server can host them all."""
+class Fake(Protocol):
+    """What each fake service exposes so one server can host them all (desks, CRM, feedback tool, chat)."""
 
     desk: str
     control: SandboxControl
-    emitter: WebhookEmitter
 
     def blueprints(self) -> tuple[Blueprint, Blueprint]:
         """(the fake API at the real paths, its `/_sandbox/<desk>` control blueprint)."""
@@ -270,6 +274,12 @@ class Sandbox(Protocol):
         """The desk's own answer to a request no route took (404 unknown path, 405 wrong method), or None
         when the request's path is not this desk's."""
         ...
+
+
+class Sandbox(Fake, Protocol):
+    """A fake helpdesk: a fake service that also posts signed webhooks to the bot."""
+
+    emitter: WebhookEmitter
 
 
 Unrouted = Callable[[int], Response | None]

@@ -23,9 +23,10 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import bug_status, followup, linked_bug, triage
+from bot.policy import bug_status, followup, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
+from tasks import pings as pings_io
 from tasks import triage as triage_io
 
 
@@ -63,6 +64,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
     Runbook(
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),
+    Runbook("ping", pings.decide, schedule=Schedule(timedelta(minutes=15), pings.select), gather=pings_io.gather),
     Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
     Runbook(
         "followup-ladder",

@@ -18,6 +18,9 @@ from tasks.executor import PeopleCache
 
 if TYPE_CHECKING:
     from bot.policy.schema import Policy
+    from connectors.chat.webhooks import ChatNotifier
+    from connectors.crm.accounts import AccountLookup
+    from connectors.feedback.records import FeedbackTarget
 
 
 class DeskNotConfigured(Exception):
@@ -62,6 +65,51 @@ class Runtime:
             self.redis.sadd(f"{self.prefix}bot-ids:{name}", me.id)
             self._desks[name] = adapter
         return self._desks[name]
+
+    # --- optional services: each is off until its settings (and policy section) are given -------------
+
+    @cached_property
+    def accounts(self) -> AccountLookup:
+        """Account managers: Salesforce when SALESFORCE_URL is set, then the policy's `crm.account_managers`."""
+        from connectors.crm import build
+        from connectors.crm.salesforce import SalesforceConfig
+
+        s = self.settings
+        salesforce = None
+        if s.salesforce_url:
+            salesforce = SalesforceConfig(
+                url=s.salesforce_url,
+                username=s.salesforce_username or "",
+                password=s.salesforce_password or "",
+                security_token=s.salesforce_security_token,
+                consumer_key=s.salesforce_consumer_key,
+                consumer_secret=s.salesforce_consumer_secret,
+            )
+        return build(salesforce, self.policy.crm.account_managers)
+
+    @cached_property
+    def feedback(self) -> FeedbackTarget | None:
+        """Where feedback is recorded: Aha! when AHA_URL and `feedback.aha` are given, else a Jira project when
+        `feedback.jira` is (on the Jira desk), else nowhere."""
+        from connectors.feedback.aha import AhaConfig, AhaIdeas
+        from connectors.feedback.jira_target import JiraFeedback
+
+        target = self.policy.feedback
+        if self.settings.aha_url and target.aha:
+            config = AhaConfig(
+                self.settings.aha_url, self.settings.aha_api_key or "", target.aha.product, target.aha.tag
+            )
+            return AhaIdeas(config)
+        if target.jira and self.settings.desk_url("jira"):
+            return JiraFeedback(self.desk("jira"), target.jira.project, target.jira.issue_type)
+        return None
+
+    @cached_property
+    def chat(self) -> ChatNotifier:
+        """The chat channels of the policy's `chat.webhooks` (none: posting names an unknown channel)."""
+        from connectors.chat.webhooks import ChatNotifier
+
+        return ChatNotifier(self.policy.chat.webhooks)
 
 
 @lru_cache(maxsize=1)

@@ -43,6 +43,15 @@ CASES = [
     ("Account locked", "My account locked after 3 attempts. Please unlock my account.", "phone_only", "phone-only"),
     ("2FA", "The 2FA code never arrives by SMS.", "phone_only", "phone-only"),
     ("New authenticator app", "How do I move the authenticator to my new phone?", "phone_only", "phone-only"),
+    # a hardware token (BoilerKey) reset: phone-only although "not working" also reads like a bug
+    (
+        "BoilerKey not working",
+        "My BoilerKey hardware token is not working since the battery died. Can you reset it?",
+        "phone_only",
+        "phone-only",
+    ),
+    ("Token reset", "I need a token reset for my BoilerKey fob, it shows an error.", "phone_only", "phone-only"),
+    ("Two factor", "My two factor device broke, please issue a new one.", "phone_only", "phone-only"),
     # incidents
     ("Outage: nobody can check out", "Since 14:05 nobody can complete a checkout in our shop.", "incident", "incident"),
     ("Production down", "Our production is down, every page shows a blank screen.", "incident", "incident"),

@@ -128,6 +128,17 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class SlaMetric:
+    """One SLA clock of a ticket as the desk reports it (JSM `/request/{key}/sla`): when it breaches, and
+    whether it already has or has stopped (the goal was met or missed)."""
+
+    name: str
+    breach_at: datetime | None
+    breached: bool
+    running: bool
+
+
+@dataclass(frozen=True)
 class NewComment:
     """A comment to add with a write. Mentions are person ids the desk should notify."""
 

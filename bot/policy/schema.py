@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from bot.config import Problem
+from bot.domain.chat import chat_service
 from bot.policy.templates import DEFAULTS, OPTIONAL, SAMPLE_VALUES
 from connectors.jira.options import JiraOptions
 from connectors.zendesk.options import ZendeskOptions
@@ -57,6 +58,14 @@ def _email(value: str) -> str:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
         raise ValueError(f"{value!r} is not an email address")
     return value.strip().lower()
+
+
+def _webhook_url(value: str) -> str:
+    """An incoming-webhook URL of Slack or Google Chat (never echoed back: the URL is the credential)."""
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", value.strip()):
+        raise ValueError("not a URL (https://hooks.slack.com/services/..., https://chat.googleapis.com/v1/spaces/...)")
+    chat_service(value.strip())  # raises ValueError naming the two shapes it knows
+    return value.strip()
 
 
 def _regex(value: str) -> str:
@@ -264,6 +273,40 @@ class Triage(Strict):
         return rules
 
 
+PingMode = Literal["post", "draft"]
+SLA_HOURS = {"urgent": 1.0, "high": 4.0, "normal": 8.0, "low": 24.0}
+
+
+class Pings(Strict):
+    """The ping runbook (`bot/policy/pings.py`): regular updates on open tickets, prompts on quiet pending ones."""
+
+    enabled: bool = False
+    open_every_hours: float = Field(default=8.0, gt=0, le=1000)
+    """An open ticket without a public agent update for this many business hours is due an SLA update."""
+    pending_after_days: int = Field(default=3, ge=1, le=60)
+    """A pending ticket without activity for this many business days is due a prompt."""
+    mode: PingMode = "draft"
+    """`post`: the bot posts the update or prompt; `draft`: an internal note prepares it for the assignee."""
+    groups: dict[str, PingMode] = Field(default_factory=dict)
+    """Mode per group (names of `desks.<desk>.groups`), over `mode`."""
+    request_types: dict[RequestType, PingMode] = Field(default_factory=dict)
+    """Mode per request type, over the group's and `mode`."""
+    sla_hours: dict[str, float] = Field(default_factory=lambda: dict(SLA_HOURS))
+    """Desks without SLA data of their own (Zendesk): business hours from the last public agent update to
+    the SLA boundary, by priority (`normal` when the ticket has none)."""
+    mood_drop: float = Field(default=0.3, gt=0, le=2)
+    """A fall of the customer's mood (VADER compound, -1..1) by this much over their last three comments
+    makes the draft suggest raising the priority and adding someone in CC."""
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _positive(cls, hours: dict[str, float]) -> dict[str, float]:
+        for priority, value in hours.items():
+            if not 0 < value <= 1000:
+                raise ValueError(f"{priority}: {value} is not a number of hours between 0 and 1000")
+        return {"normal": 8.0, **hours}
+
+
 class Away(Strict):
     from_: date = Field(alias="from")
     to: date
@@ -302,6 +345,44 @@ class ParticipantRule(Strict):
 class ServiceDesk(Strict):
     phone: str = "+1 555 0100"
     hours: str = "Monday to Friday, 08:00-18:00"
+
+
+class Crm(Strict):
+    """Where a customer's account manager comes from: Salesforce (SALESFORCE_* settings), else this map."""
+
+    account_managers: dict[str, Email] = Field(default_factory=dict)
+    """Customer email domain (acme.com) or organization name (Acme) → the account manager's email."""
+
+    @field_validator("account_managers")
+    @classmethod
+    def _keys(cls, values: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower().lstrip("@"): v for k, v in values.items()}
+
+
+class AhaTarget(Strict):
+    product: str = Field(min_length=1)
+    """The Aha! product (its key, e.g. APP, or numeric id) that receives feedback as ideas."""
+    tag: str = "helpdesk-bot"
+    """Tag on every idea the bot records (with a per-ticket tag that makes recording it idempotent)."""
+
+
+class JiraFeedbackTarget(Strict):
+    project: str = Field(min_length=1)
+    """Key of the Jira project whose issues hold feedback (a project of its own, not the dev project)."""
+    issue_type: str = "Task"
+
+
+class Feedback(Strict):
+    aha: AhaTarget | None = None
+    """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
+    jira: JiraFeedbackTarget | None = None
+    """Record feedback as issues of a Jira project instead (needs JIRA_URL; used when `aha` is not set)."""
+
+
+class Chat(Strict):
+    """Chat channels the bot posts alerts to, by name: incoming-webhook URLs of Slack or Google Chat."""
+
+    webhooks: dict[str, Annotated[str, AfterValidator(_webhook_url)]] = Field(default_factory=dict)
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -523,6 +604,9 @@ class Policy(Strict):
     participants: list[ParticipantRule] = Field(default_factory=list)
     templates: dict[TemplateName, TemplateText] = Field(default_factory=dict)
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
+    crm: Crm = Field(default_factory=Crm)
+    feedback: Feedback = Field(default_factory=Feedback)
+    chat: Chat = Field(default_factory=Chat)
     calendar: Calendar = Field(default_factory=Calendar)
     """Business days and hours (see `bot/policy/calendar.py`)."""
     followup: FollowUp = Field(default_factory=FollowUp)
@@ -530,6 +614,8 @@ class Policy(Strict):
 
     bugs: Bugs = Field(default_factory=Bugs)
     """Linked dev bugs: when to file one, what goes in it, whom to mention."""
+    pings: Pings = Field(default_factory=Pings)
+    """SLA updates and prompts (see `bot/policy/pings.py`)."""
 
     @field_validator("staff_domains")
     @classmethod

@@ -38,6 +38,7 @@ from bot.domain.tickets import (
     Person,
     Role,
     SearchPage,
+    SlaMetric,
     Status,
     Ticket,
     TicketChanges,
@@ -46,6 +47,7 @@ from bot.domain.tickets import (
 )
 from connectors.base import DeskConfig, linked_issue_label
 from connectors.http import JsonApi
+from connectors.jira import adf
 from connectors.jira.options import JiraOptions
 
 STATUS_MAP = {
@@ -60,6 +62,9 @@ STATUS_MAP = {
     "canceled": Status.CLOSED,
 }
 CATEGORY = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
+CHANNEL_PROPERTY = "request.channel.type"
+"""The issue entity property where JSM keeps how a request came in (portal, email, api, jira...): the
+service desk API's request has no channel field, and JQL's `request-channel-type` reads this property."""
 FIELDS = "summary,description,status,reporter,assignee,priority,labels,created,updated,project,issuetype,resolution"
 
 
@@ -180,9 +185,14 @@ class JiraDesk:
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """The issue's fields, then its comments from the service desk API, the one that says which are
-        public and which internal (one more call per 100 comments)."""
-        issue = self.api.call("GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields()})
+        public and which internal (one more call per 100 comments). An issue of another project (a dev
+        bug) is no request: its comments come from the platform API, all internal to the customer."""
+        issue = self.api.call(
+            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields(), "properties": CHANNEL_PROPERTY}
+        )
         self._learn_account_types(issue["fields"])
+        if (issue["fields"].get("project") or {}).get("key") != self.options.service_project:
+            return self._ticket(issue, self._platform_comments(str(issue["key"])))
         comments: list[Comment] = []
         start = 0
         while True:
@@ -204,6 +214,25 @@ class JiraDesk:
                 return self._ticket(issue, tuple(comments))
             start += len(values)
 
+    def _platform_comments(self, key: str) -> tuple[Comment, ...]:
+        """`GET /issue/{key}/comment`, paged by `startAt`."""
+        comments: list[Comment] = []
+        while True:
+            page = self.api.call("GET", f"{self.rest}/issue/{key}/comment", params={"startAt": len(comments)})
+            values = page.get("comments") or []
+            comments += [
+                Comment(
+                    id=str(c["id"]),
+                    author=self._person(c.get("author")),
+                    body=adf.plain(c.get("body")) or "",
+                    visibility=Visibility.INTERNAL,
+                    created_at=_time(c.get("created")),
+                )
+                for c in values
+            ]
+            if not values or len(comments) >= int(page.get("total") or 0):
+                return tuple(comments)
+
     def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
         f = issue["fields"]
         normalized = self._normalize(f.get("status") or {}) or Status.OPEN
@@ -213,7 +242,7 @@ class JiraDesk:
             desk=self.name,
             id=str(issue["key"]),
             subject=str(f.get("summary") or ""),
-            description=_plain(f.get("description")) or "",
+            description=adf.plain(f.get("description")) or "",
             status=normalized,
             requester=self._person(f.get("reporter")),
             created_at=_time(f.get("created")),
@@ -223,7 +252,7 @@ class JiraDesk:
             assignee_id=_uid(f.get("assignee") or {}) or None,
             request_type=request_type.get("id"),
             organization_id=str(orgs[0]["id"]) if orgs else None,
-            channel="portal",
+            channel=_channel(issue.get("properties") or {}),
             tags=tuple(f.get("labels") or ()),
             participant_ids=tuple(_uid(u) for u in f.get(self.participants_field) or []),
             custom_fields={k: v for k, v in f.items() if k.startswith("customfield_")},
@@ -341,7 +370,7 @@ class JiraDesk:
         fields = {
             "project": {"key": project or self.dev_project},
             "summary": summary,
-            "description": _adf_text(description) if self.cloud else description,
+            "description": adf.from_text(description) if self.cloud else description,
             "issuetype": {"name": issue_type or self.bug_type},
             "labels": [linked_issue_label(ticket)],
         }
@@ -354,7 +383,7 @@ class JiraDesk:
             remote = {"object": {"url": ticket.url, "title": f"{ticket.desk.title()} ticket {ticket.id}"}}
             self.api.call("POST", f"{self.rest}/issue/{key}/remotelink", json=remote)
         if comment is not None:
-            body: Any = _adf_mentions(comment) if self.cloud else _wiki_mentions(comment, cloud=False)
+            body: Any = _adf_comment(comment) if self.cloud else _wiki_mentions(comment, cloud=False)
             self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
 
@@ -369,6 +398,25 @@ class JiraDesk:
             return None
         key = str(issues[0]["key"])
         return LinkedIssue(key=key, id=str(issues[0].get("id")), url=f"{self.api.base_url}/browse/{key}")
+
+    def sla(self, ticket: Ticket) -> list[SlaMetric]:
+        """The request's SLA clocks (`/rest/servicedeskapi/request/{key}/sla`): the running cycle of each,
+        else its last completed one."""
+        page = self.api.call("GET", f"/rest/servicedeskapi/request/{ticket.id}/sla", params={"limit": 50})
+        metrics = []
+        for value in page.get("values") or []:
+            ongoing = value.get("ongoingCycle")
+            cycle = ongoing or ((value.get("completedCycles") or [None])[-1]) or {}
+            breach = (cycle.get("breachTime") or {}).get("iso8601")
+            metrics.append(
+                SlaMetric(
+                    name=str(value.get("name") or ""),
+                    breach_at=_time(breach) if breach else None,
+                    breached=bool(cycle.get("breached")),
+                    running=bool(ongoing) and not ongoing.get("paused"),
+                )
+            )
+        return metrics
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.
@@ -437,6 +485,23 @@ class JiraDesk:
         return BulkResult(errors, len(errors))
 
 
+def _channel(properties: Mapping[str, Any]) -> str:
+    """The request's channel in lower case (`email`, `portal`, `api`, ...), read from the entity property
+    the issue was fetched with; `portal` when the property is absent (an issue that was never a request).
+
+    Data Center stores `{"value": "email"}`; a bare string is accepted too, as the Cloud shape is not
+    documented."""
+    value = properties.get(CHANNEL_PROPERTY)
+    if isinstance(value, Mapping):
+        value = value.get("value")
+    return str(value).strip().lower() if value else "portal"
+
+
+def _adf_comment(comment: NewComment) -> dict[str, Any]:
+    """Cloud's v3 API takes ADF: a mention node per person (that is what notifies them), then the text."""
+    return adf.from_text(comment.body, [adf.mention(p.id, p.name) for p in comment.mentions])
+
+
 def _uid(user: Mapping[str, Any]) -> str:
     """A user's id: Cloud's `accountId`, Data Center's `name`."""
     return str(user.get("accountId") or user.get("name") or "")
@@ -449,43 +514,6 @@ def _wiki_mentions(comment: NewComment, cloud: bool) -> str:
         return comment.body
     mentions = (f"[~accountid:{p.id}]" if cloud else f"[~{p.id}]" for p in comment.mentions)
     return " ".join(mentions) + " " + comment.body
-
-
-def _adf_text(text: str) -> dict[str, Any]:
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": line}] if line else []}
-            for line in text.split("\n")
-        ],
-    }
-
-
-def _adf_mentions(comment: NewComment) -> dict[str, Any]:
-    """Cloud's v3 API takes ADF: a mention node per person, then the text."""
-    doc = _adf_text(comment.body)
-    mentions: list[dict[str, Any]] = []
-    for person in comment.mentions:
-        mentions += [
-            {"type": "mention", "attrs": {"id": person.id, "text": f"@{person.name}"}},
-            {"type": "text", "text": " "},
-        ]
-    if mentions:
-        doc["content"][0]["content"] = mentions + doc["content"][0]["content"]
-    return doc
-
-
-def _plain(value: Any) -> str | None:
-    """Text of an ADF document (v3 descriptions), or the string itself (v2, Data Center)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        if value.get("type") == "text":
-            return str(value.get("text", ""))
-        parts = [_plain(c) or "" for c in value.get("content") or []]
-        return ("\n" if value.get("type") == "doc" else "").join(parts)
-    return str(value)
 
 
 def _time(value: str | None) -> datetime:

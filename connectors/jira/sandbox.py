@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -39,6 +39,7 @@ from connectors.jira.webhook import sign
 from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, control_blueprint, guard
 
 REQUEST_TYPE_FIELD = "customfield_10010"
+CHANNEL_PROPERTY = "request.channel.type"
 PARTICIPANTS_FIELD = "customfield_10011"
 REQUEST_TYPES = {
     "1": "General inquiry",
@@ -83,6 +84,25 @@ ISSUE_TYPES = {
 ADF_REQUIRED = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 UNKNOWN_FIELD = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 FIELDS_ON_CREATE = {"project", "issuetype", "summary", "description", "labels", "priority", "assignee", "reporter"}
+
+
+SLA_GOAL = timedelta(hours=4)
+"""The goal of the sandbox's one SLA metric ("Time to first response")."""
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def _date(t: datetime) -> dict[str, Any]:
+    """A JSM date object."""
+    return {"iso8601": t.strftime("%Y-%m-%dT%H:%M:%S%z"), "epochMillis": int(t.timestamp() * 1000)}
+
+
+def _friendly(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    sign, minutes = ("-", -minutes) if minutes < 0 else ("", minutes)
+    return f"{sign}{minutes // 60}h {minutes % 60}m"
 
 
 def _now() -> str:
@@ -215,6 +235,7 @@ class JiraSandbox:
         fields: Mapping[str, Any],
         *,
         request_type: str | None = None,
+        channel: str | None = None,
         emit: bool = True,
         version: int = 2,
     ) -> dict[str, Any]:
@@ -256,6 +277,8 @@ class JiraSandbox:
                 "customfield_10002": self._org(reporter) if service else [],
                 "issuelinks": [],
             },
+            # JSM keeps the request's channel as an entity property, not a field (read with `?properties=`)
+            "properties": {CHANNEL_PROPERTY: {"value": channel or ("portal" if service else "jira")}},
         }
         self.state.issues[key] = issue
         self.state.comments[key] = []
@@ -306,6 +329,46 @@ class JiraSandbox:
         if account not in self.state.users:
             raise ApiError(400, errors={field_name: f"User '{account}' does not exist."})
         return self.state.users[str(account)]
+
+    def _first_response_sla(self, issue: dict[str, Any]) -> dict[str, Any]:
+        start = _parse(issue["fields"]["created"])
+        breach = start + SLA_GOAL
+        answered = [
+            _parse(c["created"])
+            for c in self.state.comments[issue["key"]]
+            if c["jsdPublic"] and self._kind(c["author"].get("accountId") or c["author"].get("key", "")) != "customer"
+        ]
+        goal = {"millis": int(SLA_GOAL.total_seconds() * 1000), "friendly": _friendly(SLA_GOAL)}
+        metric: dict[str, Any] = {"id": "1", "name": "Time to first response", "completedCycles": []}
+        if answered:
+            stop = min(answered)
+            metric["completedCycles"] = [
+                {
+                    "startTime": _date(start),
+                    "stopTime": _date(stop),
+                    "breachTime": _date(breach),
+                    "breached": stop > breach,
+                    "goalDuration": goal,
+                    "elapsedTime": {"millis": int((stop - start).total_seconds() * 1000)},
+                    "remainingTime": {"millis": int((breach - stop).total_seconds() * 1000)},
+                }
+            ]
+            return metric
+        now = datetime.now(UTC)
+        metric["ongoingCycle"] = {
+            "startTime": _date(start),
+            "breachTime": _date(breach),
+            "breached": now > breach,
+            "paused": False,
+            "withinCalendarHours": True,
+            "goalDuration": goal,
+            "elapsedTime": {"millis": int((now - start).total_seconds() * 1000)},
+            "remainingTime": {
+                "millis": int((breach - now).total_seconds() * 1000),
+                "friendly": _friendly(breach - now),
+            },
+        }
+        return metric
 
     def _kind(self, account: str) -> str:
         return self.state.kinds.get(account, "atlassian")
@@ -464,7 +527,13 @@ class JiraSandbox:
 
     # --- JSON --------------------------------------------------------------------------------------
 
-    def _issue_json(self, issue: Mapping[str, Any], version: int, wanted: set[str] | None = None) -> dict[str, Any]:
+    def _issue_json(
+        self,
+        issue: Mapping[str, Any],
+        version: int,
+        wanted: set[str] | None = None,
+        properties: frozenset[str] | set[str] = frozenset(),
+    ) -> dict[str, Any]:
         fields = dict(issue["fields"])
         description = fields.get("description")
         fields["description"] = (
@@ -474,13 +543,17 @@ class JiraSandbox:
         )
         if wanted and "*all" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
-        return {
+        body = {
             "expand": "renderedFields,names,schema,operations",
             "id": issue["id"],
             "self": issue["self"],
             "key": issue["key"],
             "fields": fields,
         }
+        if properties:
+            stored = issue["properties"]
+            body["properties"] = {k: v for k, v in stored.items() if k in properties or "*all" in properties}
+        return body
 
     def _caller(self) -> str:
         login = basic_login()
@@ -657,7 +730,8 @@ class JiraSandbox:
         @route(both("/issue/<ref>"), ["GET"])
         def get_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
             wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
-            body = sb._issue_json(sb._issue(ref), v, wanted or None)
+            properties = set(",".join(request.args.getlist("properties")).split(",")) - {""}
+            body = sb._issue_json(sb._issue(ref), v, wanted or None, properties)
             if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
                 body["fields"]["comment"] = {
@@ -667,6 +741,13 @@ class JiraSandbox:
                     "startAt": 0,
                 }
             return 200, body
+
+        @route(both("/issue/<ref>/properties/<key>"), ["GET"])
+        def issue_property(caller: str, v: int, ref: str, key: str) -> tuple[int, Any]:
+            stored = sb._issue(ref)["properties"]
+            if key not in stored:
+                raise ApiError(404, [f"The property with key '{key}' was not found."])
+            return 200, {"key": key, "value": stored[key]}
 
         @route(both("/issue/<ref>"), ["PUT"])
         def edit_issue(caller: str, v: int, ref: str) -> tuple[int, Any]:
@@ -907,7 +988,14 @@ class JiraSandbox:
             reporter = caller
             if data.get("raiseOnBehalfOf"):
                 reporter = jql.user_id(sb._account(data["raiseOnBehalfOf"], "raiseOnBehalfOf") or {})
-            issue = sb._create("SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"))
+            # The experimental `channel` says how the request came in (the sandbox stands for the portal and the
+            # mail handler too); without it, a customer's own request is a portal one, an agent's an API one.
+            channel = str(data.get("channel") or "").lower() or (
+                "portal" if sb.state.kinds[caller] == "customer" else "api"
+            )
+            issue = sb._create(
+                "SD", reporter, values, request_type=str(data.get("requestTypeId") or "1"), channel=channel
+            )
             return 201, sb._request_json(issue)
 
         @route([f"{sd}/request/<ref>"], ["GET"])
@@ -916,7 +1004,10 @@ class JiraSandbox:
 
         @route([f"{sd}/request/<ref>/comment"], ["GET"])
         def request_comments(caller: str, ref: str) -> tuple[int, Any]:
-            comments = sb.state.comments[sb._issue(ref)["key"]]
+            issue = sb._issue(ref)
+            if PROJECTS[issue["fields"]["project"]["key"]]["projectTypeKey"] != "service_desk":
+                raise ApiError(404, [f"The request with key {issue['key']} does not exist."])  # a dev issue
+            comments = sb.state.comments[issue["key"]]
             if request.args.get("public") == "true" or sb._kind(caller) == "customer":
                 comments = [c for c in comments if c["jsdPublic"]]  # customers never see internal notes
             start = int(request.args.get("start") or 0)
@@ -950,6 +1041,16 @@ class JiraSandbox:
                 "author": sb._sd_user(comment["author"]),
                 "created": {"iso8601": comment["created"]},
             }
+
+        @route([f"{sd}/request/<ref>/sla"], ["GET"])
+        def request_sla(caller: str, ref: str) -> tuple[int, Any]:
+            """The request's SLA metrics (agents only), shaped as JSM's: one "Time to first response" of
+            SLA_GOAL from creation, whose cycle stops at the first public comment of an agent."""
+            if sb._kind(caller) == "customer":
+                raise ApiError(403, ["You do not have permission to view the SLA of this request."])
+            issue = sb._issue(ref)
+            values = [sb._first_response_sla(issue)]
+            return 200, {"size": len(values), "start": 0, "limit": 50, "isLastPage": True, "values": values}
 
         @route([f"{sd}/request/<ref>/participant"], ["GET"])
         def participants(caller: str, ref: str) -> tuple[int, Any]:
@@ -1154,7 +1255,8 @@ def _adf(text: Any) -> dict[str, Any] | None:
 
 
 def _text(value: Any) -> str | None:
-    """Plain text of a description or comment body, whether stored as text or as ADF."""
+    """Plain text of a description or comment body, whether stored as text or as ADF (lists keep their
+    `1.`/`-` markers and headings their `#`, as the text they were written from had them)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, Mapping):
@@ -1162,6 +1264,13 @@ def _text(value: Any) -> str | None:
             return str(value.get("text", ""))
         if value.get("type") == "mention":
             return f"[~accountid:{(value.get('attrs') or {}).get('id')}]"
+        kind = value.get("type")
         parts = [_text(c) or "" for c in value.get("content") or []]
-        return ("\n" if value.get("type") == "doc" else "").join(parts)
+        if kind in ("orderedList", "bulletList"):
+            start = int((value.get("attrs") or {}).get("order", 1))
+            marks = [f"{start + i}. " if kind == "orderedList" else "- " for i in range(len(parts))]
+            return "\n".join(m + p for m, p in zip(marks, parts, strict=True))
+        if kind == "heading":
+            return "#" * int((value.get("attrs") or {}).get("level", 1)) + " " + "".join(parts)
+        return ("\n" if kind in ("doc", "listItem") else "").join(parts)
     return str(value)

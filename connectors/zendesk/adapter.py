@@ -10,6 +10,7 @@ Options: `ZendeskOptions` (`connectors/zendesk/options.py`, the policy's `desks.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -110,7 +111,7 @@ class ZendeskDesk:
         self.request_type_field = options.request_type_field
         self.away_field = options.away_field
         self.group_cache_seconds = options.group_cache_seconds
-        self.closure_code_field = options.closure_code_field
+        self.resolution_field = options.resolution_field
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, list[Person]]] = {}
 
@@ -254,15 +255,19 @@ class ZendeskDesk:
             out["status"] = FROM_STATUS[changes.status]
         if changes.priority is not None:
             out["priority"] = changes.priority
-        if changes.add_tags:
-            out["additional_tags"] = list(changes.add_tags)
+        tags = list(changes.add_tags)
+        fields = dict(changes.custom_fields)
+        if changes.resolution is not None:
+            if self.resolution_field is not None:
+                fields[str(self.resolution_field)] = changes.resolution
+            else:
+                tags.append(resolution_tag(changes.resolution))
+        if tags:
+            out["additional_tags"] = tags
         if changes.remove_tags:
             out["remove_tags"] = list(changes.remove_tags)
-        fields = dict(changes.custom_fields)
         if changes.request_type is not None and self.request_type_field:
             fields[str(self.request_type_field)] = changes.request_type
-        if changes.resolution is not None and self.closure_code_field is not None:
-            fields[str(self.closure_code_field)] = changes.resolution
         if fields:
             out["custom_fields"] = [{"id": _number(k, "custom field"), "value": v} for k, v in fields.items()]
         if changes.add_participant_ids:
@@ -388,6 +393,12 @@ def _with_mentions(comment: NewComment) -> str:
         return comment.body
     names = ", ".join(p.name or p.email or p.id for p in comment.mentions)
     return f"{names}: {comment.body}"
+
+
+def resolution_tag(resolution: str) -> str:
+    """The tag that records a method of resolution when no field is configured ("User not responded" →
+    `resolution-user-not-responded`): Zendesk tags are lower-case words without spaces."""
+    return "resolution-" + ("-".join(re.findall(r"[a-z0-9]+", resolution.lower())) or "unspecified")
 
 
 def _sid(value: Any) -> str | None:

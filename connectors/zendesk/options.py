@@ -23,9 +23,10 @@ class ZendeskOptions(BaseModel):
     dates (and agents Zendesk itself marks unavailable) are skipped."""
     group_cache_seconds: float = Field(default=60, ge=0)
     """How long a group's member list is reused before it is read again."""
-    closure_code_field: int | None = None
-    """Id of a text ticket field that takes a resolving write's resolution ("User not responded"). Zendesk's
-    statuses carry no resolution of their own: unset, the resolution is not recorded on the ticket."""
+    resolution_field: int | None = None
+    """Id of a custom ticket field (text or dropdown) that keeps the method of resolution ("User not
+    responded"...), which Zendesk has no field of its own for. Unset: the resolution is written as a tag
+    `resolution-<words>` instead, so it is never dropped."""
 
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:

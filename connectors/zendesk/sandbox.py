@@ -28,8 +28,8 @@ from connectors.zendesk.webhook import sign
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
-CLOSURE_CODE_FIELD = 900002
-"""The demo desk's "Closure code" text field (policy `desks.zendesk.closure_code_field`)."""
+RESOLUTION_FIELD = 900002
+"""A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
 SEARCH_LIMIT = 1000
@@ -303,11 +303,11 @@ class ZendeskSandbox:
             "is_public": bool(comment.get("public", True)),
             "due_at": None,
             "tags": list(data.get("tags") or []),
-            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": CLOSURE_CODE_FIELD, "value": None}],
+            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
             "satisfaction_rating": None,
             "sharing_agreement_ids": [],
             "custom_status_id": 1,
-            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": CLOSURE_CODE_FIELD, "value": None}],
+            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
             "followup_ids": [],
             "ticket_form_id": data.get("ticket_form_id"),
             "brand_id": 1,
@@ -731,15 +731,19 @@ class ZendeskSandbox:
                 "custom_field_options": options,
                 "required": False,
             }
-            closure = {
-                "id": CLOSURE_CODE_FIELD,
+            resolution = {
+                "id": RESOLUTION_FIELD,
                 "type": "text",
-                "title": "Closure code",
+                "title": "Method of resolution",
                 "active": True,
                 "required": False,
             }
-            fields = [field_json, closure]
-            return 200, {"ticket_fields": fields, "next_page": None, "previous_page": None, "count": len(fields)}
+            return 200, {
+                "ticket_fields": [field_json, resolution],
+                "next_page": None,
+                "previous_page": None,
+                "count": 2,
+            }
 
         @route("/tickets", ["POST"])
         def create_ticket(caller: int) -> tuple[int, Any]:

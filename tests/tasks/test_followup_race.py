@@ -73,7 +73,8 @@ def test_a_reply_landing_during_a_strike_write_hands_the_ticket_back(
     landed = reply_during_the_first_public_write(monkeypatch, desk, sandbox, ticket_id)
 
     later = datetime.now(UTC) + timedelta(days=14)
-    rows = [row for row in sweep_desk(runtime, desk_name, later, dry_run=False) if row.ticket == ticket_id]
+    swept = sweep_desk(runtime, desk_name, later, dry_run=False)
+    rows = [row for row in swept if row.ticket == ticket_id and row.runbook == "followup-ladder"]
 
     assert landed == [ticket_id]
     ticket = desk.get_ticket(ticket_id)

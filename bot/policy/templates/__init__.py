@@ -41,6 +41,17 @@ SAMPLE_VALUES: dict[str, Any] = {
     "strike": 2,
     "strikes": 3,
     "bug_key": "DEV-12",
+    "kind": "update",
+    "due": "Tue 01 Dec 15:00 UTC",
+    "next_update": "Wed 02 Dec 11:00 UTC",
+    "sla": ["Time to first response: 2h 10m left (boundary Tue 01 Dec 17:00 UTC)"],
+    "events": ["Tue 01 Dec 09:12 UTC: customer replied: “Still failing”"],
+    "public_events": ["Tue 01 Dec 09:12 UTC: customer replied: “Still failing”"],
+    "next_steps": ["Answer: “Is there a workaround?”"],
+    "mood": "negative (-0.48, change -0.60)",
+    "mood_inputs": ["+0.12 “Thanks, trying it now”", "-0.48 “Still failing”"],
+    "suggestions": ["Raise the priority (now normal): the customer's mood fell by 0.60"],
+    "prepared": "Hello Cathy, ...",
 }
 """Every variable a template may use, with a plausible value: validation trial-renders overrides with these."""
 

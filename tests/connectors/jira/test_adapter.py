@@ -29,6 +29,25 @@ def test_a_seeded_request_reads_back_normalized(site: Site) -> None:
     assert ticket.url == f"{site.url}/browse/SD-1"
 
 
+@pytest.mark.parametrize(
+    ("channel", "as_user", "expected"),
+    [("email", "cathy@acme.test", "email"), (None, "cathy@acme.test", "portal"), (None, "alice@example.com", "api")],
+)
+def test_a_request_reports_the_channel_it_came_in_by(
+    site: Site, channel: str | None, as_user: str, expected: str
+) -> None:
+    """JSM keeps the channel in the `request.channel.type` property, so `channel:` rules work on JSM too."""
+    body = {"serviceDeskId": "1", "requestTypeId": "2", "requestFieldValues": {"summary": "Mail", "description": "x"}}
+    if channel:
+        body["channel"] = channel
+    resp = site.call("POST", "/rest/servicedeskapi/request", as_user, json=body)
+    assert resp.status_code == 201, resp.text
+    key = resp.json()["issueKey"]
+    assert site.adapter().get_ticket(key).channel == expected
+    stored = site.call("GET", f"/rest/api/3/issue/{key}/properties/request.channel.type").json()
+    assert stored == {"key": "request.channel.type", "value": {"value": expected}}
+
+
 def test_me_is_the_bot_and_its_own_comments_are_marked_as_the_bot_s(site: Site) -> None:
     desk = site.adapter()
     assert (desk.me().id, desk.me().role) == ("bot-0001", Role.BOT)
@@ -280,3 +299,16 @@ def test_search_asks_only_for_statuses_the_project_has_and_honours_the_status_ma
     assert found == [pending, on_hold]
     assert [t.id for t in iter_search(site.adapter(), TicketQuery(statuses=(Status.ON_HOLD,)))] == [on_hold]
     assert site.calls("GET", "/project/<key>/statuses") == 2  # once per adapter, not per search
+
+
+def test_a_dev_project_issue_reads_its_comments_from_the_platform_api(site: Site) -> None:
+    """A dev bug is no service request (JSM answers 404 for it): its comments come from the issue itself."""
+    desk = site.adapter()
+    source = desk.get_ticket("SD-1")
+    bug = desk.create_linked_issue(
+        source, project="DEV", summary="Export crashes", description="1. export", comment=NewComment("Please look")
+    )
+    assert site.call("GET", f"/rest/servicedeskapi/request/{bug.key}/comment").status_code == 404
+    read = desk.get_ticket(bug.key)
+    assert read.project == "DEV" and [c.body for c in read.comments] == ["Please look"]
+    assert read.comments[0].visibility is Visibility.INTERNAL

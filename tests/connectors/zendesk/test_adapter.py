@@ -89,6 +89,24 @@ def test_one_put_carries_every_change(desk: Desk) -> None:
     assert read.comments[-1].body == "Bob Agent: Next steps: ..." and read.comments[-1].public
 
 
+def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: Desk) -> None:
+    adapter = build(DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"resolution_field": 900002}))
+    adapter.apply(adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
+    raw = desk.raw_ticket("2")
+    assert raw["status"] == "solved"
+    assert {"id": 900002, "value": "User not responded"} in raw["custom_fields"]
+    assert adapter.get_ticket("2").custom_fields["900002"] == "User not responded"
+
+
+def test_without_a_resolution_field_the_method_of_resolution_is_a_tag(desk: Desk) -> None:
+    adapter = build(
+        DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"request_type_field": 900001})
+    )
+    adapter.apply(adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
+    raw = desk.raw_ticket("2")
+    assert raw["status"] == "solved" and "resolution-user-not-responded" in raw["tags"]
+
+
 def test_write_from_a_stale_snapshot_is_a_conflict_and_changes_nothing(desk: Desk) -> None:
     snapshot = desk.adapter.get_ticket("2")
     stale = replace(snapshot, version="2020-01-01T00:00:00Z")  # what a snapshot taken before a human's edit carries
