@@ -16,19 +16,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from bot.domain.decisions import RunbookResult
+from bot.domain.errors import Conflict
 from bot.eventlog import EventLog
 from bot.locks import LockBusy, ticket_lock
-from connectors.base import iter_search
+from connectors.base import Helpdesk, iter_search
 from tasks import registry
 from tasks.base import HelpdeskTask
 from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
 from tasks.pipeline import Run, run_one
+from tasks.registry import Runbook
 from tasks.runtime import Runtime, get_runtime
 from tasks.stranded import find_stranded, requeue_stranded
 
@@ -60,11 +62,43 @@ def sweep_desk(runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool
             run = Run(key=key, now=now, source="sweep --dry-run" if dry_run else "sweep", dry_run=dry_run)
             try:
                 with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{desk_name}:{candidate.id}"):
-                    ticket = desk.get_ticket(candidate.id)
-                    result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+                    result = sweep_ticket(runtime, desk, candidate.id, runbook, run)
             except LockBusy:
                 result = RunbookResult(runbook.name, "skipped: an event for this ticket is being handled")
             yield SweepRow(desk_name, candidate.id, runbook.name, result)
+
+
+def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runbook, run: Run) -> RunbookResult:
+    """One periodic runbook on one ticket, read right before deciding; its writes checked against what landed.
+
+    A version-guarded write refused because the ticket changed since it was read (`Conflict`: a customer or an
+    agent wrote) is decided again on the ticket as it is now. After the writes, a runbook with a `recheck` reads
+    the ticket back and puts right what a reply that landed during the write (unguarded on JSM) invalidated.
+    """
+    ticket = desk.get_ticket(ticket_id)
+    try:
+        result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+    except Conflict:
+        ticket = desk.get_ticket(ticket_id)
+        try:
+            result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+        except Conflict:
+            return RunbookResult(runbook.name, "skipped: the ticket keeps changing; the next sweep decides again")
+    recheck = runbook.recheck
+    if recheck is None or run.dry_run or not result.writes_sent:
+        return result
+    decided = ticket
+    check = Runbook(f"{runbook.name}-recheck", lambda s: recheck(s, decided))
+    fixed = run_one(runtime, desk, desk.get_ticket(ticket_id), check, run, fresh_when_complete=True)
+    if not fixed.actions:
+        return result
+    outcome = f"{result.outcome}; then {fixed.outcome}"
+    return replace(
+        result,
+        outcome=outcome,
+        actions=result.actions + fixed.actions,
+        writes_sent=result.writes_sent + fixed.writes_sent,
+    )
 
 
 @app.task(name="helpdesk.sweep_desk", base=HelpdeskTask, queue=SWEEP_QUEUE)
