@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
     s.add_argument("--dry-run", action="store_true", help="print the bug that would be filed; write nothing")
 
+    s = sub.add_parser("status", help="a ticket's follow-up state: whose move, strikes sent, what comes next and when")
+    s.add_argument("ticket", help="ticket id (Zendesk: 123, Jira: SD-12)")
+    s.add_argument("--desk", choices=["zendesk", "jira"], help="default: jira for KEY-123 ids, else zendesk")
+    s.add_argument("--json", action="store_true", help="one JSON object")
+
     s = sub.add_parser("rejected", help="signed deliveries the bot could not read (newest first)")
     s.add_argument("--desk", choices=["zendesk", "jira"], default=None)
     s.add_argument("--limit", type=int, default=20)
@@ -188,6 +193,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.helpdesk_bot_log_level)  # pool processes are forked from here and inherit it
 
     argv = [
+        "--quiet",  # no banner on stdout: every line a worker writes is a JSON log line
         "worker",
         "--loglevel",
         settings.helpdesk_bot_log_level,
@@ -319,14 +325,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_one_runbook(args: argparse.Namespace, runbook: str, key: str, facts: dict[str, object]) -> int:
     """`triage` and `escalate-bug`: one runbook on one ticket now, through the worker's own path."""
-    import re
-
     from bot.report import print_decision
     from tasks import registry
     from tasks.pipeline import Run, run_runbooks
     from tasks.runtime import get_runtime
 
-    desk = args.desk or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", args.ticket) else "zendesk")
+    desk = _desk_of(args.ticket, args.desk)
     now = datetime.now(UTC)
     run = Run(
         key=key.format(desk=desk, ticket=args.ticket, now=now), now=now, source="cli", dry_run=args.dry_run, facts=facts
@@ -344,6 +348,30 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_escalate_bug(args: argparse.Namespace, settings: Settings) -> int:
     # One plan key per ticket: a second escalate-bug resumes or finds the first bug instead of filing another.
     return _run_one_runbook(args, "linked-bug", "escalate-{desk}-{ticket}", {"forced": True})
+
+
+def _desk_of(ticket: str, given: str | None) -> str:
+    import re
+
+    return given or ("jira" if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", ticket) else "zendesk")
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.policy.followup import standing
+    from bot.report import standing_json, standing_lines
+    from tasks.runtime import get_runtime
+
+    desk = _desk_of(args.ticket, args.desk)
+    if desk == "zendesk" and not args.ticket.isdigit():
+        raise UserError(f"{args.ticket!r} is not a Zendesk ticket id (a number); Jira keys look like SD-12")
+    runtime = get_runtime()
+    ticket = runtime.desk(desk).get_ticket(args.ticket)
+    state = standing(ticket, runtime.policy, desk)
+    if args.json:
+        print(json.dumps(standing_json(ticket, state), ensure_ascii=False))
+    else:
+        print("\n".join(standing_lines(ticket, state)))
+    return 0
 
 
 def cmd_rejected(args: argparse.Namespace, settings: Settings) -> int:
@@ -429,6 +457,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "triage": cmd_triage,
     "escalate-bug": cmd_escalate_bug,
+    "status": cmd_status,
     "shadow-report": cmd_shadow_report,
     "rejected": cmd_rejected,
 }

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.eventlog import EventRecord
 
 if TYPE_CHECKING:
+    from bot.domain.tickets import Ticket
+    from bot.policy.followup import Standing
     from tasks.replay import ReplayResult
     from tasks.sweeps import SweepRow
 
@@ -101,7 +105,7 @@ def print_decision(decision: Decision) -> None:
             print(f"  people not found on the desk: {', '.join(result.unresolved_people)}")
 
 
-SWEEP_ROW = "{:<16} {:<14} {:<28} {:<44} {}"
+SWEEP_ROW = "{:<16} {:<16} {:<28} {:<44} {}"
 
 
 def _action_rows(result: RunbookResult) -> list[tuple[str, str]]:
@@ -131,3 +135,31 @@ def print_sweep(rows: Iterable[SweepRow]) -> None:
 
 def sweep_json(row: SweepRow) -> dict[str, Any]:
     return {"desk": row.desk, "ticket": row.ticket, **row.result.to_dict()}
+
+
+def standing_lines(ticket: Ticket, state: Standing) -> list[str]:
+    """`helpdesk-bot status`: a ticket's follow-up state as an agent reads it (times in the customer's zone)."""
+    from bot.policy.followup import when
+    from bot.policy.followup_state import STRIKE_TAGS
+
+    since = f" since {when(state.since)}" if state.since else ""
+    tags = [t for t in STRIKE_TAGS if t in ticket.tags]
+    lines = [
+        f"{ticket.desk} ticket {ticket.id}: {ticket.subject}",
+        f"  status: {ticket.status.value}; waiting on {state.waiting_on}{since}",
+        f"  ladder: {state.ladder}; strikes sent: {state.strikes} ({', '.join(tags) or 'no strike tags'})",
+    ]
+    if state.blocked:
+        lines.append(f"  follow-up {state.blocked}: nothing is sent or resolved")
+    if state.on_hold_until:
+        lines.append(f"  on hold (out of office) until {when(state.on_hold_until)}")
+    if state.next_action and state.next_at and not state.blocked:
+        lines.append(f"  next: {state.next_action} at {when(state.next_at)}")
+    elif not state.blocked:
+        lines.append("  next: nothing is due (the agent's move)" if state.waiting_on == "support" else "  next: -")
+    return lines
+
+
+def standing_json(ticket: Ticket, state: Standing) -> dict[str, Any]:
+    out = {"desk": ticket.desk, "ticket": ticket.id, "status": ticket.status.value, **asdict(state)}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}

@@ -117,6 +117,7 @@ def compile_writes(
     main: dict[str, Any] = {}
     participants: list[str] = []
     tags: list[str] = []
+    untag: list[str] = []
     fields: dict[str, Any] = {}
     public: list[Comment] = []
     internal: list[Comment] = []
@@ -148,6 +149,7 @@ def compile_writes(
                 main["resolution"] = action.resolution
         elif isinstance(action, Tag):
             tags.extend(t for t in action.add if t not in ticket.tags)
+            untag.extend(t for t in action.remove if t in ticket.tags)
         elif isinstance(action, SetFields):
             fields.update({k: v for k, v in action.fields.items() if ticket.custom_fields.get(k) != v})
         elif isinstance(action, Comment):
@@ -161,12 +163,13 @@ def compile_writes(
         add_participant_ids=tuple(participants),
         custom_fields=fields,
         add_tags=tuple(tags) if atomic else (),
+        remove_tags=tuple(dict.fromkeys(untag)) if atomic else (),
         comment=NewComment(first.body, first.visibility) if first else None,
     )
     writes = [head] if not head.is_empty() else []
     writes += [TicketChanges(comment=NewComment(c.body, c.visibility)) for c in comments]
-    if tags and not atomic:
-        writes.append(TicketChanges(add_tags=tuple(tags)))
+    if (tags or untag) and not atomic:
+        writes.append(TicketChanges(add_tags=tuple(tags), remove_tags=tuple(dict.fromkeys(untag))))
     return writes
 
 

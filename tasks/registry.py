@@ -22,8 +22,9 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.domain.events import EventKind
-from bot.policy import bug_status, linked_bug, pings, triage
-from bot.policy.runbook import Decide, Select
+from bot.domain.tickets import Ticket
+from bot.policy import bug_status, followup, linked_bug, pings, triage
+from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
@@ -47,10 +48,15 @@ class Runbook:
     """(runtime, situation, *, dry_run) -> facts for the decision; None when the decision needs none."""
     desks: tuple[str, ...] = ()
     """Desks it runs on; empty means every desk."""
+    recheck: Callable[[Situation, Ticket], Verdict] | None = None
+    """Periodic runbooks that write to customers: (the ticket read back after the writes, the snapshot decided on)
+    -> what to put right when the customer wrote in between (see `tasks/sweeps.py`)."""
 
     def runs_on(self, desk: str) -> bool:
         return not self.desks or desk in self.desks
 
+
+HOURLY = timedelta(hours=1)
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
@@ -59,6 +65,16 @@ RUNBOOKS: tuple[Runbook, ...] = (
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),
     Runbook("ping", pings.decide, schedule=Schedule(timedelta(minutes=15), pings.select), gather=pings_io.gather),
+    Runbook("followup-reply", followup.decide_reply, on=(EventKind.COMMENT_ADDED, EventKind.STATUS_CHANGED)),
+    Runbook(
+        "followup-ladder",
+        followup.decide_ladder,
+        schedule=Schedule(HOURLY, followup.select_waiting),
+        recheck=followup.recheck_after_write,
+    ),
+    Runbook(
+        "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)
+    ),
 )
 
 

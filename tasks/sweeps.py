@@ -7,27 +7,32 @@
   resumes that ticket's unfinished plan on the next run instead of deciding again, so no customer gets a
   message twice; once a plan is complete the next sweep decides afresh.
 - `requeue_stale`: an event still `queued` long after every retry would have run means its message was
-  lost (e.g. Redis restarted without persistence between record and consume). Requeueing is safe: the
-  intake task skips events already handled and every action checks the ticket before writing.
+  lost (e.g. Redis restarted without persistence between record and consume); an event held by a worker
+  that has stopped beating is stranded (see `tasks.stranded`) and is requeued within a sweep of its
+  worker's death. Requeueing is safe: the intake task skips events already handled and every action
+  checks the ticket before writing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from bot.domain.decisions import RunbookResult
+from bot.domain.errors import Conflict
 from bot.eventlog import EventLog
 from bot.locks import LockBusy, ticket_lock
-from connectors.base import iter_search
+from connectors.base import Helpdesk, iter_search
 from tasks import registry
 from tasks.base import HelpdeskTask
 from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
 from tasks.pipeline import Run, run_one
+from tasks.registry import Runbook
 from tasks.runtime import Runtime, get_runtime
+from tasks.stranded import find_stranded, requeue_stranded
 
 log = structlog.get_logger(__name__)
 
@@ -57,11 +62,43 @@ def sweep_desk(runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool
             run = Run(key=key, now=now, source="sweep --dry-run" if dry_run else "sweep", dry_run=dry_run)
             try:
                 with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{desk_name}:{candidate.id}"):
-                    ticket = desk.get_ticket(candidate.id)
-                    result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+                    result = sweep_ticket(runtime, desk, candidate.id, runbook, run)
             except LockBusy:
                 result = RunbookResult(runbook.name, "skipped: an event for this ticket is being handled")
             yield SweepRow(desk_name, candidate.id, runbook.name, result)
+
+
+def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runbook, run: Run) -> RunbookResult:
+    """One periodic runbook on one ticket, read right before deciding; its writes checked against what landed.
+
+    A version-guarded write refused because the ticket changed since it was read (`Conflict`: a customer or an
+    agent wrote) is decided again on the ticket as it is now. After the writes, a runbook with a `recheck` reads
+    the ticket back and puts right what a reply that landed during the write (unguarded on JSM) invalidated.
+    """
+    ticket = desk.get_ticket(ticket_id)
+    try:
+        result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+    except Conflict:
+        ticket = desk.get_ticket(ticket_id)
+        try:
+            result = run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=True)
+        except Conflict:
+            return RunbookResult(runbook.name, "skipped: the ticket keeps changing; the next sweep decides again")
+    recheck = runbook.recheck
+    if recheck is None or run.dry_run or not result.writes_sent:
+        return result
+    decided = ticket
+    check = Runbook(f"{runbook.name}-recheck", lambda s: recheck(s, decided))
+    fixed = run_one(runtime, desk, desk.get_ticket(ticket_id), check, run, fresh_when_complete=True)
+    if not fixed.actions:
+        return result
+    outcome = f"{result.outcome}; then {fixed.outcome}"
+    return replace(
+        result,
+        outcome=outcome,
+        actions=result.actions + fixed.actions,
+        writes_sent=result.writes_sent + fixed.writes_sent,
+    )
 
 
 @app.task(name="helpdesk.sweep_desk", base=HelpdeskTask, queue=SWEEP_QUEUE)
@@ -86,12 +123,23 @@ def stale_events(eventlog: EventLog, now: datetime) -> list[str]:
 def requeue_stale(runtime: Runtime, *, dry_run: bool = False, now: datetime | None = None) -> list[str]:
     from tasks.intake import process_event
 
-    found = stale_events(runtime.eventlog, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    found = stale_events(runtime.eventlog, now)
     if not dry_run:
         for event_id in found:
             process_event.delay(event_id)
             log.warning("requeued stale event", event_id=event_id)
-    return found
+    return found + _requeue_stranded(runtime, now, dry_run, skip=set(found))
+
+
+def _requeue_stranded(runtime: Runtime, now: datetime, dry_run: bool, skip: set[str]) -> list[str]:
+    """Events whose worker died while holding them (already requeued ones in `skip` are left alone)."""
+    from tasks.intake import process_event
+
+    stranded = [s for s in find_stranded(runtime, now) if s.event_id not in skip]
+    if not dry_run:
+        requeue_stranded(runtime, stranded, process_event.delay, now)
+    return [s.event_id for s in stranded]
 
 
 @app.task(name="helpdesk.sweep_stale", base=HelpdeskTask, queue=SWEEP_QUEUE)

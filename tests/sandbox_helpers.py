@@ -84,3 +84,22 @@ def demo_options(desk: str) -> Any:
     from bot.policy.schema import load_policy
 
     return load_policy(None).desk(desk)
+
+
+def customer_reply(base_url: str, desk: str, author: str, ticket_id: str, body: str) -> None:
+    """A public reply by the customer through the desk's own end-user API (as their mail would arrive)."""
+    if desk == "zendesk":
+        resp = requests.put(
+            f"{base_url}/api/v2/requests/{ticket_id}.json",
+            json={"request": {"comment": {"body": body}}},
+            auth=(f"{author}/token", "x"),
+            timeout=10,
+        )
+    else:
+        resp = requests.post(
+            f"{base_url}/rest/servicedeskapi/request/{ticket_id}/comment",
+            json={"body": body, "public": True},
+            auth=(author, "x"),
+            timeout=10,
+        )
+    assert resp.status_code in (200, 201), resp.text

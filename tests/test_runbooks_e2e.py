@@ -6,11 +6,13 @@ replay commands. The extra runbooks come from `tests/runbooks/demo.py`, loaded b
 from __future__ import annotations
 
 import json
+import pathlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.domain.events import EventKind
 from bot.domain.tickets import Status, TicketChanges, Visibility
@@ -27,7 +29,11 @@ PLUGIN = {"HELPDESK_BOT_RUNBOOK_PLUGINS": "tests.runbooks.demo"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("runbooks")
+    # The packaged policy without the follow-up ladder, so the demo runbooks are the only periodic ones here.
     roomy = policy_with_budgets(home, {desk: {"per_minute": 5000} for desk in ("zendesk", "jira")})  # many sweeps
+    data = yaml.safe_load(pathlib.Path(roomy["HELPDESK_BOT_POLICY"]).read_text())
+    data["followup"]["enabled"] = False
+    pathlib.Path(roomy["HELPDESK_BOT_POLICY"]).write_text(yaml.safe_dump(data))
     with running_stack(home, extra_env={**PLUGIN, **roomy}) as running:
         yield running
 

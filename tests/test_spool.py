@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -103,9 +101,10 @@ def test_spooled_deliveries_are_recorded_within_5s_of_redis_returning_with_no_fu
     wait_for(all_recorded, timeout=5.0)  # no request is made meanwhile: the drainer thread does it
     took = time.monotonic() - back_at
     assert own_redis.client().llen(f"{redis_prefix}{INTAKE_QUEUE_KEY}") == 5  # queued once each
-    # The row is deleted just after its event is recorded: allow the drainer that moment.
-    ready = wait_for(lambda: (r := c.get("/readyz")).json["spool_depth"] == 0 and r, timeout=2.0)
-    assert ready.status_code == 200
+    # The drainer deletes its batch's rows just after recording them: give it that moment on a busy machine.
+    wait_for(lambda: c.get("/readyz").json["spool_depth"] == 0, timeout=5.0)
+    ready = c.get("/readyz")
+    assert ready.status_code == 200 and ready.json["spool_depth"] == 0
     print(f"spool drained {len(ids)} events {took:.2f}s after Redis answered again")
 
 
@@ -208,23 +207,3 @@ def test_an_entry_the_event_log_refuses_is_set_aside_but_redis_being_down_keeps_
     assert spool.depth() == 0
     [aside] = spool.set_aside()
     assert "ticket id is not a string" in aside.reason
-
-
-def test_the_spool_command_shows_the_depth_and_what_was_set_aside(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool")
-    for n in range(3):
-        spool.put(an_event(n), "queued", "")
-    with sqlite3.connect(spool.path) as db:
-        db.execute("UPDATE spooled SET entry = 'garbage' WHERE id = 1")
-    db.close()
-    spool.drain(lambda e, s, r: (_ for _ in ()).throw(redis.ConnectionError("down")))  # sets #1 aside, keeps 2
-    env = {**os.environ, "HELPDESK_BOT_HOME": str(tmp_path)}
-    text = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "spool"], env=env, capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert "2 event(s) waiting for Redis" in text and "1 entry(ies) set aside" in text
-    assert "unreadable entry" in text
-    lines = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "spool", "--json"], env=env, capture_output=True, text=True, timeout=60
-    ).stdout.splitlines()
-    assert [json.loads(line)["entry"] for line in lines] == ["garbage"]

@@ -81,7 +81,10 @@ class Resolve(Action):
 
 @dataclass(frozen=True)
 class Tag(Action):
+    """Tags (Zendesk) / labels (Jira) to add, and the bot's own to take off (a customer reply clears strikes)."""
+
     add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

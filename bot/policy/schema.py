@@ -498,6 +498,82 @@ class Calendar(Strict):
         return self.model_copy(update={**given, "organizations": {}})
 
 
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not a time of day like 10:00")
+    return value.strip()
+
+
+Clock = Annotated[str, AfterValidator(_clock)]
+
+
+class LadderMatch(Strict):
+    """Which tickets a ladder is for; every condition given must hold, an empty one matches all."""
+
+    desks: list[Literal["zendesk", "jira"]] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    """Group names of `desks.<desk>.groups` (Zendesk: the ticket's group)."""
+    request_types: list[RequestType] = Field(default_factory=list)
+    organizations: list[str] = Field(default_factory=list)
+    """Organization names of `desks.<desk>.organizations`."""
+
+
+class Ladder(Strict):
+    """How a ticket waiting on the customer is followed up: `three_strikes` (a reminder on each of three
+    consecutive business days, resolved on the fourth) or `quick` (resolved after `quick_days` business days of
+    silence, with a note that asks again for the information)."""
+
+    name: str
+    match: LadderMatch = Field(default_factory=LadderMatch)
+    kind: Literal["three_strikes", "quick"] = "three_strikes"
+
+
+class Exemptions(Strict):
+    """Tickets the follow-up ladder never touches (and so never auto-resolves)."""
+
+    request_types: list[RequestType] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    """Tags (Zendesk) / labels (Jira)."""
+    organizations: list[str] = Field(default_factory=list)
+    """Organization names of `desks.<desk>.organizations` (e.g. VIP accounts)."""
+    priorities: list[str] = Field(default_factory=list)
+    """Priority names as the desk shows them (case-insensitive): urgent, Highest..."""
+
+
+class FollowUp(Strict):
+    """Follow-up and auto-resolve (see "Follow-up and auto-resolve" in the README)."""
+
+    enabled: bool = False
+    hour: Clock = "10:00"
+    """Local time (the customer's calendar) at which reminders go out and tickets are resolved."""
+    strikes: int = Field(default=3, ge=1, le=3)
+    """Reminders before the three-strikes ladder resolves (at most the three of the runbook)."""
+    quick_days: int = Field(default=1, ge=1)
+    """Business days of silence before the quick ladder resolves."""
+    reopen_days: int = Field(default=7, ge=1)
+    """Days a resolved request may be reopened by a reply; JSM requests are closed after them."""
+    resolution: str = "User not responded"
+    """Resolution of a ticket resolved for silence (Jira resolution name; Zendesk closure code field)."""
+    confirmed_resolution: str = "Done"
+    """Resolution of a ticket the customer confirmed solved."""
+    waits_on_customer: list[RequestType] = Field(default_factory=lambda: list[RequestType](["technical_support"]))
+    """Request types whose first response asks the customer for information: triage leaves them pending."""
+    ladders: list[Ladder] = Field(default_factory=list)
+    """The first ladder whose `match` holds applies; with none matching, three strikes."""
+    exempt: Exemptions = Field(default_factory=Exemptions)
+
+    @field_validator("ladders")
+    @classmethod
+    def _unique_ladders(cls, ladders: list[Ladder]) -> list[Ladder]:
+        names = [ladder.name for ladder in ladders]
+        if len(set(names)) != len(names):
+            raise ValueError("a ladder name is used twice")
+        return ladders
+
+
 class Bugs(Strict):
     """`bugs`: linked dev bugs (see `bot/policy/linked_bug.py`)."""
 
@@ -533,6 +609,9 @@ class Policy(Strict):
     chat: Chat = Field(default_factory=Chat)
     calendar: Calendar = Field(default_factory=Calendar)
     """Business days and hours (see `bot/policy/calendar.py`)."""
+    followup: FollowUp = Field(default_factory=FollowUp)
+    """Follow-up ladders and resolve rules (see `bot/policy/followup.py`)."""
+
     bugs: Bugs = Field(default_factory=Bugs)
     """Linked dev bugs: when to file one, what goes in it, whom to mention."""
     pings: Pings = Field(default_factory=Pings)
@@ -657,6 +736,7 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
                 known = ", ".join(sorted(options.groups)) or "none"
                 yield loc, f"group {assignment.group!r} is not in desks.{desk}.groups (known: {known})"
     yield from _calendar_problems(policy)
+    yield from _followup_problems(policy)
     organizations = {n for o in policy.desks.values() for n in o.organizations}
     if not organizations:
         return
@@ -682,6 +762,22 @@ def _calendar_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
         problem = _subdivision_problem(merged.country, merged.subdivision)
         if problem:
             yield ("calendar", "organizations", name, "subdivision"), problem
+
+
+def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """Group and organization names of the follow-up section must be ones `desks` defines."""
+    groups = {n for o in policy.desks.values() for n in o.groups}
+    organizations = {n for o in policy.desks.values() for n in o.organizations}
+    for i, ladder in enumerate(policy.followup.ladders):
+        for j, group in enumerate(ladder.match.groups):
+            if group not in groups:
+                yield ("followup", "ladders", i, "match", "groups", j), f"unknown group {group!r}"
+        for j, org in enumerate(ladder.match.organizations):
+            if org not in organizations:
+                yield ("followup", "ladders", i, "match", "organizations", j), f"unknown organization {org!r}"
+    for j, org in enumerate(policy.followup.exempt.organizations):
+        if org not in organizations:
+            yield ("followup", "exempt", "organizations", j), f"unknown organization {org!r}"
 
 
 def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:

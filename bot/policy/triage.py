@@ -224,8 +224,14 @@ def decide_triage(
             actions.append(
                 _comment(f"first_response.{request_type}", Visibility.PUBLIC, policy, values, rule, "first response")
             )
-        if ticket.status is Status.NEW or plan.opened_before:
-            actions.append(SetStatus(rule=rule, why="awaiting support after the first response", status=Status.OPEN))
+        follow = policy.followup
+        asks = follow.enabled and policy.triage.first_response and request_type in follow.waits_on_customer
+        if asks:  # triage only runs on new/open tickets (JSM's "Waiting for support" reads as open)
+            why = "the first response asks the customer for information: waiting on them"
+            actions.append(SetStatus(rule=rule, why=why, status=Status.PENDING))
+        elif ticket.status is Status.NEW or plan.opened_before:
+            why = "awaiting support after the first response"
+            actions.append(SetStatus(rule=rule, why=why, status=Status.OPEN))
         if request_type == "incident" and ticket.channel == "email":
             actions.append(
                 _comment("incident_call_note", Visibility.INTERNAL, policy, values, rule, "incident by email: call")

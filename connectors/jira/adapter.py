@@ -334,9 +334,12 @@ class JiraDesk:
                 },
             )
         if changes.status is not None:
-            self._transition(key, changes.status, changes.resolution)
+            keep = changes.resolution is None and ticket.status is Status.SOLVED  # closing a resolved request
+            self._transition(key, changes.status, changes.resolution, keep_resolution=keep)
 
-    def _transition(self, key: str, status: Status, resolution: str | None) -> None:
+    def _transition(self, key: str, status: Status, resolution: str | None, *, keep_resolution: bool = False) -> None:
+        """The transition leading to `status`; into a done status it sets the resolution (`default_resolution`
+        when none is given), except with `keep_resolution` (Resolved → Closed keeps "User not responded")."""
         options = self.api.call("GET", f"{self.rest}/issue/{key}/transitions")["transitions"]
         named = self.transitions.get(status)
         if named:
@@ -344,7 +347,7 @@ class JiraDesk:
         for option in options:
             if self._normalize(option.get("to") or {}) is status:
                 body: dict[str, Any] = {"transition": {"id": option["id"]}}
-                if status in (Status.SOLVED, Status.CLOSED):
+                if status in (Status.SOLVED, Status.CLOSED) and not keep_resolution:
                     body["fields"] = {"resolution": {"name": resolution or self.default_resolution}}
                 self.api.call("POST", f"{self.rest}/issue/{key}/transitions", json=body)
                 return

@@ -465,6 +465,8 @@ class JiraSandbox:
         if fields["status"]["statusCategory"]["key"] == "done":
             if resolution is not None and resolution not in RESOLUTIONS:
                 raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
+            if resolution is None and fields.get("resolution"):
+                resolution = fields["resolution"]["name"]  # Resolved -> Closed keeps the resolution it had
             fields["resolution"] = {"name": resolution or "Done"}
             fields["resolutiondate"] = _now()
             items.append(

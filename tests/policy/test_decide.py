@@ -127,11 +127,20 @@ def test_a_new_bug_report_is_typed_assigned_answered_opened_noted_and_tagged_las
     reply, note = actions[3], actions[5]
     assert isinstance(reply, Comment) and reply.visibility is Visibility.PUBLIC
     assert reply.body.startswith("Hello Cathy,") and "#1234" in reply.body and "Alice Agent" in reply.body
-    assert actions[4] == SetStatus(rule="possible-bug", why=actions[4].why, status=Status.OPEN)
+    # The technical-support first response asks for steps to reproduce: the ticket waits on the customer.
+    assert actions[4] == SetStatus(rule="possible-bug", why=actions[4].why, status=Status.PENDING)
     assert isinstance(note, Comment) and note.visibility is Visibility.INTERNAL
     assert "possible-bug" in note.body and "Alice Agent" in note.body and "round-robin" in note.body
     assert actions[-1].add == (TRIAGED_TAG,)  # type: ignore[attr-defined]
     assert all(a.rule and a.why for a in actions)
+
+
+def test_with_follow_up_off_or_another_request_type_the_first_response_leaves_the_ticket_open() -> None:
+    off = POLICY.model_copy(update={"followup": POLICY.followup.model_copy(update={"enabled": False})})
+    _, actions = decide(ticket("Checkout error", "Pressing Pay shows an error."), policy=off)
+    assert [a.status for a in actions if isinstance(a, SetStatus)] == [Status.OPEN]
+    _, actions = decide(ticket("Question", "What are your opening hours?"))
+    assert [a.status for a in actions if isinstance(a, SetStatus)] == [Status.OPEN]
 
 
 def test_jira_gets_its_own_ids() -> None:
@@ -147,7 +156,8 @@ def test_a_ticket_a_human_already_assigned_is_never_reassigned() -> None:
     plan, actions = decide(t)
     assert not plan.needs_agent and plan.pool is None
     assert not any(isinstance(a, Assign) for a in actions)
-    assert not any(isinstance(a, SetStatus) for a in actions)  # already open
+    # Already open; the technical-support first response asks for details, so it now waits on the customer.
+    assert [a.status for a in actions if isinstance(a, SetStatus)] == [Status.PENDING]
     note = [a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.INTERNAL][-1]
     assert "never reassigned" in note.body
 

@@ -30,7 +30,7 @@ def test_a_forwarded_bug_report_lands_as_one_zendesk_update_and_an_internal_note
     assert (head.assignee_id, head.group_id, head.request_type) == ("102", "201", "technical_support")
     assert head.requester_id == "301"
     assert set(head.add_participant_ids) == {"105", "303"}
-    assert head.status is Status.OPEN and head.add_tags == (TRIAGED_TAG,)
+    assert head.status is Status.PENDING and head.add_tags == (TRIAGED_TAG,)  # waits on the customer's details
     assert head.comment is not None and head.comment.visibility is Visibility.PUBLIC
     assert head.comment.body.startswith("Hello Cathy,") and "#88" in head.comment.body
     assert note.comment is not None and note.comment.visibility is Visibility.INTERNAL
@@ -50,9 +50,11 @@ def test_a_phone_only_request_on_jira_is_answered_resolved_and_tagged_last() -> 
 def test_a_ticket_already_in_the_decided_state_needs_no_field_write() -> None:
     t = ticket("Checkout error", "broken", assignee_id="101", group_id="201", request_type="technical_support")
     t = t.__class__(**{**t.__dict__, "status": Status.OPEN, "participant_ids": ("105",)})
-    plan = plan_triage(t, POLICY, "zendesk", NOW)
+    # Open is the decided state when the first response does not leave the ticket waiting on the customer.
+    policy = POLICY.model_copy(update={"followup": POLICY.followup.model_copy(update={"waits_on_customer": []})})
+    plan = plan_triage(t, policy, "zendesk", NOW)
     head = compile_writes(
-        t, decide_triage(plan, t, POLICY, NOW, [], None), People({"sam@example.com": "105"}), atomic=True
+        t, decide_triage(plan, t, policy, NOW, [], None), People({"sam@example.com": "105"}), atomic=True
     )[0]
     assert (head.assignee_id, head.group_id, head.request_type, head.status, head.add_participant_ids) == (
         None,

@@ -18,7 +18,9 @@ DEFAULTS: dict[str, str] = {
     path.name.removesuffix(".j2"): path.read_text(encoding="utf-8")
     for path in sorted(Path(__file__).parent.glob("*.j2"))
 }
-"""Default texts by name (`first_response.<request type>`, `phone_only`, `incident_call_note`, `triage_note`),
+"""Default texts by name (`first_response.<request type>`, `phone_only`, `incident_call_note`, `triage_note`, and
+the follow-up ladder's `strike_1`..`strike_3`, `voicemail_script`, `resolved_no_response`, `quick_resolve`,
+`confirmed_resolved`),
 one `<name>.j2` file each next to this module, so they can be read and copied as they are."""
 
 SAMPLE_VALUES: dict[str, Any] = {
@@ -34,6 +36,10 @@ SAMPLE_VALUES: dict[str, Any] = {
     "rule": "possible-bug",
     "rule_why": "text mentions 'error'",
     "assignment": "Assigned to Alice Agent: round-robin turn 1 in support (3 eligible).",
+    "short_description": "Export to CSV fails",
+    "reopen_days": 7,
+    "strike": 2,
+    "strikes": 3,
     "bug_key": "DEV-12",
     "kind": "update",
     "due": "Tue 01 Dec 15:00 UTC",

@@ -1,0 +1,514 @@
+"""Follow-up and auto-resolve: the three-strikes ladder, the quick inactivity rule, out-of-office holds and the
+reopen window, as pure decisions over one ticket snapshot.
+
+The ladder keeps no state of its own: it reads the ticket. Tags say what an agent sees at a glance
+(`helpdesk-bot-strike-N`, `helpdesk-bot-on-hold`, `closure-user-not-responded`); each step also leaves an
+internal note ending in a marker such as `[helpdesk-bot follow-up: strike-2 as of 2026-03-03T10:00:00+01:00]`.
+The marker carries the instant the step was *decided* as of, which is what the next step counts business days
+from: a sweep run late, or `helpdesk-bot sweep --at` deciding as of another instant, then still spaces the
+strikes one business day apart. Only steps after the customer's last public comment count, so a reply
+restarts the ladder even when the tags could not be cleared.
+
+Due times are in the customer's calendar (`calendar_for`: the organization's own, else the main one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.actions import Action, Comment, Resolve, SetStatus, Tag
+from bot.domain.tickets import Comment as TicketComment
+from bot.domain.tickets import Role, Status, Ticket, TicketQuery, Visibility
+from bot.policy.calendar import BusinessCalendar, calendar_for
+from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_TAG, STRIKE_TAGS
+from bot.policy.replies import ReplyClass, ReplyKind, classify_reply
+from bot.policy.runbook import Situation, Verdict
+from bot.policy.templates import SAMPLE_VALUES, render
+
+if TYPE_CHECKING:
+    from bot.policy.schema import Ladder, Policy
+
+CLOSURE_TAG = "closure-user-not-responded"
+RULE = "followup"
+MARKER = re.compile(
+    r"\[helpdesk-bot follow-up: (?P<step>[a-z0-9-]+) as of (?P<at>\S+?)"
+    r"(?: until (?P<until>\S+?))?(?: reply (?P<reply>\S+?))?\]"
+)
+DEFAULT_LADDER = "three_strikes"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One follow-up step the bot documented on the ticket (parsed back from its note's marker)."""
+
+    name: str
+    at: datetime
+    until: datetime | None = None
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a ticket stands in follow-up: what `helpdesk-bot status` prints and the ladder acts on."""
+
+    waiting_on: str
+    """customer, support, or nobody (solved/closed)."""
+    since: datetime | None
+    ladder: str
+    strikes: int
+    next_action: str | None
+    """strike-N, resolve, quick-resolve, reactivate, close; None when nothing is due."""
+    next_at: datetime | None
+    blocked: str | None = None
+    """Why the ladder does not run: paused, stopped, exempt (...)."""
+    on_hold_until: datetime | None = None
+    zone: str = "UTC"
+
+
+# --- reading the ticket ------------------------------------------------------------------------------------
+
+
+def marker(step: str, at: datetime, *, until: datetime | None = None, reply: str | None = None) -> str:
+    out = f"[helpdesk-bot follow-up: {step} as of {at.isoformat()}"
+    if until is not None:
+        out += f" until {until.isoformat()}"
+    if reply is not None:
+        out += f" reply {reply}"
+    return out + "]"
+
+
+def ordered(ticket: Ticket) -> list[TicketComment]:
+    """Comments oldest first (desks list them so; the sort keeps their order for equal times)."""
+    return sorted(ticket.comments, key=lambda c: c.created_at)
+
+
+def steps_in(comments: Sequence[TicketComment]) -> list[Step]:
+    out = []
+    for comment in comments:
+        if comment.public or comment.author.role is not Role.BOT:
+            continue
+        for m in MARKER.finditer(comment.body):
+            until = datetime.fromisoformat(m["until"]) if m["until"] else None
+            out.append(Step(m["step"], datetime.fromisoformat(m["at"]), until, m["reply"]))
+    return out
+
+
+def last_customer_comment(ticket: Ticket) -> TicketComment | None:
+    public = [c for c in ordered(ticket) if c.public and c.author.role is Role.CUSTOMER]
+    return public[-1] if public else None
+
+
+def since_last_reply(ticket: Ticket) -> list[TicketComment]:
+    """The comments after the customer's last public comment (all of them when the customer never wrote)."""
+    comments = ordered(ticket)
+    last = last_customer_comment(ticket)
+    if last is None:
+        return comments
+    index = next(i for i, c in enumerate(comments) if c.id == last.id)
+    return comments[index + 1 :]
+
+
+def handled(ticket: Ticket, comment_id: str) -> bool:
+    """Whether the bot already answered the customer's comment `comment_id` (a note names it)."""
+    return any(step.reply == comment_id for step in steps_in(ordered(ticket)))
+
+
+def strike_tags(ticket: Ticket) -> tuple[str, ...]:
+    return tuple(t for t in ticket.tags if t in STRIKE_TAGS)
+
+
+def _names(mapping: Mapping[Any, str], value: str | None) -> set[str]:
+    """The policy names whose desk id is `value` (and the value itself, which may be used raw)."""
+    return {str(name) for name, desk_id in mapping.items() if desk_id == value} | ({value} if value else set())
+
+
+def _request_type(policy: Policy, desk: str, ticket: Ticket) -> set[str]:
+    return _names(policy.desk(desk).request_types, ticket.request_type)
+
+
+def exemption(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+    """Why the ticket is never followed up nor auto-resolved, None when it is not exempt."""
+    exempt = policy.followup.exempt
+    options = policy.desk(desk)
+    checks: tuple[tuple[str, set[str]], ...] = (
+        ("request type", {str(r) for r in exempt.request_types} & _request_type(policy, desk, ticket)),
+        ("tag", set(exempt.tags) & set(ticket.tags)),
+        ("organization", set(exempt.organizations) & _names(options.organizations, ticket.organization_id)),
+    )
+    for what, found in checks:
+        if found:
+            return f"{what} {sorted(found)[0]}"
+    if ticket.priority and ticket.priority.lower() in {p.lower() for p in exempt.priorities}:
+        return f"priority {ticket.priority}"
+    return None
+
+
+def ladder_for(policy: Policy, desk: str, ticket: Ticket) -> Ladder | None:
+    """The first ladder of the policy whose match holds; None means the default three strikes."""
+    options = policy.desk(desk)
+    for ladder in policy.followup.ladders:
+        m = ladder.match
+        if m.desks and desk not in m.desks:
+            continue
+        if m.groups and not set(m.groups) & _names(options.groups, ticket.group_id):
+            continue
+        if m.request_types and not {str(r) for r in m.request_types} & _request_type(policy, desk, ticket):
+            continue
+        if m.organizations and not set(m.organizations) & _names(options.organizations, ticket.organization_id):
+            continue
+        return ladder
+    return None
+
+
+def _clock(policy: Policy) -> time:
+    hours, minutes = policy.followup.hour.split(":")
+    return time(int(hours), int(minutes))
+
+
+def standing(ticket: Ticket, policy: Policy, desk: str) -> Standing:
+    """Where `ticket` stands: whose move it is, strikes sent, what the bot does next and when (pure)."""
+    cal = calendar_for(policy, desk, ticket.organization_id)
+    zone = str(cal.zone)
+    ladder = ladder_for(policy, desk, ticket)
+    kind = ladder.kind if ladder else DEFAULT_LADDER
+    name = ladder.name if ladder else DEFAULT_LADDER
+    after = since_last_reply(ticket)
+    steps = steps_in(after)
+    base = Standing("support", None, name, 0, None, None, zone=zone)
+    if ticket.status is Status.CLOSED:
+        return Standing("nobody (closed)", None, name, 0, None, None, zone=zone)
+    if ticket.status is Status.SOLVED:
+        resolved = [s.at for s in steps_in(ordered(ticket)) if s.name in ("resolved", "confirmed")]
+        at = max(resolved, default=ticket.updated_at)
+        closes = at + timedelta(days=policy.followup.reopen_days) if desk == "jira" else None
+        return Standing("nobody (solved)", at, name, 0, "close" if closes else None, closes, zone=zone)
+    support = [c for c in after if c.public and c.author.role is not Role.CUSTOMER]
+    waiting = ticket.status is Status.PENDING or (ticket.status is Status.ON_HOLD and ON_HOLD_TAG in ticket.tags)
+    last_public = next((c for c in reversed(ordered(ticket)) if c.public), None)
+    auto_reply = any(step.name == "hold" for step in steps)  # the customer's last comment was an out-of-office
+    if not waiting or (last_public is not None and last_public.author.role is Role.CUSTOMER and not auto_reply):
+        return base
+    since = support[0].created_at if support else (steps[0].at if steps else ticket.updated_at)
+    strikes = max((int(s.name.rsplit("-", 1)[1]) for s in steps if s.name.startswith("strike-")), default=0)
+    blocked = _blocked(policy, desk, ticket)
+    out = Standing("customer", since, name, strikes, None, None, blocked, zone=zone)
+    if blocked:
+        return out
+    if ticket.status is Status.ON_HOLD:
+        holds = [s for s in steps if s.name == "hold" and s.until is not None]
+        until = holds[-1].until if holds and holds[-1].until else cal.business_day_at(since, 1, _clock(policy))
+        return _with(out, "reactivate", until, on_hold_until=until)
+    anchor = steps[-1].at if steps else since
+    hour = _clock(policy)
+    if steps and steps[-1].name == "reactivated":
+        return _with(out, "strike-1" if kind == DEFAULT_LADDER else "quick-resolve", anchor)
+    if kind == "quick":
+        return _with(out, "quick-resolve", cal.add_business_days(anchor, policy.followup.quick_days))
+    if strikes < policy.followup.strikes:
+        return _with(out, f"strike-{strikes + 1}", cal.business_day_at(anchor, 1, hour))
+    return _with(out, "resolve", cal.business_day_at(anchor, 1, hour))
+
+
+def _with(s: Standing, action: str, at: datetime, on_hold_until: datetime | None = None) -> Standing:
+    return Standing(s.waiting_on, s.since, s.ladder, s.strikes, action, at, s.blocked, on_hold_until, s.zone)
+
+
+def _blocked(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+    if STOP_TAG in ticket.tags:
+        return f"stopped (tag {STOP_TAG})"
+    if PAUSE_TAG in ticket.tags:
+        return f"paused (tag {PAUSE_TAG})"
+    why = exemption(policy, desk, ticket)
+    return f"exempt ({why})" if why else None
+
+
+def when(t: datetime) -> str:
+    """ "Tue 3 Mar 10:00 Europe/Berlin": how due times read in notes and `status`."""
+    return f"{t:%a} {t.day} {t:%b %Y %H:%M} {t.tzname() if t.tzinfo is not None else ''}".strip()
+
+
+# --- the periodic ladder -------------------------------------------------------------------------------------
+
+
+QUIET = timedelta(hours=1)
+"""A ticket changed within the last hour is not read by the ladder's sweep: no step falls due that soon after a
+change (the next strike is a business day away), and each candidate costs calls of the desk's API budget."""
+
+
+def select_waiting(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
+    """Tickets the ladder looks at: waiting on the customer (pending) or on an out-of-office hold."""
+    if not policy.followup.enabled:
+        return None
+    return TicketQuery(statuses=(Status.PENDING, Status.ON_HOLD), updated_before=now - QUIET)
+
+
+def select_resolved(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
+    """Resolved JSM requests, closed once the reopen window has passed (Zendesk closes solved tickets itself)."""
+    if not policy.followup.enabled or desk != "jira":
+        return None
+    return TicketQuery(statuses=(Status.SOLVED,), updated_before=now - timedelta(days=policy.followup.reopen_days))
+
+
+def decide_ladder(s: Situation) -> Verdict:
+    """The ladder's next step when it is due as of `s.now`: a strike, the resolve, or the end of a hold."""
+    st = standing(s.ticket, s.policy, s.desk)
+    if st.blocked:
+        return Verdict(f"follow-up {st.blocked}")
+    if st.waiting_on != "customer" or st.next_action in (None, "close"):
+        return Verdict(f"waiting on {st.waiting_on}")
+    assert st.next_at is not None  # every next action has its time
+    if s.now < st.next_at:
+        return Verdict(f"waiting on the customer: {st.next_action} due {when(st.next_at)}", due=st.next_at)
+    cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
+    if st.next_action == "reactivate":
+        return _reactivate(s, cal)
+    if st.next_action.startswith("strike-"):
+        return _strike(s, cal, int(st.next_action.rsplit("-", 1)[1]))
+    return _resolve_silent(s, st)
+
+
+def decide_close(s: Situation) -> Verdict:
+    """JSM: a request resolved for longer than the reopen window is closed (its resolution is kept)."""
+    st = standing(s.ticket, s.policy, s.desk)
+    if st.next_action != "close" or st.next_at is None:
+        return Verdict(f"not closed: waiting on {st.waiting_on}")
+    if s.now < st.next_at:
+        return Verdict(f"resolved: closes {when(st.next_at)}", due=st.next_at)
+    days = s.policy.followup.reopen_days
+    note = _note(f"Closed: the {days}-day reopen window has passed without a reply.", marker("closed", s.now))
+    return Verdict(
+        "closed after the reopen window", (SetStatus(rule=RULE, why="reopen window over", status=Status.CLOSED), note)
+    )
+
+
+def _values(s: Situation, **extra: Any) -> dict[str, Any]:
+    """Every template variable (see `bot/policy/templates`), so a policy's own text may use any of them."""
+    name = s.ticket.requester.name or s.ticket.requester.email or "there"
+    return {
+        **dict.fromkeys(SAMPLE_VALUES),  # a variable of another runbook's texts is empty here, never an error
+        "customer_name": name.split()[0] if name.strip() else "there",
+        "customer_email": s.ticket.requester.email,
+        "ticket_id": s.ticket.id,
+        "ticket_url": s.ticket.url,
+        "request_type": s.ticket.request_type or "",
+        "request_type_name": s.ticket.request_type or "",
+        "phone": s.policy.service_desk.phone,
+        "hours": s.policy.service_desk.hours,
+        "agent_name": None,
+        "rule": RULE,
+        "rule_why": "",
+        "assignment": "",
+        "short_description": s.ticket.subject,
+        "reopen_days": s.policy.followup.reopen_days,
+        "strike": 0,
+        "strikes": s.policy.followup.strikes,
+        **extra,
+    }
+
+
+def _public(s: Situation, template: str, why: str, **extra: Any) -> Comment:
+    body = render(template, s.policy.templates, _values(s, **extra))
+    return Comment(rule=RULE, why=why, body=body, visibility=Visibility.PUBLIC, template=template)
+
+
+def _note(text: str, mark: str, why: str = "follow-up step (internal)") -> Comment:
+    return Comment(rule=RULE, why=why, body=f"{text}\n{mark}", visibility=Visibility.INTERNAL)
+
+
+def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
+    total = s.policy.followup.strikes
+    hour = _clock(s.policy)
+    actions: list[Action] = [_public(s, f"strike_{n}", f"strike {n}/{total}: no reply for a business day")]
+    channel = {
+        1: " (chat attempt: no chat notifier is configured, so it went out as a public comment)",
+        2: " (phone attempt: call task with the voicemail script below)",
+    }.get(n, " (email)")
+    next_due = cal.business_day_at(s.now, 1, hour)
+    if n < total:
+        resolve = cal.business_day_at(next_due, total - n, hour)
+        plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
+    else:
+        plan = f"resolve due {when(next_due)} unless the customer replies"
+    actions.append(_note(f"Follow-up strike {n}/{total} sent{channel}; {plan}.", marker(f"strike-{n}", s.now)))
+    if n == 2:
+        script = render("voicemail_script", s.policy.templates, _values(s, strike=n))
+        actions.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
+    stale = tuple(t for t in strike_tags(s.ticket) if t not in STRIKE_TAGS[:n])
+    actions.append(Tag(rule=RULE, why=f"strike {n} sent", add=(STRIKE_TAG.format(n),), remove=stale))
+    return Verdict(f"strike {n}/{total} sent", tuple(actions), due=next_due)
+
+
+def _resolve_silent(s: Situation, st: Standing) -> Verdict:
+    """Day 4 (or the quick rule): resolved "User not responded", never over a customer's reply."""
+    contacts = [c for c in since_last_reply(s.ticket) if c.public and c.author.role is Role.BOT]
+    quick = st.next_action == "quick-resolve"
+    if not quick and len(contacts) < s.policy.followup.strikes:
+        return Verdict(
+            f"not resolved: {len(contacts)} of {s.policy.followup.strikes} strikes are documented as public comments"
+        )
+    template = "quick_resolve" if quick else "resolved_no_response"
+    resolution = s.policy.followup.resolution
+    why = "quick rule: no reply within the business day(s) allowed" if quick else "three strikes unanswered"
+    text = f"Resolved as {resolution!r} ({why}); a reply within {s.policy.followup.reopen_days} days reopens it."
+    return Verdict(
+        f"resolved: {resolution}",
+        (
+            _public(s, template, why),
+            Resolve(rule=RULE, why=why, resolution=resolution),
+            _note(text, marker("resolved", s.now)),
+            Tag(rule=RULE, why="closure code visible on the ticket", add=(CLOSURE_TAG,)),
+        ),
+    )
+
+
+def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
+    """The hold's reactivation date: back to waiting on the customer, strikes restart."""
+    first = s.now if cal.is_working_time(s.now) else cal.next_working_moment(s.now)
+    text = f"Hold ended (reactivation date reached): waiting on the customer again; strike 1 due {when(first)}."
+    return Verdict(
+        "hold ended: waiting on the customer again",
+        (
+            SetStatus(rule=RULE, why="reactivation date reached", status=Status.PENDING),
+            _note(text, marker("reactivated", s.now)),
+            Tag(rule=RULE, why="hold over, strikes restart", remove=(ON_HOLD_TAG, *STRIKE_TAGS)),
+        ),
+    )
+
+
+def return_day_start(day: date, cal: BusinessCalendar) -> datetime:
+    """Noon of `day` in the calendar's zone: the instant "back on <day>" is counted from."""
+    return datetime.combine(day, time(12), tzinfo=cal.zone)
+
+
+# --- what a customer's comment does -------------------------------------------------------------------------
+
+
+def decide_reply(s: Situation) -> Verdict:
+    """On a comment or status event: the customer's latest public comment, if the bot has not answered it yet.
+
+    A plain reply clears the strikes and hands the ticket back to the agent (on JSM also within the reopen
+    window of a resolved request; Zendesk reopens solved tickets itself). An out-of-office auto-reply is no reply:
+    "First Customer Follow-up" note and on hold until one business day after the contact or the return date. A
+    confirmation ("that fixed it") resolves, unless the ticket is exempt from auto-resolving.
+    """
+    if not s.policy.followup.enabled:
+        return Verdict("follow-up is off")
+    public = [c for c in ordered(s.ticket) if c.public]
+    last = public[-1] if public else None
+    if last is None or last.author.role is not Role.CUSTOMER:
+        return Verdict("no customer reply to act on")
+    if handled(s.ticket, last.id):
+        return Verdict("customer reply already handled")
+    if s.ticket.status is Status.CLOSED:
+        return Verdict("closed: a reply needs a new request")
+    cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
+    reply = classify_reply(last.body, sent_at=last.created_at, zone=cal.zone)
+    asked = next((c for c in reversed(public[:-1]) if c.author.role is not Role.CUSTOMER), None)
+    solved = s.ticket.status is Status.SOLVED
+    if reply.kind is ReplyKind.OUT_OF_OFFICE and asked is not None and not solved:
+        return _hold(s, cal, last, asked, reply)
+    if reply.kind is ReplyKind.OUT_OF_OFFICE:
+        return Verdict(f"out-of-office auto-reply ignored: nothing was asked of the customer ({reply.reason})")
+    if reply.kind is ReplyKind.CONFIRMATION and not solved and _blocked(s.policy, s.desk, s.ticket) is None:
+        return _confirmed(s, last, reply.reason)
+    return _back_to_agent(s, last)
+
+
+def _hold(s: Situation, cal: BusinessCalendar, ooo: TicketComment, asked: TicketComment, reply: ReplyClass) -> Verdict:
+    """Out of office: documented as the first follow-up attempt, on hold until the reactivation date."""
+    hour = _clock(s.policy)
+    if reply.return_date is not None:
+        until = cal.business_day_at(return_day_start(reply.return_date, cal), 1, hour)
+        back = f", back on {reply.return_date:%a} {reply.return_date.day} {reply.return_date:%b %Y}"
+    else:
+        until = cal.business_day_at(ooo.created_at, 1, hour)
+        back = " (no return date given)"
+    needed = " ".join(asked.body.split())
+    text = (
+        f"First Customer Follow-up: our last public message was answered by an out-of-office auto-reply{back} "
+        f"({reply.reason}). Still needed from the customer: {needed[:300]}{'…' if len(needed) > 300 else ''}\n"
+        f"On hold - awaiting caller until {when(until)}; then the ticket waits on the customer again and the "
+        "strikes restart."
+    )
+    return Verdict(
+        f"out of office: on hold until {when(until)}",
+        (
+            SetStatus(rule=RULE, why="out-of-office auto-reply: not a reply", status=Status.ON_HOLD),
+            _note(text, marker("hold", s.now, until=until, reply=ooo.id)),
+            Tag(rule=RULE, why="on hold for an out-of-office", add=(ON_HOLD_TAG,), remove=strike_tags(s.ticket)),
+        ),
+        due=until,
+    )
+
+
+def _confirmed(s: Situation, comment: TicketComment, reason: str) -> Verdict:
+    resolution = s.policy.followup.confirmed_resolution
+    text = f"Resolved as {resolution!r}: the customer confirmed it is solved ({reason})."
+    return Verdict(
+        f"confirmed by the customer: resolved ({resolution})",
+        (
+            _public(s, "confirmed_resolved", "the customer confirmed the problem is solved"),
+            Resolve(rule=RULE, why=f"customer confirmation: {reason}", resolution=resolution),
+            _note(text, marker("confirmed", s.now, reply=comment.id)),
+            Tag(rule=RULE, why="follow-ups end", remove=(*strike_tags(s.ticket), ON_HOLD_TAG)),
+        ),
+    )
+
+
+def _back_to_agent(s: Situation, comment: TicketComment) -> Verdict:
+    """A plain reply: strikes cleared, the agent's move. A resolved JSM request reopens within the window."""
+    t = s.ticket
+    clear = (*strike_tags(t), *(x for x in (ON_HOLD_TAG, CLOSURE_TAG) if x in t.tags))
+    if t.status is Status.SOLVED:
+        st = standing(t, s.policy, s.desk)
+        if st.next_at is None:
+            return Verdict("reply on a solved ticket: the desk reopens it itself")
+        if s.now >= st.next_at:
+            return Verdict("reply after the reopen window: a new request is needed")
+        why = f"reopened: the customer replied within the {s.policy.followup.reopen_days}-day reopen window"
+    elif clear or t.status in (Status.PENDING, Status.ON_HOLD):
+        why = "the customer replied: follow-ups reset, back to the agent"
+    else:
+        return Verdict("customer replied: waiting on support")
+    return Verdict(
+        why.split(":")[0] if t.status is Status.SOLVED else "customer replied: strikes cleared",
+        (
+            SetStatus(rule=RULE, why=why, status=Status.OPEN),
+            _note(f"{why[0].upper()}{why[1:]}.", marker("reply", s.now, reply=comment.id)),
+            Tag(rule=RULE, why="the customer answered", remove=clear),
+        ),
+    )
+
+
+def recheck_after_write(s: Situation, decided: Ticket) -> Verdict:
+    """After a strike or a resolve was written: did the customer write while it was being written?
+
+    `s.ticket` is the ticket read back, `decided` the snapshot the step was decided on. JSM writes carry no version
+    guard, and a Zendesk reply within the same second as the read passes `safe_update`: a public customer comment
+    that is in the ticket now but was not in the snapshot means the step went out over a reply. The ticket goes
+    back to the agent (reopened if it was just resolved), the strike tags come off, and a note says why.
+    """
+    seen = {c.id for c in decided.comments}
+    landed = [c for c in ordered(s.ticket) if c.public and c.author.role is Role.CUSTOMER and c.id not in seen]
+    if not landed:
+        return Verdict("no customer reply landed during the write")
+    reply = landed[-1]
+    if handled(s.ticket, reply.id):
+        return Verdict("the reply that landed during the write is already handled")
+    clear = (*strike_tags(s.ticket), *(x for x in (ON_HOLD_TAG, CLOSURE_TAG) if x in s.ticket.tags))
+    text = (
+        "A customer reply arrived while the bot was sending its follow-up step, so the step does not stand: "
+        "back to the agent (strikes cleared)."
+    )
+    return Verdict(
+        "a customer reply landed during the write: back to the agent",
+        (
+            SetStatus(rule=RULE, why="customer reply during the bot's write", status=Status.OPEN),
+            _note(text, marker("reply", s.now, reply=reply.id)),
+            Tag(rule=RULE, why="the customer answered", remove=clear),
+        ),
+    )
