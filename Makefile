@@ -34,6 +34,9 @@ run: install ## Start web, worker and beat (embedded Redis and sandbox desks whe
 test: install ## Run the test suite (uses the Redis on 127.0.0.1:6379 if one answers, else starts its own)
 	$(VENV)/bin/pytest -q
 
+chaos: install ## Chaos run: kill the worker and Redis under signed traffic, check every ticket triaged once
+	$(PY) -m tests.chaos.run
+
 lint: install ## ruff and mypy, strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -43,4 +46,4 @@ lint: install ## ruff and mypy, strict
 bench: install ## Run the benchmarks in tests/bench and print their figures
 	$(PY) -m tests.bench.run_all
 
-.PHONY: help install lock run test lint bench
+.PHONY: help install lock run test chaos lint bench

@@ -19,6 +19,7 @@ from bot.redis_conn import client_for
 from bot.spool import Drainer, Spool
 from bot.webhooks import Intake
 from bot.webhooks import bp as webhooks_bp
+from tasks.celery_app import INTAKE_QUEUE, SWEEP_QUEUE
 from tasks.celery_app import make_app as make_celery
 
 
@@ -83,7 +84,9 @@ def metrics() -> Response:
     client: redis.Redis = current_app.extensions["helpdesk_bot_redis"]
     out = generate_latest(registry)
     extra = CollectorRegistry()
-    extra.register(RedisCollector(client, current_app.extensions["helpdesk_bot_prefix"], DESKS))
+    extra.register(
+        RedisCollector(client, current_app.extensions["helpdesk_bot_prefix"], DESKS, (INTAKE_QUEUE, SWEEP_QUEUE))
+    )
     extra.register(SpoolCollector(current_app.extensions["helpdesk_bot_intake"].spool))
     out += generate_latest(extra)
     return Response(out, mimetype=CONTENT_TYPE_LATEST)

@@ -193,6 +193,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.helpdesk_bot_log_level)  # pool processes are forked from here and inherit it
 
     argv = [
+        "--quiet",  # no banner on stdout: every line a worker writes is a JSON log line
         "worker",
         "--loglevel",
         settings.helpdesk_bot_log_level,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import stackfile
@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     """Seconds between a web process's looks at its spool: events spooled during a Redis outage are
     recorded within about this long (plus one Redis connect timeout) of Redis answering again."""
     helpdesk_bot_log_level: str = "INFO"
+    sentry_dsn: SecretStr | None = None
+    """Errors also go to Sentry when set (and `sentry-sdk` is installed: the `sentry` extra)."""
+    sentry_environment: str | None = None
     helpdesk_bot_key_prefix: str = "hb:"
     """Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis."""
     helpdesk_bot_web_workers: int | None = Field(default=None, gt=0)

@@ -1,9 +1,17 @@
-"""Prometheus metrics. Counters live in each process (gunicorn multiprocess mode aggregates them);
-queue latency is observed by workers, so it is kept in Redis and exported by the web's `/metrics`."""
+"""Prometheus metrics, all served by the web's `/metrics`.
+
+Intake counters live in each web process (gunicorn multiprocess mode aggregates them). What workers
+observe (queue latency, task outcomes, desk API calls, stranded-event requeues) is kept in Redis, because
+no one scrapes a worker: workers add to Redis hashes (`count`, or `tally` + `flush` once per task, which
+costs no extra round trip) and `RedisCollector` exports them with the queue depth and age.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections import Counter as Tally
 from collections.abc import Iterator
 
 import redis
@@ -23,6 +31,50 @@ INTAKE_SECONDS = Histogram(
 )
 
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+WORKER_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "task_outcomes": ("Intake tasks finished, by runbook (event kind handled) and outcome", ("runbook", "outcome")),
+    "stranded_requeues": ("Events requeued because the worker holding them died", ()),
+}
+"""name -> (help, label names); exported as `helpdesk_bot_<name>_total`."""
+
+_SEP = "\x1f"
+_pending: Tally[tuple[str, str]] = Tally()
+_pending_lock = threading.Lock()
+
+
+def _counter_key(prefix: str, name: str) -> str:
+    return f"{prefix}metrics:counter:{name}"
+
+
+def count(client: redis.Redis, prefix: str, name: str, labels: tuple[str, ...], n: int = 1) -> None:
+    """Add `n` to a worker counter in Redis now."""
+    client.hincrby(_counter_key(prefix, name), _SEP.join(labels), n)
+
+
+def tally(name: str, labels: tuple[str, ...], n: int = 1) -> None:
+    """Add `n` to a worker counter in this process; written to Redis by the next `flush`."""
+    with _pending_lock:
+        _pending[(name, _SEP.join(labels))] += n
+
+
+def flush(client: redis.Redis, prefix: str) -> None:
+    """Write what `tally` gathered (one pipelined round trip); kept for the next flush if Redis fails."""
+    with _pending_lock:
+        items = list(_pending.items())
+        _pending.clear()
+    if not items:
+        return
+    pipe = client.pipeline(transaction=False)
+    for (name, field), n in items:
+        pipe.hincrby(_counter_key(prefix, name), field, n)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        with _pending_lock:
+            _pending.update(dict(items))
+        raise
 
 
 def observe_queue_latency(client: redis.Redis, prefix: str, desk: str, seconds: float) -> None:
@@ -48,12 +100,47 @@ def count_desk_call(client: redis.Redis, prefix: str, desk: str, outcome: str) -
 
 
 class RedisCollector(Collector):
-    """Exports what workers recorded in Redis: queue latency per desk and events by state."""
+    """Exports what workers recorded in Redis, and the queue's depth and age as Redis has them now."""
 
-    def __init__(self, client: redis.Redis, prefix: str, desks: tuple[str, ...]) -> None:
-        self.client, self.prefix, self.desks = client, prefix, desks
+    def __init__(self, client: redis.Redis, prefix: str, desks: tuple[str, ...], queues: tuple[str, ...] = ()) -> None:
+        self.client, self.prefix, self.desks, self.queues = client, prefix, desks, queues
 
     def collect(self) -> Iterator[HistogramMetricFamily | GaugeMetricFamily | CounterMetricFamily]:
+        try:
+            yield from self._counters()
+            yield from self._queues()
+        except redis.RedisError:
+            return
+        yield from self._per_desk()
+
+    def _counters(self) -> Iterator[CounterMetricFamily]:
+        for name, (text, labels) in WORKER_COUNTERS.items():
+            family = CounterMetricFamily(f"helpdesk_bot_{name}", text, labels=list(labels))
+            raw = self.client.hgetall(_counter_key(self.prefix, name))
+            if not raw and not labels:
+                family.add_metric([], 0.0)
+            for field, value in raw.items():
+                values = _text(field).split(_SEP) if labels else []
+                if len(values) == len(labels):
+                    family.add_metric(values, float(value))
+            yield family
+
+    def _queues(self) -> Iterator[GaugeMetricFamily]:
+        """Broker messages waiting, and events recorded but not yet handled with the oldest one's age."""
+        depth = GaugeMetricFamily("helpdesk_bot_queue_depth", "Messages waiting in a broker queue", labels=["queue"])
+        for queue in self.queues:
+            depth.add_metric([queue], float(self.client.llen(f"{self.prefix}{queue}")))
+        yield depth
+        pending = self.client.zcard(f"{self.prefix}queued")
+        yield GaugeMetricFamily("helpdesk_bot_events_queued", "Events recorded and not yet handled", value=pending)
+        oldest = self.client.zrange(f"{self.prefix}queued", 0, 0, withscores=True)
+        age = max(0.0, time.time() - float(oldest[0][1])) if oldest else 0.0
+        yield GaugeMetricFamily(
+            "helpdesk_bot_oldest_queued_event_age_seconds", "Age of the oldest event not yet handled", value=age
+        )
+
+    def _per_desk(self) -> Iterator[HistogramMetricFamily | CounterMetricFamily]:
+        """Queue latency and desk calls (counted by tasks/budget.py) of each desk."""
         hist = HistogramMetricFamily(
             "helpdesk_bot_queue_latency_seconds", "Webhook received -> task started", labels=["desk"]
         )

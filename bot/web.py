@@ -15,6 +15,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings, get_settings
+from bot.logs import gunicorn_logconfig
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -121,6 +122,7 @@ def serve(port: int, host: str = "0.0.0.0", workers: int | None = None, home: Pa
             "keepalive": 5,
             "accesslog": None,
             "loglevel": "warning",
+            "logconfig_dict": gunicorn_logconfig(get_settings().helpdesk_bot_log_level),
             "preload_app": False,
             "child_exit": _child_exit,
         }

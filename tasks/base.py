@@ -2,7 +2,8 @@
 
 - `RateLimited`: wait exactly what the desk asked (`Retry-After`), plus a little jitter so a fleet of
   workers does not stampede back at the same second.
-- Transient (`Unavailable`, `Conflict`, lost Redis, a busy ticket lock): jittered exponential backoff.
+- Transient (`Unavailable`, `Conflict`, lost Redis, a busy ticket lock, the soft time limit): jittered
+  exponential backoff.
 - Permanent (`NotFound`, `AuthError`, `InvalidRequest`): no retry; the event goes straight to the
   dead-letter state (`failed`) where `helpdesk-bot events --state failed` shows it and `replay` can rerun it.
 Tasks on the sweep queue run their desk calls as sweep traffic, which only uses the sweeps' share of
@@ -19,6 +20,7 @@ from typing import Any
 import redis
 import structlog
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from bot.domain.errors import Conflict, HelpdeskError, RateLimited, Unavailable
 from bot.locks import LockBusy
@@ -33,6 +35,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     Unavailable,
     Conflict,
     LockBusy,
+    SoftTimeLimitExceeded,  # a desk so slow that the task ran out of time: try again later
     redis.ConnectionError,
     redis.TimeoutError,
 )

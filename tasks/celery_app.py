@@ -5,7 +5,12 @@
 - `worker_prefetch_multiplier=1`: a worker holds one message at a time, so a killed worker strands at
   most one task until the visibility timeout.
 - Visibility timeout (2 h) above the longest retry countdown we ever schedule (`MAX_COUNTDOWN`), so a
-  delayed retry is not redelivered while it waits.
+  delayed retry is not redelivered while it waits. A worker that dies does not strand its events for
+  that long: workers beat in Redis and the stranded-event sweep (beat, every `SWEEP_EVERY` seconds)
+  requeues what a dead worker held (`tasks.stranded`).
+- Hard time limit (`TASK_TIME_LIMIT`) below the ticket lock's TTL (`bot.locks.LOCK_TTL`): a task never
+  outlives its lock, so a second worker never acts on a ticket the first is still changing. The soft
+  limit before it raises inside the task, which is then retried like any transient failure.
 - One beat by construction: the schedule lives in Redis and beat holds a lock there (celery-redbeat), so a
   second `helpdesk-bot beat` (a rollout's new pod, `--scale beat=2`, a standby) waits for the lock and sends
   nothing; when the holder stops it releases the lock, and when it dies the lock expires.
@@ -13,7 +18,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import Celery
+from celery.signals import setup_logging
 from kombu.entity import Exchange, Queue
 
 from bot.config import get_settings
@@ -22,6 +31,9 @@ INTAKE_QUEUE = "helpdesk-intake"
 SWEEP_QUEUE = "helpdesk-sweeps"
 VISIBILITY_TIMEOUT = 7200
 MAX_COUNTDOWN = 900
+TASK_TIME_LIMIT = 110.0
+TASK_SOFT_TIME_LIMIT = 100.0
+SWEEP_EVERY = 30.0
 SOFT_SHUTDOWN_TIMEOUT = 20.0
 """Seconds a stopping worker lets running tasks finish before requeueing them (the deployments' stop grace
 periods are this plus a margin)."""
@@ -38,7 +50,7 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
     prefix = key_prefix if key_prefix is not None else settings.helpdesk_bot_key_prefix
     if url.startswith("unix://"):  # redis-py's spelling of a socket; kombu calls the same thing redis+socket
         url = "redis+socket://" + url.removeprefix("unix://")
-    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.replay", "tasks.sweeps"])
+    app = Celery("helpdesk_bot", broker=url, include=["tasks.intake", "tasks.replay", "tasks.sweeps", "tasks.stranded"])
     transport = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         # Bounded publish retries: a producer never hangs on a dead broker.
@@ -56,6 +68,8 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_SOFT_TIME_LIMIT,
         task_serializer="json",
         accept_content=["json"],
         broker_transport_options=transport,
@@ -81,8 +95,9 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         beat_schedule={
             "requeue-stale-events": {
                 "task": "helpdesk.sweep_stale",
-                "schedule": 300.0,
-                "options": {"queue": SWEEP_QUEUE},
+                "schedule": SWEEP_EVERY,
+                # A sweep nobody ran in time is skipped, not piled up behind a stopped worker.
+                "options": {"queue": SWEEP_QUEUE, "expires": SWEEP_EVERY},
             },
             **{
                 f"sweep-{desk}": {
@@ -96,6 +111,16 @@ def make_app(broker_url: str | None = None, key_prefix: str | None = None) -> Ce
         },
     )
     return app
+
+
+@setup_logging.connect
+def _json_logs(loglevel: str | int | None = None, **_: Any) -> None:
+    """Celery, kombu and task logs in the bot's JSON lines (a receiver here stops Celery configuring its own)."""
+    from bot.logs import configure_logging
+
+    if isinstance(loglevel, int):
+        loglevel = logging.getLevelName(loglevel)
+    configure_logging(loglevel or get_settings().helpdesk_bot_log_level)
 
 
 app = make_app()

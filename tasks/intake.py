@@ -5,20 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 import structlog
+from celery.signals import task_postrun
 
 from bot.domain.decisions import Decision
+from bot.domain.errors import RateLimited
 from bot.domain.events import Event
 from bot.eventlog import State
-from bot.locks import ticket_lock
-from bot.metrics import observe_queue_latency
+from bot.locks import ticket_lock, ticket_lock_key
+from bot.metrics import flush, observe_queue_latency, tally
 from tasks import registry
-from tasks.base import HelpdeskTask
+from tasks.base import TRANSIENT, HelpdeskTask
 from tasks.celery_app import app
 from tasks.pipeline import Run, run_runbooks
 from tasks.runtime import Runtime, get_runtime
 
 log = structlog.get_logger(__name__)
+
+RETRIED: tuple[type[BaseException], ...] = (RateLimited, *TRANSIENT)
+"""What the base task retries rather than fails (see tasks.base)."""
 
 
 def handle_event(runtime: Runtime, event: Event, run: Run) -> Decision:
@@ -29,7 +35,7 @@ def handle_event(runtime: Runtime, event: Event, run: Run) -> Decision:
 
 
 def lock_key(runtime: Runtime, event: Event) -> str:
-    return f"{runtime.prefix}lock:{event.desk}:{event.ticket_id}"
+    return ticket_lock_key(runtime.prefix, event.desk, event.ticket_id)
 
 
 class IntakeTask(HelpdeskTask):
@@ -39,6 +45,16 @@ class IntakeTask(HelpdeskTask):
         event_id = (args or [kwargs.get("event_id")])[0]
         if event_id:
             get_runtime().eventlog.set_state(str(event_id), State.FAILED, error=error)
+
+
+@task_postrun.connect
+def _flush_metrics(**_: Any) -> None:
+    """Write this task's counters (outcome, desk calls) to Redis in one round trip."""
+    runtime = get_runtime()
+    try:
+        flush(runtime.redis, runtime.prefix)
+    except redis.RedisError as exc:
+        log.warning("metrics not written; kept for the next task", error=str(exc))
 
 
 @app.task(name="helpdesk.process_event", base=IntakeTask, bind=True)
@@ -57,10 +73,19 @@ def process_event(self: IntakeTask, event_id: str) -> str:
     runtime.eventlog.count_attempt(event_id)
     structlog.contextvars.bind_contextvars(event_id=event_id, desk=event.desk, ticket=event.ticket_id)
     try:
-        with ticket_lock(runtime.redis, lock_key(runtime, event)):
-            decision = handle_event(
-                runtime, event, Run(key=event.id, now=datetime.now(UTC), source="event", event=event)
-            )
+        runbooks = ",".join(r.name for r in registry.for_event(event.kind, event.desk)) or "none"
+        try:
+            with ticket_lock(runtime.redis, lock_key(runtime, event)):
+                decision = handle_event(
+                    runtime, event, Run(key=event.id, now=datetime.now(UTC), source="event", event=event)
+                )
+        except RETRIED:
+            tally("task_outcomes", (runbooks, "retried"))
+            raise
+        except Exception:
+            tally("task_outcomes", (runbooks, "failed"))
+            raise
+        tally("task_outcomes", (runbooks, "done"))
         runtime.eventlog.set_state(event_id, State.DONE, decision=decision)
         log.info("event processed", outcome=decision.outcome, actions=len(decision.actions))
     finally:

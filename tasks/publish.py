@@ -74,7 +74,7 @@ def intake_message(app: Celery, task_name: str, event_id: str) -> tuple[str, byt
             "priority": 0,
             "body_encoding": "base64",
             "delivery_tag": str(uuid.uuid4()),
-            "delivery_info": {"exchange": INTAKE_QUEUE, "routing_key": INTAKE_QUEUE},
+            "delivery_info": {"exchange": "", "routing_key": INTAKE_QUEUE},
         },
     }
     return _queue_key(app), json.dumps(message).encode()

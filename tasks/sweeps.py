@@ -7,8 +7,10 @@
   resumes that ticket's unfinished plan on the next run instead of deciding again, so no customer gets a
   message twice; once a plan is complete the next sweep decides afresh.
 - `requeue_stale`: an event still `queued` long after every retry would have run means its message was
-  lost (e.g. Redis restarted without persistence between record and consume). Requeueing is safe: the
-  intake task skips events already handled and every action checks the ticket before writing.
+  lost (e.g. Redis restarted without persistence between record and consume); an event held by a worker
+  that has stopped beating is stranded (see `tasks.stranded`) and is requeued within a sweep of its
+  worker's death. Requeueing is safe: the intake task skips events already handled and every action
+  checks the ticket before writing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
 from tasks.pipeline import Run, run_one
 from tasks.registry import Runbook
 from tasks.runtime import Runtime, get_runtime
+from tasks.stranded import find_stranded, requeue_stranded
 
 log = structlog.get_logger(__name__)
 
@@ -120,12 +123,23 @@ def stale_events(eventlog: EventLog, now: datetime) -> list[str]:
 def requeue_stale(runtime: Runtime, *, dry_run: bool = False, now: datetime | None = None) -> list[str]:
     from tasks.intake import process_event
 
-    found = stale_events(runtime.eventlog, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    found = stale_events(runtime.eventlog, now)
     if not dry_run:
         for event_id in found:
             process_event.delay(event_id)
             log.warning("requeued stale event", event_id=event_id)
-    return found
+    return found + _requeue_stranded(runtime, now, dry_run, skip=set(found))
+
+
+def _requeue_stranded(runtime: Runtime, now: datetime, dry_run: bool, skip: set[str]) -> list[str]:
+    """Events whose worker died while holding them (already requeued ones in `skip` are left alone)."""
+    from tasks.intake import process_event
+
+    stranded = [s for s in find_stranded(runtime, now) if s.event_id not in skip]
+    if not dry_run:
+        requeue_stranded(runtime, stranded, process_event.delay, now)
+    return [s.event_id for s in stranded]
 
 
 @app.task(name="helpdesk.sweep_stale", base=HelpdeskTask, queue=SWEEP_QUEUE)

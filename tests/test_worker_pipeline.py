@@ -62,3 +62,6 @@ def test_worker_processes_an_intake_message(worker: BotProcesses) -> None:
         json.loads(line) for line in worker.logs().splitlines() if line.startswith("{") and "event processed" in line
     ]
     assert processed and processed[0]["event_id"] == event.id and processed[0]["level"] == "info"
+    # Celery's and kombu's own lines (and Python warnings) are JSON like the bot's: nothing else is printed.
+    logged = [json.loads(line) for line in worker.logs().splitlines() if line.strip()]
+    assert any(str(entry["logger"]).startswith("celery.") for entry in logged)
