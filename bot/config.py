@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     aha_url: str | None = None
     """https://<account>.aha.io (or the sandbox's address); unset: feedback is not recorded in Aha!."""
     aha_api_key: str | None = None
+    chat_url: str | None = None
+    """Where chat webhook posts go instead of each webhook URL's own host, the path kept (the built-in
+    sandbox's address, which `up` sets); unset: to the URLs of `chat.webhooks` as written."""
     helpdesk_bot_policy: Path | None = None
     helpdesk_bot_home: Path = Path(".helpdesk-bot")
     helpdesk_bot_max_body_bytes: int = Field(default=1_000_000, gt=0)

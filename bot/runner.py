@@ -49,6 +49,7 @@ def sandbox_env(home: Path, sandbox_url: str) -> dict[str, str]:
                 f"{upper}_WEBHOOK_SECRET": secret,
             }
         )
+    env["CHAT_URL"] = sandbox_url  # the demo policy's chat alerts land in the sandbox's recorder
     return env
 
 

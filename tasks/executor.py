@@ -21,27 +21,37 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import redis
+import structlog
 
 from bot.domain.actions import (
     Action,
     AddParticipants,
     Assign,
+    ChatAlert,
     Comment,
     CreateLinkedBug,
     Resolve,
     SetFields,
+    SetPriority,
     SetReporter,
     SetRequestType,
     SetStatus,
     Tag,
 )
 from bot.domain.decisions import Decision, RunbookResult
-from bot.domain.errors import Conflict, InvalidRequest
+from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
 
+log = structlog.get_logger(__name__)
+
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
+ONCE_TTL = 400 * 86400
+"""How long a chat alert's record is kept: longer than any ticket stays open, so it is never posted twice."""
+
+ChatPost = Callable[[str, str, str | None], object]
+"""(channel, text, thread key) -> posts a chat message (`ChatNotifier.post`)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,9 @@ def compile_writes(
         elif isinstance(action, SetStatus):
             if action.status != ticket.status:
                 main["status"] = action.status
+        elif isinstance(action, SetPriority):
+            if action.priority and action.priority != ticket.priority:
+                main["priority"] = action.priority
         elif isinstance(action, Resolve):
             if ticket.status not in (Status.SOLVED, Status.CLOSED):
                 main["status"] = Status.SOLVED
@@ -214,7 +227,9 @@ class PlannedWrite:
     - `update`: `payload` is a `TicketChanges` (as JSON) for the plan's ticket on `desk`;
     - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
       URL are kept in `result` for the note that follows;
-    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made.
+    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
+    - `chat_alert`: a `ChatAlert`'s post, sent after the ticket's own writes (so the alert never announces a
+      change that did not land) and at most once per its `once` key.
     """
 
     kind: str
@@ -285,6 +300,13 @@ class PlanStore:
     def drop(self, key: str) -> None:
         self.r.delete(self._key(key))
 
+    def done_once(self, once: str) -> bool:
+        """Whether the side effect named `once` (a chat alert) was carried out by any earlier run."""
+        return bool(self.r.exists(f"{self.prefix}once:{once}"))
+
+    def mark_once(self, once: str) -> None:
+        self.r.set(f"{self.prefix}once:{once}", "1", ex=ONCE_TTL)
+
 
 def plan_writes(
     ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool, groups: bool = True
@@ -309,10 +331,15 @@ def plan_writes(
                 )
             )
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug)]
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | ChatAlert)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
+    ]
+    out += [
+        PlannedWrite("chat_alert", "chat", {"channel": a.channel, "text": a.text, "once": a.once})
+        for a in actions
+        if isinstance(a, ChatAlert)
     ]
     return out
 
@@ -323,10 +350,19 @@ def describe_planned(write: PlannedWrite) -> str:
     if write.kind == "create_linked_issue":
         what = f"{write.payload['issue_type']} in {write.payload['project']}"
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
+    if write.kind == "chat_alert":
+        return f"chat alert to {write.payload['channel']!r}: {write.payload['text'].splitlines()[0][:70]!r}"
     return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
 
 
-def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store: PlanStore, key: str) -> int:
+def run_plan(
+    desks: Callable[[str], Helpdesk],
+    ticket: Ticket,
+    plan: Plan,
+    store: PlanStore,
+    key: str,
+    chat: Callable[[], ChatPost] | None = None,
+) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
     The first update of the ticket is guarded by the snapshot's version. A Conflict there means the
@@ -338,7 +374,14 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
     sent = 0
     # Only the first write to the plan's own ticket is guarded: after a linked issue's note landed, the
     # snapshot's version is the bot's own change behind it, not a person's.
-    first = next((i for i, w in enumerate(plan.writes) if w.kind != "create_linked_issue" and not w.ticket_id), None)
+    first = next(
+        (
+            i
+            for i, w in enumerate(plan.writes)
+            if w.kind not in ("create_linked_issue", "chat_alert") and not w.ticket_id
+        ),
+        None,
+    )
     first_update = first if first is not None and plan.writes[first].kind == "update" else None
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
@@ -354,6 +397,8 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
             body = f"{write.payload['text']} {linked['key']} ({linked['url']})"
             if not any(linked["key"] in c.body for c in ticket.comments):  # noted by an earlier run already
                 desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
+        elif write.kind == "chat_alert":
+            _alert_once(chat, store, write.payload, ticket)
         elif write.ticket_id:
             other = desks(write.desk).get_ticket(write.ticket_id)  # the bot's own follow-up: unguarded
             desks(write.desk).apply(replace(other, version=""), changes_from_json(write.payload))
@@ -369,6 +414,26 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
         store.save(key, plan)
         sent += 1
     return sent
+
+
+def _alert_once(chat: Callable[[], ChatPost] | None, store: PlanStore, payload: dict[str, Any], ticket: Ticket) -> None:
+    """Post a chat alert unless its `once` record says it went out already; the record is written right after
+    the post, so only a worker killed between the two could repeat it. A rate limit or outage of the chat
+    service is raised (the task retries after `Retry-After`); a permanent refusal (a revoked webhook, an
+    unknown channel) is logged and the plan goes on: the ticket's own escalation has landed already."""
+    once = payload["once"]
+    if store.done_once(once):
+        return
+    try:
+        if chat is None:
+            raise InvalidRequest("a chat alert without a chat notifier", {"channel": payload["channel"]})
+        chat()(payload["channel"], payload["text"], f"{ticket.desk}-{ticket.id}")
+    except HelpdeskError as exc:
+        if not exc.permanent:
+            raise
+        log.warning("chat alert refused", channel=payload["channel"], ticket=ticket.id, error=str(exc))
+        return
+    store.mark_once(once)
 
 
 def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:

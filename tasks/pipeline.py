@@ -9,18 +9,19 @@ wrote to it, so the next one decides on what is really there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, Comment, CreateLinkedBug
+from bot.domain.actions import Action, ChatAlert, Comment, CreateLinkedBug
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
 from tasks.executor import (
+    ChatPost,
     People,
     Plan,
     PlannedWrite,
@@ -33,10 +34,11 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug)
+NOT_REPEATED = (Comment, CreateLinkedBug, ChatAlert)
 """Actions a replay does not carry out again when the first run already did: a comment cannot be told
-apart from the same comment posted twice, and a linked issue is made once. Field changes are compared
-with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+apart from the same comment posted twice, a linked issue is made once, and a chat alert goes out once.
+Field changes are compared with the ticket instead, so a replay restores what a person undid only where the
+policy still says so."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def run_one(
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key)
+        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime))
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
     verdict = decide_one(runtime, ticket, runbook, run)
     actions = list(verdict.actions)
@@ -119,7 +121,17 @@ def run_one(
         return result
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime)))
+
+
+def _chat(runtime: Runtime) -> Callable[[], ChatPost]:
+    """The chat notifier's post, built only when a plan posts (the notifier checks the policy's webhooks)."""
+
+    def post() -> ChatPost:
+        notifier = runtime.chat
+        return lambda channel, text, thread: notifier.post(channel, text, thread_key=thread)
+
+    return post
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:

@@ -23,9 +23,10 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import bug_status, followup, linked_bug, pings, triage
+from bot.policy import bug_status, escalation, followup, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
+from tasks import escalation as escalation_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
 
@@ -57,10 +58,18 @@ class Runbook:
 
 
 HOURLY = timedelta(hours=1)
+ESCALATION_EVENTS = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED, EventKind.COMMENT_ADDED)
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
     Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
+    Runbook("escalation", escalation.decide, on=ESCALATION_EVENTS, gather=escalation_io.gather),
+    Runbook(
+        "escalation-sla",
+        escalation.decide_sla,
+        schedule=Schedule(escalation.SWEEP_EVERY, escalation.select),
+        gather=escalation_io.gather_sla,
+    ),
     Runbook(
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),

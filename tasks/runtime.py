@@ -109,7 +109,7 @@ class Runtime:
         """The chat channels of the policy's `chat.webhooks` (none: posting names an unknown channel)."""
         from connectors.chat.webhooks import ChatNotifier
 
-        return ChatNotifier(self.policy.chat.webhooks)
+        return ChatNotifier(self.policy.chat.webhooks, base_url=self.settings.chat_url)
 
 
 @lru_cache(maxsize=1)

@@ -87,7 +87,7 @@ def running_stack(
     web = ServedApp(create_app(settings))
     point_webhooks(sandboxes, web.url, SECRETS)
     procs = BotProcesses(prefix, home)
-    env: dict[str, str] = dict(extra_env or {})
+    env: dict[str, str] = {"CHAT_URL": sandbox.url, **(extra_env or {})}
     for desk in ("zendesk", "jira"):
         upper = desk.upper()
         env.update(

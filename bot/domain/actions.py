@@ -75,6 +75,26 @@ class SetStatus(Action):
 
 
 @dataclass(frozen=True)
+class SetPriority(Action):
+    """Set the ticket's priority to `priority`, the desk's own name for it (`desks.<desk>.priorities`)."""
+
+    priority: str = ""
+
+
+@dataclass(frozen=True)
+class ChatAlert(Action):
+    """Post `text` to the chat channel `channel` (a name of the policy's `chat.webhooks`).
+
+    Posted at most once per `once` (e.g. desk, ticket and rule): the executor keeps a record of it, so a
+    duplicate delivery, a replay or a later sweep that decides the same alert does not post it again.
+    """
+
+    channel: str = ""
+    text: str = ""
+    once: str = ""
+
+
+@dataclass(frozen=True)
 class Resolve(Action):
     resolution: str = "Done"
 
