@@ -28,6 +28,7 @@ from bot.domain.actions import (
     Assign,
     Comment,
     CreateLinkedBug,
+    PostChat,
     Resolve,
     SetFields,
     SetReporter,
@@ -36,7 +37,7 @@ from bot.domain.actions import (
     Tag,
 )
 from bot.domain.decisions import Decision, RunbookResult
-from bot.domain.errors import Conflict, InvalidRequest
+from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
 
@@ -214,7 +215,10 @@ class PlannedWrite:
     - `update`: `payload` is a `TicketChanges` (as JSON) for the plan's ticket on `desk`;
     - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
       URL are kept in `result` for the note that follows;
-    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made.
+    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
+    - `chat`: a message to a chat channel (`payload`: channel, text, thread_key), sent at most once: `result`
+      records the attempt before the post, and a resumed plan that finds an attempt without its `done` mark (the
+      worker died mid-post) skips it rather than risk a second message to the customer.
     """
 
     kind: str
@@ -309,10 +313,16 @@ def plan_writes(
                 )
             )
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug)]
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
+    ]
+    # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
+    out += [
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key})
+        for a in actions
+        if isinstance(a, PostChat)
     ]
     return out
 
@@ -323,10 +333,24 @@ def describe_planned(write: PlannedWrite) -> str:
     if write.kind == "create_linked_issue":
         what = f"{write.payload['issue_type']} in {write.payload['project']}"
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
+    if write.kind == "chat":
+        text = " ".join(write.payload["text"].split())
+        return f"chat {write.payload['channel']}: {text[:70]!r}{'…' if len(text) > 70 else ''}"
     return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
 
 
-def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store: PlanStore, key: str) -> int:
+ChatPost = Callable[[str, str, str | None], object]
+"""(channel, text, thread_key) -> posts one chat message (`connectors.chat.webhooks.ChatNotifier.post`)."""
+
+
+def run_plan(
+    desks: Callable[[str], Helpdesk],
+    ticket: Ticket,
+    plan: Plan,
+    store: PlanStore,
+    key: str,
+    chat: ChatPost | None = None,
+) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
     The first update of the ticket is guarded by the snapshot's version. A Conflict there means the
@@ -345,7 +369,10 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
         if write.done:
             linked = write.result or linked
             continue
-        if write.kind == "create_linked_issue":
+        if write.kind == "chat":
+            if not _post_chat(chat, write, plan, store, key):
+                continue
+        elif write.kind == "create_linked_issue":
             linked = _create_linked(desks(write.desk), ticket, write.payload)
             write.result = linked
         elif write.kind == "note_linked_issue":
@@ -369,6 +396,28 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
         store.save(key, plan)
         sent += 1
     return sent
+
+
+def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
+    """Post a planned chat message at most once; False when an earlier run may already have posted it."""
+    if write.result and write.result.get("attempted"):
+        write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
+        write.done = True
+        store.save(key, plan)
+        return False
+    if chat is None:
+        raise InvalidRequest("a chat message in the plan but no chat notifier", write.payload)
+    write.result = {"attempted": True}
+    store.save(key, plan)
+    try:
+        chat(write.payload["channel"], write.payload["text"], write.payload.get("thread_key"))
+    except Unavailable:
+        raise  # no answer: it may have been posted, so the attempt stands (at most once)
+    except HelpdeskError:
+        write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
+        store.save(key, plan)
+        raise
+    return True
 
 
 def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from bot.domain.tickets import Ticket
 from bot.policy import bug_status, followup, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
+from tasks import followup as followup_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
 
@@ -70,6 +71,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
         "followup-ladder",
         followup.decide_ladder,
         schedule=Schedule(HOURLY, followup.select_waiting),
+        gather=followup_io.gather,
         recheck=followup.recheck_after_write,
     ),
     Runbook(
