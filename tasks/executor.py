@@ -21,15 +21,14 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import redis
-import structlog
 
 from bot.domain.actions import (
     Action,
     AddParticipants,
     Assign,
-    ChatAlert,
     Comment,
     CreateLinkedBug,
+    PostChat,
     Resolve,
     SetFields,
     SetPriority,
@@ -39,19 +38,14 @@ from bot.domain.actions import (
     Tag,
 )
 from bot.domain.decisions import Decision, RunbookResult
-from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest
+from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
-
-log = structlog.get_logger(__name__)
 
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
 ONCE_TTL = 400 * 86400
-"""How long a chat alert's record is kept: longer than any ticket stays open, so it is never posted twice."""
-
-ChatPost = Callable[[str, str, str | None], object]
-"""(channel, text, thread key) -> posts a chat message (`ChatNotifier.post`)."""
+"""How long the record of a `once` chat message is kept: longer than any ticket stays open."""
 
 
 @dataclass(frozen=True)
@@ -228,8 +222,9 @@ class PlannedWrite:
     - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
       URL are kept in `result` for the note that follows;
     - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
-    - `chat_alert`: a `ChatAlert`'s post, sent after the ticket's own writes (so the alert never announces a
-      change that did not land) and at most once per its `once` key.
+    - `chat`: a message to a chat channel (`payload`: channel, text, thread_key), sent at most once: `result`
+      records the attempt before the post, and a resumed plan that finds an attempt without its `done` mark (the
+      worker died mid-post) skips it rather than risk a second message to the customer.
     """
 
     kind: str
@@ -301,7 +296,7 @@ class PlanStore:
         self.r.delete(self._key(key))
 
     def done_once(self, once: str) -> bool:
-        """Whether the side effect named `once` (a chat alert) was carried out by any earlier run."""
+        """Whether the message named `once` (an escalation alert) was posted by any earlier plan."""
         return bool(self.r.exists(f"{self.prefix}once:{once}"))
 
     def mark_once(self, once: str) -> None:
@@ -331,15 +326,16 @@ def plan_writes(
                 )
             )
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug | ChatAlert)]
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
     ]
+    # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
     out += [
-        PlannedWrite("chat_alert", "chat", {"channel": a.channel, "text": a.text, "once": a.once})
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key, "once": a.once})
         for a in actions
-        if isinstance(a, ChatAlert)
+        if isinstance(a, PostChat)
     ]
     return out
 
@@ -350,9 +346,14 @@ def describe_planned(write: PlannedWrite) -> str:
     if write.kind == "create_linked_issue":
         what = f"{write.payload['issue_type']} in {write.payload['project']}"
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
-    if write.kind == "chat_alert":
-        return f"chat alert to {write.payload['channel']!r}: {write.payload['text'].splitlines()[0][:70]!r}"
+    if write.kind == "chat":
+        text = " ".join(write.payload["text"].split())
+        return f"chat {write.payload['channel']}: {text[:70]!r}{'…' if len(text) > 70 else ''}"
     return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
+
+
+ChatPost = Callable[[str, str, str | None], object]
+"""(channel, text, thread_key) -> posts one chat message (`connectors.chat.webhooks.ChatNotifier.post`)."""
 
 
 def run_plan(
@@ -361,7 +362,7 @@ def run_plan(
     plan: Plan,
     store: PlanStore,
     key: str,
-    chat: Callable[[], ChatPost] | None = None,
+    chat: ChatPost | None = None,
 ) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
@@ -374,21 +375,17 @@ def run_plan(
     sent = 0
     # Only the first write to the plan's own ticket is guarded: after a linked issue's note landed, the
     # snapshot's version is the bot's own change behind it, not a person's.
-    first = next(
-        (
-            i
-            for i, w in enumerate(plan.writes)
-            if w.kind not in ("create_linked_issue", "chat_alert") and not w.ticket_id
-        ),
-        None,
-    )
+    first = next((i for i, w in enumerate(plan.writes) if w.kind != "create_linked_issue" and not w.ticket_id), None)
     first_update = first if first is not None and plan.writes[first].kind == "update" else None
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
         if write.done:
             linked = write.result or linked
             continue
-        if write.kind == "create_linked_issue":
+        if write.kind == "chat":
+            if not _post_chat(chat, write, plan, store, key):
+                continue
+        elif write.kind == "create_linked_issue":
             linked = _create_linked(desks(write.desk), ticket, write.payload)
             write.result = linked
         elif write.kind == "note_linked_issue":
@@ -397,8 +394,6 @@ def run_plan(
             body = f"{write.payload['text']} {linked['key']} ({linked['url']})"
             if not any(linked["key"] in c.body for c in ticket.comments):  # noted by an earlier run already
                 desks(ticket.desk).apply(replace(ticket, version=""), TicketChanges(comment=NewComment(body)))
-        elif write.kind == "chat_alert":
-            _alert_once(chat, store, write.payload, ticket)
         elif write.ticket_id:
             other = desks(write.desk).get_ticket(write.ticket_id)  # the bot's own follow-up: unguarded
             desks(write.desk).apply(replace(other, version=""), changes_from_json(write.payload))
@@ -416,24 +411,35 @@ def run_plan(
     return sent
 
 
-def _alert_once(chat: Callable[[], ChatPost] | None, store: PlanStore, payload: dict[str, Any], ticket: Ticket) -> None:
-    """Post a chat alert unless its `once` record says it went out already; the record is written right after
-    the post, so only a worker killed between the two could repeat it. A rate limit or outage of the chat
-    service is raised (the task retries after `Retry-After`); a permanent refusal (a revoked webhook, an
-    unknown channel) is logged and the plan goes on: the ticket's own escalation has landed already."""
-    once = payload["once"]
-    if store.done_once(once):
-        return
+def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
+    """Post a planned chat message at most once; False when an earlier run may already have posted it, or (a
+    message with a `once` key) any earlier plan did."""
+    once = write.payload.get("once")
+    if once and store.done_once(once):
+        write.result = {"skipped": "posted by an earlier run"}
+        write.done = True
+        store.save(key, plan)
+        return False
+    if write.result and write.result.get("attempted"):
+        write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
+        write.done = True
+        store.save(key, plan)
+        return False
+    if chat is None:
+        raise InvalidRequest("a chat message in the plan but no chat notifier", write.payload)
+    write.result = {"attempted": True}
+    store.save(key, plan)
     try:
-        if chat is None:
-            raise InvalidRequest("a chat alert without a chat notifier", {"channel": payload["channel"]})
-        chat()(payload["channel"], payload["text"], f"{ticket.desk}-{ticket.id}")
-    except HelpdeskError as exc:
-        if not exc.permanent:
-            raise
-        log.warning("chat alert refused", channel=payload["channel"], ticket=ticket.id, error=str(exc))
-        return
-    store.mark_once(once)
+        chat(write.payload["channel"], write.payload["text"], write.payload.get("thread_key"))
+    except Unavailable:
+        raise  # no answer: it may have been posted, so the attempt stands (at most once)
+    except HelpdeskError:
+        write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
+        store.save(key, plan)
+        raise
+    if once:
+        store.mark_once(once)
+    return True
 
 
 def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,12 @@ wrote to it, so the next one decides on what is really there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, ChatAlert, Comment, CreateLinkedBug
+from bot.domain.actions import Action, Comment, CreateLinkedBug, PostChat
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
@@ -34,11 +34,10 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug, ChatAlert)
-"""Actions a replay does not carry out again when the first run already did: a comment cannot be told
-apart from the same comment posted twice, a linked issue is made once, and a chat alert goes out once.
-Field changes are compared with the ticket instead, so a replay restores what a person undid only where the
-policy still says so."""
+NOT_REPEATED = (Comment, CreateLinkedBug, PostChat)
+"""Actions a replay does not carry out again when the first run already did: a comment (or chat message) cannot
+be told apart from the same one posted twice, and a linked issue is made once. Field changes are compared
+with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
 
 
 @dataclass(frozen=True)
@@ -124,18 +123,13 @@ def run_one(
     return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime)))
 
 
-def _chat(runtime: Runtime) -> Callable[[], ChatPost]:
-    """The chat notifier's post, built only when a plan posts (the notifier checks the policy's webhooks)."""
-
-    def post() -> ChatPost:
-        notifier = runtime.chat
-        return lambda channel, text, thread: notifier.post(channel, text, thread_key=thread)
-
-    return post
+def _chat(runtime: Runtime) -> ChatPost:
+    """Posts through the policy's chat channels, built only when a plan has a chat message to send."""
+    return lambda channel, text, thread_key: runtime.chat.post(channel, text, thread_key=thread_key)
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
-    if isinstance(action, CreateLinkedBug):  # made on its desk, but for (and noted on) this ticket
+    if isinstance(action, CreateLinkedBug | PostChat):  # made elsewhere, but for (and noted on) this ticket
         return ticket.desk, ticket.id
     return action.desk or ticket.desk, action.ticket_id or ticket.id
 

@@ -27,6 +27,7 @@ from bot.policy import bug_status, escalation, followup, linked_bug, pings, tria
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
 from tasks import escalation as escalation_io
+from tasks import followup as followup_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
 
@@ -79,6 +80,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
         "followup-ladder",
         followup.decide_ladder,
         schedule=Schedule(HOURLY, followup.select_waiting),
+        gather=followup_io.gather,
         recheck=followup.recheck_after_write,
     ),
     Runbook(

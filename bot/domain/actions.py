@@ -82,19 +82,6 @@ class SetPriority(Action):
 
 
 @dataclass(frozen=True)
-class ChatAlert(Action):
-    """Post `text` to the chat channel `channel` (a name of the policy's `chat.webhooks`).
-
-    Posted at most once per `once` (e.g. desk, ticket and rule): the executor keeps a record of it, so a
-    duplicate delivery, a replay or a later sweep that decides the same alert does not post it again.
-    """
-
-    channel: str = ""
-    text: str = ""
-    once: str = ""
-
-
-@dataclass(frozen=True)
 class Resolve(Action):
     resolution: str = "Done"
 
@@ -127,3 +114,18 @@ class CreateLinkedBug(Action):
     mention_email: str | None = None
     comment: str = ""
     note: str = "Linked issue:"
+
+
+@dataclass(frozen=True)
+class PostChat(Action):
+    """A message to a chat channel of the policy's `chat.webhooks` (Slack or Google Chat incoming webhook).
+
+    Sent after the ticket's own writes of the same plan, and at most once: a chat post cannot be looked up
+    afterwards, so a run killed mid-post is not repeated (the ticket's note documents the attempt anyway)."""
+
+    channel: str = ""
+    text: str = ""
+    thread_key: str | None = None
+    once: str | None = None
+    """Set: posted at most once per this key across every plan (a duplicate delivery, a replay or a later
+    sweep deciding the same message again), not only within its own plan (escalation alerts)."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from bot.domain.actions import Action, Assign, ChatAlert, Comment, SetPriority, Tag
+from bot.domain.actions import Action, Assign, Comment, PostChat, SetPriority, Tag
 from bot.domain.tickets import AgentLoad, Role, SlaMetric, Status, Ticket, TicketQuery, Visibility
 from bot.policy.assign import choose_agent
 from bot.policy.calendar import calendar_for
@@ -259,11 +259,12 @@ def _decide(s: Situation, *, sla_only: bool) -> Verdict:
     alerts = [(rule, why) for rule, why in matched if rule.alert and channel]
     for rule, why in alerts:
         actions.append(
-            ChatAlert(
+            PostChat(
                 rule=rule.name,
                 why="escalation alert",
                 channel=channel or "",
                 text=_alert_text(s.ticket, rule, why),
+                thread_key=f"{s.desk}-{s.ticket.id}",
                 once=f"escalation:{s.desk}:{s.ticket.id}:{rule_tag(rule)}",
             )
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.actions import Assign, ChatAlert, Comment, SetPriority, Tag
+from bot.domain.actions import Assign, Comment, PostChat, SetPriority, Tag
 from bot.domain.tickets import SlaMetric, Status, Visibility
 from bot.policy import escalation
 from bot.policy.runbook import Situation
@@ -46,7 +46,7 @@ def test_a_vip_ticket_is_raised_moved_to_the_least_loaded_escalation_agent_alert
     by_type = {type(a): a for a in verdict.actions}
     assert by_type[SetPriority].priority == "high"  # type: ignore[attr-defined]
     assert by_type[Assign].group_id == "202" and by_type[Assign].agent_id == ALICE.id  # type: ignore[attr-defined]
-    alert = by_type[ChatAlert]
+    alert = by_type[PostChat]
     assert alert.channel == "alerts" and alert.once == "escalation:zendesk:42:helpdesk-bot-escalated-vip"  # type: ignore[attr-defined]
     assert "VIP organization acme" in alert.text  # type: ignore[attr-defined]
     note = by_type[Comment]
@@ -170,7 +170,7 @@ def test_the_periodic_check_decides_only_the_sla_rules() -> None:
 def test_without_a_channel_or_group_nothing_is_posted_or_moved() -> None:
     p = Policy.model_validate({"desks": DESKS, "escalation": {"enabled": True, "rules": [VIP]}})
     verdict = escalation.decide(situation(p))
-    assert not any(isinstance(a, ChatAlert | Assign) for a in verdict.actions)
+    assert not any(isinstance(a, PostChat | Assign) for a in verdict.actions)
     assert any(isinstance(a, SetPriority) for a in verdict.actions)
 
 

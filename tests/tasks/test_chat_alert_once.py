@@ -1,5 +1,6 @@
-"""A chat alert is posted at most once per its `once` key, whatever plan carries it, and a chat service that
-refuses the webhook for good does not stop the ticket's own writes (real Redis, the sandbox's chat recorder)."""
+"""An escalation alert (a chat message with a `once` key) is posted at most once per key, whatever plan carries
+it: a duplicate delivery, a replay or a later sweep that decides it again finds the record (real Redis, the
+sandbox's chat recorder). A message refused by the service is not recorded, so the retried task posts it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from bot.domain.actions import ChatAlert, Comment
+from bot.domain.actions import Comment, PostChat
 from bot.domain.decisions import RunbookResult
 from bot.domain.errors import RateLimited
 from bot.domain.tickets import Person, Status, Ticket, TicketChanges
@@ -48,58 +49,47 @@ def posts(chat: ServedApp) -> list[dict[str, Any]]:
     return list(requests.get(f"{chat.url}/_sandbox/chat/posts", timeout=10).json())
 
 
-def plan(*alerts: ChatAlert) -> Plan:
-    actions = [Comment(body="Escalated by rule 'outage'"), *alerts]
-    writes = plan_writes(TICKET, actions, People(), atomic=True)
+def plan(once: str = "escalation:zendesk:7:outage") -> Plan:
+    alert = PostChat(channel="alerts", text="Escalation (outage): zendesk #7", thread_key="zendesk-7", once=once)
+    writes = plan_writes(TICKET, [Comment(body="Escalated by rule 'outage'"), alert], People(), atomic=True)
     return Plan("escalation", writes, RunbookResult("escalation", "escalated"))
 
 
-def alert(once: str = "escalation:zendesk:7:outage") -> ChatAlert:
-    return ChatAlert(channel="alerts", text="Escalation (outage): zendesk #7", once=once)
-
-
-def test_the_alert_follows_the_tickets_writes_and_goes_out_once_per_key(
+def test_an_alert_goes_out_once_per_key_across_plans(
     chat: ServedApp, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     notifier = ChatNotifier({"alerts": "https://hooks.slack.com/services/T1/B1/x"}, base_url=chat.url)
     store, desk = PlanStore(redis_client, redis_prefix), Desk()
 
-    def post() -> Any:
-        return lambda channel, text, thread: notifier.post(channel, text, thread_key=thread)
+    def post(channel: str, text: str, thread: str | None) -> Any:
+        return notifier.post(channel, text, thread_key=thread)
 
-    first = plan(alert())
-    assert [w.kind for w in first.writes] == ["update", "chat_alert"]
+    first = plan()
+    assert [w.kind for w in first.writes] == ["update", "chat"]  # the ticket's writes first
     assert run_plan(lambda _: desk, TICKET, first, store, "k1", post) == 2  # type: ignore[arg-type, return-value]
-    # Another plan deciding the same alert (a replay, a later sweep) finds its record: nothing posted.
-    run_plan(lambda _: desk, TICKET, plan(alert()), store, "k2", post)  # type: ignore[arg-type, return-value]
+    again = plan()  # another plan deciding the same alert (a replay, a later sweep): nothing posted
+    assert run_plan(lambda _: desk, TICKET, again, store, "k2", post) == 1  # type: ignore[arg-type, return-value]
+    assert again.writes[-1].done and again.writes[-1].result == {"skipped": "posted by an earlier run"}
     assert [p["text"] for p in posts(chat)] == ["Escalation (outage): zendesk #7"]
-    run_plan(lambda _: desk, TICKET, plan(alert("escalation:zendesk:7:vip")), store, "k3", post)  # type: ignore[arg-type, return-value]
+    run_plan(lambda _: desk, TICKET, plan("escalation:zendesk:7:vip"), store, "k3", post)  # type: ignore[arg-type, return-value]
     assert len(posts(chat)) == 2  # another rule: its own alert
-    assert len(desk.writes) == 3
 
 
-def test_a_refused_webhook_is_logged_and_a_rate_limit_retried(
+def test_a_refused_alert_is_not_recorded_so_the_retry_posts_it(
     chat: ServedApp, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
     store, desk = PlanStore(redis_client, redis_prefix), Desk()
-    # A path Slack does not serve: 404 `no_service`, as for a revoked webhook.
-    revoked = ChatNotifier({"alerts": "https://hooks.slack.com/services/T1/B1/x/revoked"}, base_url=chat.url)
 
-    def refused() -> Any:
-        return lambda channel, text, thread: revoked.post(channel, text)
+    def limited(channel: str, text: str, thread: str | None) -> Any:
+        raise RateLimited(3)
 
-    done = plan(alert())
-    run_plan(lambda _: desk, TICKET, done, store, "k1", refused)  # type: ignore[arg-type, return-value]
-    assert all(w.done for w in done.writes) and len(desk.writes) == 1
-    assert not store.done_once("escalation:zendesk:7:outage")  # never posted, so never recorded as posted
-
-    def limited() -> Any:
-        def post(channel: str, text: str, thread: str | None) -> None:
-            raise RateLimited(3)
-
-        return post
-
-    later = plan(alert())
+    later = plan()
     with pytest.raises(RateLimited):
-        run_plan(lambda _: desk, TICKET, later, store, "k2", limited)  # type: ignore[arg-type, return-value]
+        run_plan(lambda _: desk, TICKET, later, store, "k1", limited)  # type: ignore[arg-type, return-value]
     assert [w.done for w in later.writes] == [True, False]  # the retried task resumes at the alert
+    assert not store.done_once("escalation:zendesk:7:outage")
+    notifier = ChatNotifier({"alerts": "https://hooks.slack.com/services/T1/B1/x"}, base_url=chat.url)
+    run_plan(  # type: ignore[arg-type]
+        lambda _: desk, TICKET, later, store, "k1", lambda c, t, k: notifier.post(c, t, thread_key=k)
+    )
+    assert len(posts(chat)) == 1 and store.done_once("escalation:zendesk:7:outage")
