@@ -271,6 +271,11 @@ class Triage(Strict):
     triage_note: bool = True
     resolution: str = "Done"
     """Resolution set when the bot resolves a phone-only request."""
+    phone_only_channels: list[str] = Field(default_factory=lambda: ["email", "web", "portal", "anonymousportal"])
+    """Channels of a customer's own written request (Zendesk `via.channel`: `email`, `web` for the web form; JSM:
+    `email`, `portal`): only these phone-only requests are answered with the phone instructions and resolved.
+    Others (a call an agent logged: Zendesk `voice` or `api`, JSM `jira` or `api`) are triaged and assigned as
+    usual, with a note instead."""
 
     @field_validator("request_types")
     @classmethod
