@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, Comment, CreateLinkedBug
+from bot.domain.actions import Action, Comment, CreateLinkedBug, RecordFeedback
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
@@ -33,10 +33,11 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug)
+NOT_REPEATED = (Comment, CreateLinkedBug, RecordFeedback)
 """Actions a replay does not carry out again when the first run already did: a comment cannot be told
-apart from the same comment posted twice, and a linked issue is made once. Field changes are compared
-with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+apart from the same comment posted twice, and a linked issue or a feedback record is made once. Field
+changes are compared with the ticket instead, so a replay restores what a person undid only where the
+policy still says so."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def run_one(
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key)
+        sent = run_plan(runtime.desk, ticket, stored, store, key, lambda: runtime.feedback)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
     verdict = decide_one(runtime, ticket, runbook, run)
     actions = list(verdict.actions)
@@ -119,11 +120,11 @@ def run_one(
         return result
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, lambda: runtime.feedback))
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
-    if isinstance(action, CreateLinkedBug):  # made on its desk, but for (and noted on) this ticket
+    if isinstance(action, CreateLinkedBug | RecordFeedback):  # made elsewhere, but for (and noted on) this ticket
         return ticket.desk, ticket.id
     return action.desk or ticket.desk, action.ticket_id or ticket.id
 

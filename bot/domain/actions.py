@@ -107,3 +107,14 @@ class CreateLinkedBug(Action):
     mention_email: str | None = None
     comment: str = ""
     note: str = "Linked issue:"
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Action):
+    """Record the ticket's feedback in the feedback tool (an Aha! idea, or an issue of a Jira project).
+
+    Carried out at most once per ticket: the tool is asked for the ticket's record before one is created.
+    """
+
+    title: str = ""
+    text: str = ""

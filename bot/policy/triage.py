@@ -220,7 +220,8 @@ def decide_triage(
             Resolve(rule=rule, why="phone-only: the customer is asked to call", resolution=policy.triage.resolution)
         )
     else:
-        if policy.triage.first_response:
+        if policy.triage.first_response and not (request_type == "feedback" and policy.feedback.records):
+            # Recorded feedback is answered by the feedback runbook, once the idea it names exists.
             actions.append(
                 _comment(f"first_response.{request_type}", Visibility.PUBLIC, policy, values, rule, "first response")
             )
