@@ -130,7 +130,7 @@ def up(settings: Settings, port: int) -> int:
                 f"no ZENDESK_URL/JIRA_URL: running against the built-in sandbox at {sandbox_url} "
                 "(demo desks seeded; it sends signed webhooks to this bot)"
             )
-            faked = [name for name in ("SALESFORCE_URL", "AHA_URL") if name in started]
+            faked: list[str] = [name for name in ("SALESFORCE_URL", "AHA_URL") if name in started]
             if "CHAT_WEBHOOK_URL" in started:
                 faked.append("the chat webhooks")
             if faked:

@@ -28,6 +28,7 @@ from bot.domain.actions import (
     Assign,
     Comment,
     CreateLinkedBug,
+    PostChat,
     RecordFeedback,
     Resolve,
     SetFields,
@@ -37,7 +38,7 @@ from bot.domain.actions import (
     Tag,
 )
 from bot.domain.decisions import Decision, RunbookResult
-from bot.domain.errors import Conflict, InvalidRequest
+from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
 from connectors.feedback.records import Feedback, FeedbackTarget
@@ -218,7 +219,10 @@ class PlannedWrite:
       URL are kept in `result` for the note that follows;
     - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
     - `record_feedback`: record the ticket's feedback in the feedback tool (found, else created); `result`
-      keeps the record's reference and URL.
+      keeps the record's reference and URL;
+    - `chat`: a message to a chat channel (`payload`: channel, text, thread_key), sent at most once: `result`
+      records the attempt before the post, and a resumed plan that finds an attempt without its `done` mark (the
+      worker died mid-post) skips it rather than risk a second message to the customer.
     """
 
     kind: str
@@ -315,10 +319,16 @@ def plan_writes(
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
         elif isinstance(action, RecordFeedback):
             out.append(PlannedWrite("record_feedback", "feedback", {"title": action.title, "text": action.text}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug | RecordFeedback)]
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat | RecordFeedback)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
+    ]
+    # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
+    out += [
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key})
+        for a in actions
+        if isinstance(a, PostChat)
     ]
     return out
 
@@ -331,7 +341,14 @@ def describe_planned(write: PlannedWrite) -> str:
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
     if write.kind == "record_feedback":
         return f"feedback tool: record {write.payload['title']!r} (unless the ticket's record exists)"
+    if write.kind == "chat":
+        text = " ".join(write.payload["text"].split())
+        return f"chat {write.payload['channel']}: {text[:70]!r}{'…' if len(text) > 70 else ''}"
     return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
+
+
+ChatPost = Callable[[str, str, str | None], object]
+"""(channel, text, thread_key) -> posts one chat message (`connectors.chat.webhooks.ChatNotifier.post`)."""
 
 
 def run_plan(
@@ -340,6 +357,7 @@ def run_plan(
     plan: Plan,
     store: PlanStore,
     key: str,
+    chat: ChatPost | None = None,
     feedback: Callable[[], FeedbackTarget | None] | None = None,
 ) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
@@ -361,7 +379,10 @@ def run_plan(
         if write.done:
             linked = write.result or linked
             continue
-        if write.kind == "create_linked_issue":
+        if write.kind == "chat":
+            if not _post_chat(chat, write, plan, store, key):
+                continue
+        elif write.kind == "create_linked_issue":
             linked = _create_linked(desks(write.desk), ticket, write.payload)
             write.result = linked
         elif write.kind == "record_feedback":
@@ -391,6 +412,28 @@ def run_plan(
         store.save(key, plan)
         sent += 1
     return sent
+
+
+def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
+    """Post a planned chat message at most once; False when an earlier run may already have posted it."""
+    if write.result and write.result.get("attempted"):
+        write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
+        write.done = True
+        store.save(key, plan)
+        return False
+    if chat is None:
+        raise InvalidRequest("a chat message in the plan but no chat notifier", write.payload)
+    write.result = {"attempted": True}
+    store.save(key, plan)
+    try:
+        chat(write.payload["channel"], write.payload["text"], write.payload.get("thread_key"))
+    except Unavailable:
+        raise  # no answer: it may have been posted, so the attempt stands (at most once)
+    except HelpdeskError:
+        write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
+        store.save(key, plan)
+        raise
+    return True
 
 
 def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
 from tasks import config_change as config_change_io
 from tasks import feedback as feedback_io
+from tasks import followup as followup_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
 
@@ -78,6 +79,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
         "followup-ladder",
         followup.decide_ladder,
         schedule=Schedule(HOURLY, followup.select_waiting),
+        gather=followup_io.gather,
         recheck=followup.recheck_after_write,
     ),
     Runbook(

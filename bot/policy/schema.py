@@ -345,6 +345,8 @@ class ParticipantRule(Strict):
 class ServiceDesk(Strict):
     phone: str = "+1 555 0100"
     hours: str = "Monday to Friday, 08:00-18:00"
+    department: str = "Service Desk"
+    """How agents name their team to customers ("This is Alice from the Service Desk"): follow-up texts."""
 
 
 class Crm(Strict):
@@ -565,6 +567,8 @@ class LadderMatch(Strict):
     request_types: list[RequestType] = Field(default_factory=list)
     organizations: list[str] = Field(default_factory=list)
     """Organization names of `desks.<desk>.organizations`."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags (Zendesk) / labels (Jira), any of which the ticket carries (e.g. `awaiting-approval`)."""
 
 
 class Ladder(Strict):
@@ -574,7 +578,12 @@ class Ladder(Strict):
 
     name: str
     match: LadderMatch = Field(default_factory=LadderMatch)
-    kind: Literal["three_strikes", "quick"] = "three_strikes"
+    kind: Literal["three_strikes", "quick", "closing_rules"] = "three_strikes"
+    """`closing_rules` (the JSM runbook) sends no reminders: it resolves when the customer ignored
+    `followup.closing.ignored_attempts` contact attempts of support (see `FollowUpClosing`)."""
+    approval: bool = False
+    """Quick ladder only: the information awaited is a third party's approval, so the resolve note says the
+    approver has `reopen_days` days to send it, or a new request is needed (template `quick_resolve_approval`)."""
 
 
 class Exemptions(Strict):
@@ -587,6 +596,33 @@ class Exemptions(Strict):
     """Organization names of `desks.<desk>.organizations` (e.g. VIP accounts)."""
     priorities: list[str] = Field(default_factory=list)
     """Priority names as the desk shows them (case-insensitive): urgent, Highest..."""
+
+
+class FollowUpChat(Strict):
+    """The chat attempt of strike 1: a message to the customer's chat channel (a `chat.webhooks` name, e.g. a
+    shared Slack channel), posted only within the customer's working hours; none configured: no chat."""
+
+    channel: str | None = None
+    """Channel for every customer without one of its own."""
+    organizations: dict[str, str] = Field(default_factory=dict)
+    """Organization name (`desks.<desk>.organizations`) or desk id → its channel, over `channel`."""
+
+
+class FollowUpClosing(Strict):
+    """The closing rules of the JSM runbook besides the customer's own confirmation; each resolves with its own
+    resolution method, closing comment and internal note."""
+
+    confirmation_days: int = Field(default=1, ge=0)
+    """Business days of silence after support asked the customer to confirm ("did that fix it?", "can we close
+    this?") before the ticket is resolved as `unconfirmed_resolution`; 0 turns the rule off."""
+    unconfirmed_resolution: str = "Done"
+    ignored_attempts: int = Field(default=2, ge=1)
+    """`closing_rules` ladders: public contact attempts of support (agents and bot) ignored by the customer, the
+    last one a business day ago, before the ticket is resolved as `followup.resolution`."""
+    dev_bug_priorities: list[str] = Field(default_factory=lambda: ["Low", "Lowest"])
+    """A waiting ticket whose only open item is an active linked dev bug of one of these priorities
+    (case-insensitive) is resolved as `dev_bug_resolution`; empty turns the rule off."""
+    dev_bug_resolution: str = "Known error"
 
 
 class FollowUp(Strict):
@@ -610,6 +646,8 @@ class FollowUp(Strict):
     ladders: list[Ladder] = Field(default_factory=list)
     """The first ladder whose `match` holds applies; with none matching, three strikes."""
     exempt: Exemptions = Field(default_factory=Exemptions)
+    chat: FollowUpChat = Field(default_factory=FollowUpChat)
+    closing: FollowUpClosing = Field(default_factory=FollowUpClosing)
 
     @field_validator("ladders")
     @classmethod
@@ -818,7 +856,8 @@ def _calendar_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
 
 
 def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
-    """Group and organization names of the follow-up section must be ones `desks` defines."""
+    """Group and organization names of the follow-up section must be ones `desks` defines, its chat channels ones
+    `chat.webhooks` defines."""
     groups = {n for o in policy.desks.values() for n in o.groups}
     organizations = {n for o in policy.desks.values() for n in o.organizations}
     for i, ladder in enumerate(policy.followup.ladders):
@@ -831,6 +870,13 @@ def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
     for j, org in enumerate(policy.followup.exempt.organizations):
         if org not in organizations:
             yield ("followup", "exempt", "organizations", j), f"unknown organization {org!r}"
+    chat = policy.followup.chat
+    channels: list[tuple[tuple[int | str, ...], str]] = [(("channel",), chat.channel)] if chat.channel else []
+    channels += [(("organizations", org), channel) for org, channel in chat.organizations.items()]
+    for where, channel in channels:
+        if channel not in policy.chat.webhooks:
+            known = ", ".join(sorted(policy.chat.webhooks)) or "none"
+            yield ("followup", "chat", *where), f"unknown chat channel {channel!r} (chat.webhooks has: {known})"
 
 
 def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:

@@ -68,7 +68,7 @@ SD_TRANSITIONS = [
     ("61", "Close", "10006"),
 ]
 DEV_TRANSITIONS = [("71", "Done", "10011"), ("81", "Reopen", "10010")]
-RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate")
+RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate", "Known error")
 PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
 PAGE = 50
 MODES = ("cloud", "datacenter")
