@@ -76,15 +76,13 @@ def comments(ticket: Ticket, visibility: Visibility, text: str) -> list[str]:
 
 
 def redeliver_and_replay(stack: Stack, desk: str, rec: EventRecord) -> None:
-    """The desk sends the creation webhook again, as its retry would (same body; on Jira the same
+    """The desk sends the event's webhook again, as its retry would (same body; on Jira the same
     `X-Atlassian-Webhook-Identifier`): a duplicate, `200`, nothing done. Then an operator replays it."""
-    emitter = stack.sandboxes[desk].emitter
-    original = next(s["body"] for s in emitter.sent if s.get("status") == 202 and _names(s["body"], rec))
-    body = json.dumps(original).encode()
+    body = json.dumps(rec.event.payload).encode()
     headers = {"Content-Type": "application/json", **webhook_module(desk).sign(SECRETS[desk], body)}
     if desk == "jira":
         headers["X-Atlassian-Webhook-Identifier"] = rec.event.delivery_id.removeprefix("delivery:")
-    again = requests.post(str(emitter.url), data=body, headers=headers, timeout=10)
+    again = requests.post(str(stack.sandboxes[desk].emitter.url), data=body, headers=headers, timeout=10)
     assert again.status_code == 200 and again.json()["status"] == "duplicate", again.text
     settled(stack, desk, rec.event.ticket_id)  # the replay takes the ticket's lock, as the worker does
     replay = stack.cli("replay", rec.event.id)
@@ -99,13 +97,6 @@ def settled(stack: Stack, desk: str, ticket_id: str) -> None:
         return all(r.state in (State.DONE, State.FAILED, State.IGNORED) for r in records)
 
     wait_for(done, timeout=60, interval=0.2)
-
-
-def _names(body: dict[str, Any], rec: EventRecord) -> bool:
-    """Whether a webhook body sent by the sandbox is the creation event of `rec`'s ticket."""
-    if rec.event.desk == "zendesk":
-        return bool(body.get("type", "").endswith("ticket.created") and body["detail"]["id"] == rec.event.ticket_id)
-    return bool(body.get("webhookEvent") == "jira:issue_created" and body["issue"]["key"] == rec.event.ticket_id)
 
 
 # --- configuration changes -----------------------------------------------------------------------------
@@ -220,6 +211,79 @@ def test_feedback_as_an_issue_of_the_jira_feed_project(jira_target: Stack, desk:
     redeliver_and_replay(stack, desk, rec)
     assert len(feed()) == 1
     assert len(comments(stack.desk(desk).get_ticket(ticket_id), Visibility.PUBLIC, "your feedback")) == 1
+
+
+# --- linked dev bugs (the packaged runbook) -----------------------------------------------------------
+
+
+def dev_bugs(stack: Stack, desk: str, ticket_id: str) -> list[dict[str, Any]]:
+    label = f"helpdesk-bot-ref-{desk}-{ticket_id}".lower()
+    issues = stack.sandboxes["jira"].state.issues.values()  # type: ignore[attr-defined]
+    return [i for i in issues if i["fields"]["project"]["key"] == "DEV" and label in i["fields"]["labels"]]
+
+
+def bug_event(stack: Stack, desk: str, ticket_id: str) -> EventRecord:
+    """The ticket's event whose `linked-bug` run filed the bug."""
+
+    def found() -> EventRecord | None:
+        for rec in stack.log.records(stack.log.ticket_event_ids(desk, ticket_id)):
+            runs = rec.decision.runbooks if rec.decision else ()
+            if rec.state is State.DONE and any(r.runbook == "linked-bug" and r.writes_sent for r in runs):
+                return rec
+        return None
+
+    rec: EventRecord = wait_for(found, timeout=60, interval=0.2)
+    return rec
+
+
+def label_as_agent(stack: Stack, desk: str, ticket_id: str, tag: str) -> None:
+    """Alice adds a tag (Zendesk) or label (Jira) on the desk itself."""
+    if desk == "zendesk":
+        url, body = f"{stack.sandbox_url}/api/v2/tickets/{ticket_id}.json", {"ticket": {"additional_tags": [tag]}}
+        assert requests.put(url, json=body, auth=("alice@example.com/token", "x"), timeout=10).ok
+    else:
+        url, body = f"{stack.sandbox_url}/rest/api/3/issue/{ticket_id}", {"update": {"labels": [{"add": tag}]}}
+        assert requests.put(url, json=body, auth=("alice@example.com", "x"), timeout=10).status_code == 204
+
+
+@pytest.mark.parametrize("desk", DESKS)
+def test_an_agents_bug_label_files_one_bug_under_a_duplicate_delivery_and_a_replay(stack: Stack, desk: str) -> None:
+    ticket_id = create_ticket(stack.sandbox_url, desk, "cathy@acme.test", "Totals wrong", "1. Open invoice\n2. Add")
+    processed(stack, desk, ticket_id)
+    label_as_agent(stack, desk, ticket_id, "helpdesk-bot-bug")
+    rec = bug_event(stack, desk, ticket_id)
+    [bug] = dev_bugs(stack, desk, ticket_id)
+    redeliver_and_replay(stack, desk, rec)
+    assert [b["key"] for b in dev_bugs(stack, desk, ticket_id)] == [bug["key"]]
+    notes = comments(stack.desk(desk).get_ticket(ticket_id), Visibility.INTERNAL, bug["key"])
+    assert len(notes) == 1 and notes[0].startswith("Bug filed in the dev project:")
+
+
+def test_a_jsm_customer_is_told_once_when_the_bug_is_fixed(stack: Stack) -> None:
+    key = create_ticket(stack.sandbox_url, "jira", "cathy@acme.test", "Search misses results", "1. Search\n2. None")
+    processed(stack, "jira", key)
+    assert stack.cli("escalate-bug", key).returncode == 0
+    [bug] = dev_bugs(stack, "jira", key)
+    url = f"{stack.sandbox_url}/rest/api/3/issue/{bug['key']}/transitions"
+
+    def move(transition: str, resolution: str | None = None) -> None:
+        body: dict[str, Any] = {"transition": {"id": transition}}
+        if resolution:
+            body["fields"] = {"resolution": {"name": resolution}}
+        assert requests.post(url, json=body, auth=("dave@example.com", "x"), timeout=10).status_code == 204
+
+    def noted(count: int) -> bool:
+        ticket = stack.desk("jira").get_ticket(key)
+        return len(comments(ticket, Visibility.INTERNAL, f"Dev bug {bug['key']} is now")) >= count
+
+    move("71", "Done")
+    wait_for(lambda: noted(1), timeout=40)
+    move("81")
+    wait_for(lambda: noted(2), timeout=40)
+    move("71", "Done")
+    wait_for(lambda: noted(3), timeout=40)
+    told = comments(stack.desk("jira").get_ticket(key), Visibility.PUBLIC, "has been fixed")
+    assert len(told) == 1 and bug["key"] in told[0]
 
 
 # --- what the bot wrote on Jira Cloud --------------------------------------------------------------------

@@ -306,3 +306,11 @@ def test_shadow_per_desk_and_per_rule() -> None:
     policy = POLICY.model_copy(update={"triage": POLICY.triage.model_copy(update={"rules": rules})})
     assert plan_triage(ticket("Feature idea", "x"), policy, "zendesk", NOW).shadow
     assert not plan_triage(ticket("Checkout error", "x"), policy, "zendesk", NOW).shadow
+
+
+def test_a_configuration_change_reply_does_not_name_the_agent_it_will_not_stay_with() -> None:
+    t = ticket("Please enable SSO", "Configure SAML for us")
+    _, actions = decide(t, POLICY, agents=loads((ALICE, 0)))
+    [reply] = [a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
+    assert "Our team will confirm the change" in reply.body and "Alice" not in reply.body
+    assert any(isinstance(a, Assign) and a.agent_id == ALICE.id for a in actions)  # triage still assigns first
