@@ -129,3 +129,14 @@ class PostChat(Action):
     once: str | None = None
     """Set: posted at most once per this key across every plan (a duplicate delivery, a replay or a later
     sweep deciding the same message again), not only within its own plan (escalation alerts)."""
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Action):
+    """Record the ticket's feedback in the feedback tool (an Aha! idea, or an issue of a Jira project).
+
+    Carried out at most once per ticket: the tool is asked for the ticket's record before one is created.
+    """
+
+    title: str = ""
+    text: str = ""

@@ -198,7 +198,7 @@ def standing(ticket: Ticket, policy: Policy, desk: str, bug: Ticket | None = Non
     last_public = next((c for c in reversed(ordered(ticket)) if c.public), None)
     auto_reply = any(step.name == "hold" for step in steps)  # the customer's last comment was an out-of-office
     customer_spoke_last = last_public is not None and last_public.author.role is Role.CUSTOMER and not auto_reply
-    blocked = _blocked(policy, desk, ticket)
+    blocked = blocked_by(policy, desk, ticket)
     low_bug = _low_priority_bug(policy, bug)
     if low_bug and ticket.status in (Status.PENDING, Status.ON_HOLD) and not customer_spoke_last:
         since = _waiting_since(ticket, support)
@@ -283,7 +283,8 @@ def _with(
     return Standing(s.waiting_on, s.since, s.ladder, s.strikes, action, at, s.blocked, on_hold_until, s.zone, detail)
 
 
-def _blocked(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+def blocked_by(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+    """Why the ladder does not run on `ticket` (stopped, paused, exempt), None when it does."""
     if STOP_TAG in ticket.tags:
         return f"stopped (tag {STOP_TAG})"
     if PAUSE_TAG in ticket.tags:
@@ -303,6 +304,15 @@ def when(t: datetime) -> str:
 QUIET = timedelta(hours=1)
 """A ticket changed within the last hour is not read by the ladder's sweep: no step falls due that soon after a
 change (the next strike is a business day away), and each candidate costs calls of the desk's API budget."""
+
+
+def chases(policy: Policy, desk: str, ticket: Ticket) -> bool:
+    """Whether the ladder owns this ticket's contact with the customer: a pending ticket while follow-up is on,
+    unless exempt. The ping runbook leaves such tickets alone (no prompt beside the strikes); paused and stopped
+    tickets get no automatic contact at all (an agent asked for quiet)."""
+    if not policy.followup.enabled or ticket.status is not Status.PENDING:
+        return False
+    return exemption(policy, desk, ticket) is None
 
 
 def select_waiting(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
@@ -591,7 +601,7 @@ def decide_reply(s: Situation) -> Verdict:
         return _hold(s, cal, last, asked, reply)
     if reply.kind is ReplyKind.OUT_OF_OFFICE:
         return Verdict(f"out-of-office auto-reply ignored: nothing was asked of the customer ({reply.reason})")
-    if reply.kind is ReplyKind.CONFIRMATION and not solved and _blocked(s.policy, s.desk, s.ticket) is None:
+    if reply.kind is ReplyKind.CONFIRMATION and not solved and blocked_by(s.policy, s.desk, s.ticket) is None:
         return _confirmed(s, last, reply.reason)
     return _back_to_agent(s, last)
 

@@ -42,20 +42,13 @@ class Posted:
 class ChatNotifier:
     """Posts to the channels of the policy's `chat.webhooks`."""
 
-    def __init__(
-        self,
-        webhooks: Mapping[str, str],
-        timeout: float = 10.0,
-        session: requests.Session | None = None,
-        base_url: str | None = None,
-    ):
-        """`base_url` (e.g. the sandbox's `http://127.0.0.1:8001`) replaces each URL's scheme and host."""
+    def __init__(self, webhooks: Mapping[str, str], timeout: float = 10.0, session: requests.Session | None = None):
         for name, url in webhooks.items():
             try:
                 chat_service(url)
             except ValueError as exc:
                 raise InvalidRequest(f"chat.webhooks.{name}: {exc}") from exc
-        self.webhooks = {name: _rebased(url, base_url) for name, url in webhooks.items()}
+        self.webhooks = dict(webhooks)
         self.timeout = timeout
         self.session = session or requests.Session()
 
@@ -89,13 +82,6 @@ class ChatNotifier:
             except ValueError:
                 name = None
         return Posted(channel, service, name)
-
-
-def _rebased(url: str, base_url: str | None) -> str:
-    if not base_url:
-        return url
-    base, parts = urlsplit(base_url), urlsplit(url)
-    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, parts.fragment))
 
 
 def _with_params(url: str, params: Mapping[str, str]) -> str:

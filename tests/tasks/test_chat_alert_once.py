@@ -58,7 +58,7 @@ def plan(once: str = "escalation:zendesk:7:outage") -> Plan:
 def test_an_alert_goes_out_once_per_key_across_plans(
     chat: ServedApp, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    notifier = ChatNotifier({"alerts": "https://hooks.slack.com/services/T1/B1/x"}, base_url=chat.url)
+    notifier = ChatNotifier({"alerts": f"{chat.url}/services/T1/B1/x"})
     store, desk = PlanStore(redis_client, redis_prefix), Desk()
 
     def post(channel: str, text: str, thread: str | None) -> Any:
@@ -88,7 +88,7 @@ def test_a_refused_alert_is_not_recorded_so_the_retry_posts_it(
         run_plan(lambda _: desk, TICKET, later, store, "k1", limited)  # type: ignore[arg-type, return-value]
     assert [w.done for w in later.writes] == [True, False]  # the retried task resumes at the alert
     assert not store.done_once("escalation:zendesk:7:outage")
-    notifier = ChatNotifier({"alerts": "https://hooks.slack.com/services/T1/B1/x"}, base_url=chat.url)
+    notifier = ChatNotifier({"alerts": f"{chat.url}/services/T1/B1/x"})
     run_plan(  # type: ignore[arg-type]
         lambda _: desk, TICKET, later, store, "k1", lambda c, t, k: notifier.post(c, t, thread_key=k)
     )
