@@ -64,6 +64,14 @@ def test_jira_comment_visibility_and_author() -> None:
     assert event.comment_public is False and event.actor.role is Role.CUSTOMER
 
 
+def test_a_data_center_actor_is_known_by_name_not_key() -> None:
+    """The bot's own id on Data Center is its `name` (`myself`), so an echo of its change is recognised by it."""
+    payload = json.loads((FIXTURES / "jira" / "webhooks" / "webhook-server-issue-updated-commented-2.json").read_text())
+    assert (payload["user"]["key"], payload["user"]["name"]) == ("testUser", "TestUser")
+    event = jira.parse({}, payload, delivery_id="d", received_at=NOW)
+    assert isinstance(event, Event) and event.actor.id == "TestUser"
+
+
 def test_jira_redelivery_keeps_its_identifier() -> None:
     headers = {"x-atlassian-webhook-identifier": "abc-1"}
     assert jira.delivery_id(headers, {"a": 1}) == jira.delivery_id(headers, {"a": 2}) == "delivery:abc-1"

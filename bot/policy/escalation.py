@@ -83,8 +83,8 @@ def customer_texts(ticket: Ticket) -> list[str]:
 def pending_rules(s: Situation, *, sla_only: bool = False) -> list[EscalationRule]:
     """The rules not yet fired on this ticket (no tag); with `sla_only`, only those with an SLA condition."""
     section = s.policy.escalation
-    if not section.enabled:
-        return []
+    if not section.enabled or s.ticket.status in (Status.SOLVED, Status.CLOSED):
+        return []  # a resolved ticket (a phone-only answer, a confirmed fix) needs no one's immediate attention
     rules = [r for r in section.rules if rule_tag(r) not in s.ticket.tags]
     return [r for r in rules if r.when.sla_minutes_left is not None] if sla_only else rules
 
@@ -234,6 +234,8 @@ def _decide(s: Situation, *, sla_only: bool) -> Verdict:
     section = s.policy.escalation
     if not section.enabled:
         return Verdict("escalation is off")
+    if s.ticket.status in (Status.SOLVED, Status.CLOSED):
+        return Verdict(f"not escalated: the ticket is {s.ticket.status.value}")
     matched = matching(s, sla_only=sla_only)
     if not matched:
         fired = [r.name for r in section.rules if rule_tag(r) in s.ticket.tags]

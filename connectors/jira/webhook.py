@@ -173,7 +173,9 @@ def _update_kind(body: Webhook) -> EventKind:
 def _actor(user: User | None) -> Actor:
     if user is None:
         return Actor(None, Role.AGENT)
-    ident = user.accountId or user.key or user.name
+    # Data Center users are known by `name` (what the adapter reads and publishes as the bot's id); their `key`
+    # may differ (`testUser` / `TestUser`, or `JIRAUSER10100` for users made after 8.x), so it comes last.
+    ident = user.accountId or user.name or user.key
     role = Role.CUSTOMER if user.accountType == "customer" else Role.AGENT
     return Actor(ident or None, role, user.displayName)
 

@@ -181,3 +181,10 @@ def test_policy_problems_name_the_key() -> None:
         policy({"name": "x", "when": {}})
     with pytest.raises(ValidationError, match="must differ"):
         policy({"name": "VIP", "when": {"outage": True}}, {"name": "vip", "when": {"outage": True}})
+
+
+def test_a_resolved_ticket_is_not_escalated() -> None:
+    t = ticket("Question", "Hello", status=Status.SOLVED)
+    verdict = escalation.decide(situation(policy(VIP), ticket=t))
+    assert verdict.actions == () and verdict.outcome == "not escalated: the ticket is solved"
+    assert escalation.needs(situation(policy(VIP), ticket=t)) == escalation.Needs()
