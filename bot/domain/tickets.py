@@ -188,6 +188,9 @@ class TicketQuery:
     organization_name: str | None = None
     """The organization's name, for desks that search organizations by name (JSM)."""
     created_after: datetime | None = None
+    created_before: datetime | None = None
+    exclude_id: str | None = None
+    """A ticket to leave out (the one a count is made for: desks' search indexes lag behind a new ticket)."""
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,8 @@ def needs(s: Situation, *, sla_only: bool = False) -> Needs:
 
 
 def repeat_query(ticket: Ticket, repeat: RepeatCustomer, now: datetime) -> TicketQuery:
-    """The desk query counting the tickets of `ticket`'s requester (or organization) created in the window."""
+    """The desk query counting the *other* tickets of `ticket`'s requester (or organization) created in the window
+    before it: desks' search indexes take a while to list a new ticket, so this one is counted by itself."""
     since = now - timedelta(days=repeat.days)
     if repeat.by == "organization":
         return TicketQuery(
@@ -147,9 +148,18 @@ def repeat_query(ticket: Ticket, repeat: RepeatCustomer, now: datetime) -> Ticke
             organization_id=ticket.organization_id,
             organization_name=ticket.organization_name,
             created_after=since,
+            created_before=ticket.created_at,
+            exclude_id=ticket.id,
             project=ticket.project,
         )
-    return TicketQuery(statuses=(), requester_id=ticket.requester.id, created_after=since, project=ticket.project)
+    return TicketQuery(
+        statuses=(),
+        requester_id=ticket.requester.id,
+        created_after=since,
+        created_before=ticket.created_at,
+        exclude_id=ticket.id,
+        project=ticket.project,
+    )
 
 
 def _sla_reason(minutes: float, s: Situation) -> str | None:
@@ -175,7 +185,8 @@ def reasons(rule: EscalationRule, s: Situation) -> list[str] | None:
     when = rule.when
     if when.repeat is not None:
         counts: Mapping[str, int] = s.facts.get("repeat") or {}
-        count = counts.get(repeat_key(when.repeat))
+        others = counts.get(repeat_key(when.repeat))
+        count = None if others is None else others + 1  # this ticket too
         if count is None or count < when.repeat.tickets:
             return None
         who = "requester" if when.repeat.by == "requester" else "organization"
@@ -299,10 +310,7 @@ def _move(s: Situation, group_id: str, rule: EscalationRule) -> tuple[list[Actio
 
 def _alert_text(ticket: Ticket, rule: EscalationRule, why: Sequence[str]) -> str:
     link = ticket.url or f"{ticket.desk} ticket {ticket.id}"
-    return (
-        f":rotating_light: Escalation ({rule.name}): {ticket.desk} #{ticket.id} “{ticket.subject}”\n"
-        f"Why: {'; '.join(why)}\n{link}"
-    )
+    return f"Escalation ({rule.name}): {ticket.desk} #{ticket.id} “{ticket.subject}”\nWhy: {'; '.join(why)}\n{link}"
 
 
 def _minutes(d: timedelta) -> str:

@@ -23,7 +23,7 @@ Options: `JiraOptions` (`connectors/jira/options.py`, the policy's `desks.jira`)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jira import JIRA
@@ -460,6 +460,10 @@ class JiraDesk:
             clauses.append(f'updated < "{_jql_time(query.updated_before)}"')
         if query.created_after is not None:
             clauses.append(f'created >= "{_jql_time(query.created_after)}"')
+        if query.created_before is not None:  # JQL times are minutes: up to the end of that minute
+            clauses.append(f'created < "{_jql_time(query.created_before + timedelta(minutes=1))}"')
+        if query.exclude_id is not None:
+            clauses.append(f"key != {query.exclude_id}")
         if query.requester_id is not None:
             clauses.append(f'reporter = "{_quoted(query.requester_id)}"')
         if query.organization_name is not None:

@@ -1,6 +1,6 @@
 """The part of JQL the Jira sandbox evaluates, on both deployments: what the bot and the `jira` client send.
 
-Clauses joined by `AND` on `project`, `status`, `statusCategory`, `assignee`, `reporter`, `labels`,
+Clauses joined by `AND` on `key`, `project`, `status`, `statusCategory`, `assignee`, `reporter`, `labels`,
 `Organizations` (JSM's field, by organization name as JQL takes it) and `updated` / `created` (`=`, `!=`,
 `in`, `not in`, `<`, `<=`, `>`, `>=`), then `ORDER BY` (results always come by project and issue number).
 What Jira would refuse (an unknown field, a status the site does not have, a clause it cannot read)
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 CLAUSE = re.compile(r"^\s*(\w+)\s*(=|!=|<=|>=|<|>|not in|in)\s*(.+?)\s*$", re.IGNORECASE)
 Issue = TypeVar("Issue", bound=Mapping[str, Any])
 FIELDS = (
+    "key",
     "project",
     "status",
     "statuscategory",
@@ -59,13 +60,17 @@ def select(
             unknown = [v for v in values if v.lower() not in known]
             if unknown:
                 raise JqlError(f"The value '{unknown[0]}' does not exist for the field 'status'.")
-        found = [i for i in found if _holds(i["fields"], name, op, values, organizations_field)]
+        found = [i for i in found if _holds(str(i["key"]), i["fields"], name, op, values, organizations_field)]
     return sorted(found, key=lambda i: (i["fields"]["project"]["key"], int(str(i["key"]).split("-")[1])))
 
 
-def _holds(fields: Mapping[str, Any], name: str, op: str, values: list[str], organizations_field: str) -> bool:
-    if name == "project":
-        actual: Any = fields["project"]["key"]
+def _holds(
+    key: str, fields: Mapping[str, Any], name: str, op: str, values: list[str], organizations_field: str
+) -> bool:
+    if name == "key":
+        actual: Any = key
+    elif name == "project":
+        actual = fields["project"]["key"]
     elif name == "status":
         actual = fields["status"]["name"]
     elif name == "statuscategory":

@@ -403,6 +403,8 @@ def _search_query(query: TicketQuery) -> str:
         terms.append(f"updated<{_search_time(query.updated_before)}")
     if query.created_after is not None:
         terms.append(f"created>={_search_time(query.created_after)}")
+    if query.created_before is not None:  # also leaves out `exclude_id`, created at that second
+        terms.append(f"created<{_search_time(query.created_before)}")
     if query.requester_id is not None:
         terms.append(f"requester:{_number(query.requester_id, 'user')}")
     if query.organization_id is not None:

@@ -312,3 +312,18 @@ def test_a_dev_project_issue_reads_its_comments_from_the_platform_api(site: Site
     read = desk.get_ticket(bug.key)
     assert read.project == "DEV" and [c.body for c in read.comments] == ["Please look"]
     assert read.comments[0].visibility is Visibility.INTERNAL
+
+
+def test_count_by_requester_or_organization_leaves_the_ticket_itself_out(site: Site) -> None:
+    """Repeat-customer counts: JQL `reporter` / `Organizations = "<name>"` in a time window, this key left out."""
+    adapter = site.adapter()
+    keys = [site.raise_request(f"Invoice {n}") for n in range(3)]  # Cathy, Acme, besides the seeded SD-1
+    site.raise_request("Limits", as_user="gary@globex.test")
+    last = adapter.get_ticket(keys[-1])
+    assert last.organization_name == "Acme"
+    window = {"statuses": (), "created_after": last.created_at - timedelta(hours=1), "exclude_id": last.id}
+    assert adapter.count(TicketQuery(requester_id="cust-cathy", **window)) == 3  # SD-1 and the two before
+    org = TicketQuery(organization_id="1", organization_name="Acme", created_before=last.created_at, **window)
+    assert adapter.count(org) == 3
+    since_now = TicketQuery(requester_id="cust-cathy", statuses=(), created_after=last.created_at + timedelta(hours=1))
+    assert adapter.count(since_now) == 0

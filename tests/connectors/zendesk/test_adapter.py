@@ -254,3 +254,18 @@ def test_a_failed_bulk_write_through_zenpy_is_sent_once(desk: Desk) -> None:
         desk.adapter.bulk_apply({"2": TicketChanges(add_tags=("once",))})
     assert desk.calls()["PUT /api/v2/tickets/update_many.json"] == 1
     assert "once" not in desk.raw_ticket("2")["tags"]
+
+
+def test_count_by_requester_or_organization_in_a_window(desk: Desk) -> None:
+    """Repeat-customer counts through `/search/count.json`: `requester:`, `organization:`, `created>=`/`created<`."""
+    time.sleep(1.1)  # Zendesk times are seconds: after Cathy's seeded ticket, and between the two
+    first = desk.open_ticket("cathy@acme.test", "Invoice 1")
+    time.sleep(1.1)
+    last = desk.adapter.get_ticket(desk.open_ticket("cathy@acme.test", "Invoice 2"))
+    desk.open_ticket("gary@globex.test", "Limits")
+    since = desk.adapter.get_ticket(first).created_at
+    before = {"statuses": (), "created_after": since, "created_before": last.created_at}
+    assert desk.adapter.count(TicketQuery(requester_id="301", **before)) == 1  # the first; not the last itself
+    assert desk.adapter.count(TicketQuery(organization_id="401", **before)) == 1
+    assert desk.adapter.count(TicketQuery(requester_id="301", statuses=(), created_after=since)) == 2
+    assert desk.adapter.count(TicketQuery(organization_id="402", statuses=(), created_after=since)) == 1
