@@ -20,6 +20,7 @@ from bot.domain.events import Event
 from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
+from tasks.bulk_writes import guard_of
 from tasks.executor import (
     People,
     Plan,
@@ -88,7 +89,10 @@ def run_one(
 
     An event's plan, once complete, *is* the event's outcome (a redelivery finds it and does nothing).
     A sweep's plan key is per ticket, not per run: with `fresh_when_complete` a complete plan only means
-    the last sweep finished, and this one decides afresh.
+    the last sweep finished, and this one decides afresh. A plan that keeps the version it was decided on
+    (a sweep's bulk plan, `tasks.bulk_writes`) resumes guarded by that version, not the ticket's current one:
+    if its first write landed before the run was cut short, the desk refuses it again and the runbook
+    decides anew on what is there.
     """
     store = PlanStore(runtime.redis, runtime.prefix)
     key = f"{run.key}:{runbook.name}"
@@ -96,30 +100,40 @@ def run_one(
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key)
+        guard = guard_of(stored)
+        decided_on = replace(ticket, version=guard) if guard and not stored.writes[0].done else ticket
+        sent = run_plan(runtime.desk, decided_on, stored, store, key)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
     verdict = decide_one(runtime, ticket, runbook, run)
+    result, writes = compile_verdict(runtime, desk, ticket, runbook.name, verdict, run)
+    if run.dry_run or not writes:
+        return result
+    plan = Plan(runbook=runbook.name, writes=writes, result=result)
+    store.save(key, plan)
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+
+
+def compile_verdict(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: str, verdict: Verdict, run: Run
+) -> tuple[RunbookResult, list[PlannedWrite]]:
+    """A verdict's result (as the event log and `sweep` show it) and the writes that carry it out."""
     actions = list(verdict.actions)
     result = RunbookResult(
-        runbook=runbook.name,
+        runbook=runbook,
         outcome=verdict.outcome,
         actions=tuple(a.describe() for a in actions),
         shadow=verdict.shadow,
         due=verdict.due.isoformat() if verdict.due else None,
     )
     if verdict.shadow is not None or not actions:
-        return result
+        return result, []
     if run.previous is not None:
-        actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
+        actions = _not_done_before(actions, _previous_actions(run.previous, runbook) or ())
     own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
     people = resolve_people(desk, own, create=not run.dry_run, cache=runtime.people)
     writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
     result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
-    if run.dry_run or not writes:
-        return result
-    plan = Plan(runbook=runbook.name, writes=writes, result=result)
-    store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+    return result, writes
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:

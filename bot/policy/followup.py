@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.actions import Action, Comment, Resolve, SetStatus, Tag
+from bot.domain.actions import Action, Comment, RecordStep, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
@@ -271,6 +271,44 @@ def decide_ladder(s: Situation) -> Verdict:
     return _resolve_silent(s, st)
 
 
+def decide_ladder_from_search(s: Situation) -> Verdict | None:
+    """The ladder's step decided on a search result (no comments), where the result alone makes it certain.
+
+    A sweep over a large desk cannot read every candidate's comments: the step recorded in the desk's
+    follow-up field (`RecordStep`) says what the notes would. It is certain for a pending ticket whose field
+    holds a strike (with its tag still on) or a reactivation: the customer has not written since, or the
+    reply runbook would have recorded a `reply` step and the desk would have reopened the ticket. Anything
+    else (no step recorded, a reply, a hold, another ladder) returns None and the sweep reads the ticket.
+    A step decided here is written guarded by the result's version, so a change since it was found wins.
+    """
+    t = s.ticket
+    found = MARKER.fullmatch(t.followup_state or "")
+    if found is None or t.status is not Status.PENDING:
+        return None
+    ladder = ladder_for(s.policy, s.desk, t)
+    if ladder is not None and ladder.kind != DEFAULT_LADDER:
+        return None
+    blocked = _blocked(s.policy, s.desk, t)
+    if blocked:
+        return Verdict(f"follow-up {blocked}")
+    cal = calendar_for(s.policy, s.desk, t.organization_id)
+    at = datetime.fromisoformat(found["at"])
+    step = found["step"]
+    if step == "reactivated":
+        return _strike(s, cal, 1) if s.now >= at else Verdict("waiting on the customer: strike-1 due", due=at)
+    if not step.startswith("strike-") or STRIKE_TAG.format(step.rsplit("-", 1)[1]) not in t.tags:
+        return None
+    sent = int(step.rsplit("-", 1)[1])
+    due = cal.business_day_at(at, 1, _clock(s.policy))
+    nxt = f"strike-{sent + 1}" if sent < s.policy.followup.strikes else "resolve"
+    if s.now < due:
+        return Verdict(f"waiting on the customer: {nxt} due {when(due)}", due=due)
+    if sent < s.policy.followup.strikes:
+        return _strike(s, cal, sent + 1)
+    st = Standing("customer", at, DEFAULT_LADDER, sent, "resolve", due, zone=str(cal.zone))
+    return _resolve_silent(s, st, documented=True)
+
+
 def decide_close(s: Situation) -> Verdict:
     """JSM: a request resolved for longer than the reopen window is closed (its resolution is kept)."""
     st = standing(s.ticket, s.policy, s.desk)
@@ -279,9 +317,11 @@ def decide_close(s: Situation) -> Verdict:
     if s.now < st.next_at:
         return Verdict(f"resolved: closes {when(st.next_at)}", due=st.next_at)
     days = s.policy.followup.reopen_days
-    note = _note(f"Closed: the {days}-day reopen window has passed without a reply.", marker("closed", s.now))
+    mark = marker("closed", s.now)
+    note = _note(f"Closed: the {days}-day reopen window has passed without a reply.", mark)
     return Verdict(
-        "closed after the reopen window", (SetStatus(rule=RULE, why="reopen window over", status=Status.CLOSED), note)
+        "closed after the reopen window",
+        (SetStatus(rule=RULE, why="reopen window over", status=Status.CLOSED), note, _record(mark)),
     )
 
 
@@ -319,6 +359,10 @@ def _note(text: str, mark: str, why: str = "follow-up step (internal)") -> Comme
     return Comment(rule=RULE, why=why, body=f"{text}\n{mark}", visibility=Visibility.INTERNAL)
 
 
+def _record(mark: str) -> RecordStep:
+    return RecordStep(rule=RULE, why="follow-up state where a search sees it", marker=mark)
+
+
 def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
     total = s.policy.followup.strikes
     hour = _clock(s.policy)
@@ -333,7 +377,8 @@ def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
         plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
     else:
         plan = f"resolve due {when(next_due)} unless the customer replies"
-    actions.append(_note(f"Follow-up strike {n}/{total} sent{channel}; {plan}.", marker(f"strike-{n}", s.now)))
+    mark = marker(f"strike-{n}", s.now)
+    actions += [_note(f"Follow-up strike {n}/{total} sent{channel}; {plan}.", mark), _record(mark)]
     if n == 2:
         script = render("voicemail_script", s.policy.templates, _values(s, strike=n))
         actions.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
@@ -342,11 +387,13 @@ def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
     return Verdict(f"strike {n}/{total} sent", tuple(actions), due=next_due)
 
 
-def _resolve_silent(s: Situation, st: Standing) -> Verdict:
-    """Day 4 (or the quick rule): resolved "User not responded", never over a customer's reply."""
+def _resolve_silent(s: Situation, st: Standing, *, documented: bool = False) -> Verdict:
+    """Day 4 (or the quick rule): resolved "User not responded", never over a customer's reply.
+
+    `documented`: the last strike is known from the follow-up field, written with its public comment."""
     contacts = [c for c in since_last_reply(s.ticket) if c.public and c.author.role is Role.BOT]
     quick = st.next_action == "quick-resolve"
-    if not quick and len(contacts) < s.policy.followup.strikes:
+    if not quick and not documented and len(contacts) < s.policy.followup.strikes:
         return Verdict(
             f"not resolved: {len(contacts)} of {s.policy.followup.strikes} strikes are documented as public comments"
         )
@@ -360,6 +407,7 @@ def _resolve_silent(s: Situation, st: Standing) -> Verdict:
             _public(s, template, why),
             Resolve(rule=RULE, why=why, resolution=resolution),
             _note(text, marker("resolved", s.now)),
+            _record(marker("resolved", s.now)),
             Tag(rule=RULE, why="closure code visible on the ticket", add=(CLOSURE_TAG,)),
         ),
     )
@@ -374,6 +422,7 @@ def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
         (
             SetStatus(rule=RULE, why="reactivation date reached", status=Status.PENDING),
             _note(text, marker("reactivated", s.now)),
+            _record(marker("reactivated", s.now)),
             Tag(rule=RULE, why="hold over, strikes restart", remove=(ON_HOLD_TAG, *STRIKE_TAGS)),
         ),
     )
@@ -439,6 +488,7 @@ def _hold(s: Situation, cal: BusinessCalendar, ooo: TicketComment, asked: Ticket
         (
             SetStatus(rule=RULE, why="out-of-office auto-reply: not a reply", status=Status.ON_HOLD),
             _note(text, marker("hold", s.now, until=until, reply=ooo.id)),
+            _record(marker("hold", s.now, until=until, reply=ooo.id)),
             Tag(rule=RULE, why="on hold for an out-of-office", add=(ON_HOLD_TAG,), remove=strike_tags(s.ticket)),
         ),
         due=until,
@@ -454,6 +504,7 @@ def _confirmed(s: Situation, comment: TicketComment, reason: str) -> Verdict:
             _public(s, "confirmed_resolved", "the customer confirmed the problem is solved"),
             Resolve(rule=RULE, why=f"customer confirmation: {reason}", resolution=resolution),
             _note(text, marker("confirmed", s.now, reply=comment.id)),
+            _record(marker("confirmed", s.now, reply=comment.id)),
             Tag(rule=RULE, why="follow-ups end", remove=(*strike_tags(s.ticket), ON_HOLD_TAG)),
         ),
     )
@@ -479,6 +530,7 @@ def _back_to_agent(s: Situation, comment: TicketComment) -> Verdict:
         (
             SetStatus(rule=RULE, why=why, status=Status.OPEN),
             _note(f"{why[0].upper()}{why[1:]}.", marker("reply", s.now, reply=comment.id)),
+            _record(marker("reply", s.now, reply=comment.id)),
             Tag(rule=RULE, why="the customer answered", remove=clear),
         ),
     )
@@ -509,6 +561,7 @@ def recheck_after_write(s: Situation, decided: Ticket) -> Verdict:
         (
             SetStatus(rule=RULE, why="customer reply during the bot's write", status=Status.OPEN),
             _note(text, marker("reply", s.now, reply=reply.id)),
+            _record(marker("reply", s.now, reply=reply.id)),
             Tag(rule=RULE, why="the customer answered", remove=clear),
         ),
     )

@@ -28,6 +28,11 @@ class ZendeskOptions(BaseModel):
     responded"...), which Zendesk has no field of its own for. Unset: the resolution is written as a tag
     `resolution-<words>` instead, so it is never dropped."""
 
+    followup_field: int | None = None
+    """Id of a custom ticket field (type *Text*) where the bot keeps its last follow-up step (e.g.
+    `strike-2 as of 2026-03-03T10:00:00+01:00`). Search results carry it, so a sweep decides most strikes
+    and resolves without reading each ticket. Unset: every candidate's comments are read."""
+
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:
         """The options as given (a policy section is already one), else validated from a mapping."""
