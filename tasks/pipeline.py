@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, Comment, CreateLinkedBug
+from bot.domain.actions import Action, Comment, CreateLinkedBug, PostChat, RecordFeedback
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
@@ -22,6 +22,7 @@ from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
 from tasks.bulk_writes import guard_of
 from tasks.executor import (
+    ChatPost,
     People,
     Plan,
     PlannedWrite,
@@ -34,10 +35,11 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug)
-"""Actions a replay does not carry out again when the first run already did: a comment cannot be told
-apart from the same comment posted twice, and a linked issue is made once. Field changes are compared
-with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+NOT_REPEATED = (Comment, CreateLinkedBug, PostChat, RecordFeedback)
+"""Actions a replay does not carry out again when the first run already did: a comment (or chat message) cannot
+be told apart from the same one posted twice, and a linked issue or a feedback record is made once. Field
+changes are compared with the ticket instead, so a replay restores what a person undid only where the policy
+still says so."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def run_one(
     if stored is not None:
         guard = guard_of(stored)
         decided_on = replace(ticket, version=guard) if guard and not stored.writes[0].done else ticket
-        sent = run_plan(runtime.desk, decided_on, stored, store, key)
+        sent = run_plan(runtime.desk, decided_on, stored, store, key, _chat(runtime), lambda: runtime.feedback)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
     verdict = decide_one(runtime, ticket, runbook, run)
     result, writes = compile_verdict(runtime, desk, ticket, runbook.name, verdict, run)
@@ -110,7 +112,7 @@ def run_one(
         return result
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key))
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback))
 
 
 def compile_verdict(
@@ -136,8 +138,15 @@ def compile_verdict(
     return result, writes
 
 
+def _chat(runtime: Runtime) -> ChatPost:
+    """Posts through the policy's chat channels, built only when a plan has a chat message to send."""
+    return lambda channel, text, thread_key: runtime.chat.post(channel, text, thread_key=thread_key)
+
+
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
-    if isinstance(action, CreateLinkedBug):  # made on its desk, but for (and noted on) this ticket
+    if isinstance(
+        action, CreateLinkedBug | PostChat | RecordFeedback
+    ):  # made elsewhere, for (and noted on) this ticket
         return ticket.desk, ticket.id
     return action.desk or ticket.desk, action.ticket_id or ticket.id
 
