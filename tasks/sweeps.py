@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 
 from bot.domain.decisions import RunbookResult
 from bot.domain.errors import Conflict, InvalidRequest
@@ -54,6 +55,8 @@ BULK_BATCH = 3000
 """Tickets whose writes are flushed together: 30 `update_many` jobs of 100, as many as Zendesk runs at once."""
 NAMES_KEPT = 20_000
 """Requesters' names kept during a pass (then forgotten and looked up again), so memory stays bounded."""
+RENEW_EVERY = 10.0
+"""Seconds between two renewals of the sweep's lock (it lives `bot.locks.LOCK_TTL` unless renewed)."""
 PROGRESS_EVERY = 0.5
 """Seconds between two progress reports (each reads the budget's window in Redis)."""
 
@@ -127,8 +130,30 @@ def sweep_desk(
 def _sweep_runbook(
     runtime: Runtime, desk: Helpdesk, runbook: Runbook, now: datetime, dry_run: bool
 ) -> Iterator[SweepRow]:
-    """One runbook's pass over its candidates, resumed from a stored cursor when an earlier pass was cut short."""
+    """One runbook's pass over its candidates, resumed from a stored cursor when an earlier pass was cut short.
+
+    One pass per desk and runbook at a time (a lock renewed as it goes): a sweep that finds one running — beat's
+    next sweep while a long one still runs — leaves that runbook to it, so two never share a cursor."""
     assert runbook.schedule is not None  # periodic() only returns scheduled runbooks
+    try:
+        with ticket_lock(runtime.redis, f"{runtime.prefix}sweep-lock:{desk.name}:{runbook.name}") as lock:
+            last = time.monotonic()
+
+            def renew() -> None:
+                nonlocal last
+                if time.monotonic() - last > RENEW_EVERY:
+                    lock.reacquire()
+                    last = time.monotonic()
+
+            yield from _pass(runtime, desk, runbook, now, dry_run, renew)
+    except LockBusy:
+        log.info("a sweep of this runbook is already running", desk=desk.name, runbook=runbook.name)
+
+
+def _pass(
+    runtime: Runtime, desk: Helpdesk, runbook: Runbook, now: datetime, dry_run: bool, renew: Callable[[], object]
+) -> Iterator[SweepRow]:
+    assert runbook.schedule is not None
     cursors = CursorStore(runtime.redis, runtime.prefix)
     saved = None if dry_run else cursors.load(desk.name, runbook.name)
     if saved is not None:
@@ -140,11 +165,16 @@ def _sweep_runbook(
     sweep = _Pass(runtime, desk, runbook, now, dry_run)
     cursor = saved.cursor if saved is not None else None
     for page_cursor, tickets in _pages(desk, query, cursor):
+        renew()
+        if not dry_run and not sweep.pending():  # every earlier page is done: a restart starts at this one
+            cursors.save(desk.name, runbook.name, Checkpoint(now, page_cursor))
         sweep.prefetch(tickets)
         for ticket in tickets:
             yield from sweep.candidate(ticket)
+            renew()
             if sweep.full():
                 yield from sweep.flush()
+                renew()
                 if not dry_run:  # every earlier page is written; a restart re-reads this one
                     cursors.save(desk.name, runbook.name, Checkpoint(now, page_cursor))
     yield from sweep.flush()
@@ -267,6 +297,9 @@ class _Pass:
     def full(self) -> bool:
         return self.writer is not None and self.writer.full()
 
+    def pending(self) -> bool:
+        return self.writer is not None and bool(self.writer.pending)
+
     def flush(self) -> Iterator[SweepRow]:
         if self.writer is None:
             return
@@ -322,16 +355,24 @@ def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runb
 def sweep_desk_task(self: HelpdeskTask, desk: str) -> int:
     """Beat's entry point: one sweep of one desk, as of now; returns how many tickets it changed.
 
-    While it runs, the task's state is PROGRESS with the sweep's counts as meta (Flower shows them)."""
+    While it runs, the task's state is PROGRESS with the sweep's counts as meta (Flower shows them). A sweep
+    that reaches the task's soft time limit hands over to a new task, which resumes from the stored cursor."""
 
     def progress(status: SweepProgress) -> None:
         if self.request.id:
             self.update_state(state="PROGRESS", meta=status.as_meta())
 
     seen = changed = 0
-    for row in sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False, progress=progress):
-        seen += 1
-        changed += bool(row.result.writes_sent)
+    try:
+        for row in sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False, progress=progress):
+            seen += 1
+            changed += bool(row.result.writes_sent)
+    except SoftTimeLimitExceeded:
+        # A large desk takes longer than a task may run: stop here (what is done is stored, as after a crash)
+        # and let a new task carry on from the stored cursor.
+        log.info("sweep continues in a new task", desk=desk, tickets=seen, changed=changed)
+        sweep_desk_task.apply_async((desk,), countdown=1)
+        return changed
     log.info("sweep done", desk=desk, tickets=seen, changed=changed)
     return changed
 

@@ -349,6 +349,9 @@ def decide_ladder(s: Situation) -> Verdict:
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
     if st.next_action == "reactivate":
         return _reactivate(s, cal)
+    waiting = _outside_hours(s, cal, st.next_action)
+    if waiting is not None:
+        return waiting
     if st.next_action.startswith("strike-"):
         return _strike(s, cal, int(st.next_action.rsplit("-", 1)[1]))
     if st.next_action == "resolve-unconfirmed":
@@ -358,6 +361,15 @@ def decide_ladder(s: Situation) -> Verdict:
     if st.next_action == "resolve-dev-bug":
         return _resolve_dev_bug(s, st)
     return _resolve_silent(s, st)
+
+
+def _outside_hours(s: Situation, cal: BusinessCalendar, action: str) -> Verdict | None:
+    """A step that writes to the customer waits for their business hours: a sweep that runs at night (or finds
+    a step that fell due while the bot was down) sends it at the next working moment, never at 00:00."""
+    if cal.is_working_time(s.now) or not s.policy.followup.business_hours_only:
+        return None
+    start = cal.next_working_moment(s.now)
+    return Verdict(f"waiting on the customer: {action} due; sent in their business hours from {when(start)}", due=start)
 
 
 SETTLE = timedelta(hours=1)
@@ -393,7 +405,9 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
     at = datetime.fromisoformat(found["at"])
     step = found["step"]
     if step == "reactivated":
-        return _strike(s, cal, 1) if s.now >= at else Verdict("waiting on the customer: strike-1 due", due=at)
+        if s.now < at:
+            return Verdict("waiting on the customer: strike-1 due", due=at)
+        return _outside_hours(s, cal, "strike-1") or _strike(s, cal, 1)
     if not step.startswith("strike-") or STRIKE_TAG.format(step.rsplit("-", 1)[1]) not in t.tags:
         return None
     sent = int(step.rsplit("-", 1)[1])
@@ -401,6 +415,9 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
     nxt = f"strike-{sent + 1}" if sent < s.policy.followup.strikes else "resolve"
     if s.now < due:
         return Verdict(f"waiting on the customer: {nxt} due {when(due)}", due=due)
+    waiting = _outside_hours(s, cal, nxt)
+    if waiting is not None:
+        return waiting
     if sent < s.policy.followup.strikes:
         return _strike(s, cal, sent + 1)
     st = Standing("customer", at, DEFAULT_LADDER, sent, "resolve", due, zone=str(cal.zone))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -54,7 +55,7 @@ SEARCH_LIMIT_BODY = {
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # Zendesk's own format; cheap, seeding calls it a lot
 
 
 def error_body(status: int) -> dict[str, Any]:
@@ -996,16 +997,17 @@ class ZendeskSandbox:
         `created_at` newest first (ties by id, as its cursor says); search by `sort_by`/`order_by:`."""
         directory = _Directory(self, caller)
         now = datetime.now(UTC)
-        kinds: list[tuple[str, list[dict[str, Any]]]] = [
-            ("ticket", [self._ticket_json(t) for t in self.state.tickets.values()]),
-            ("user", list(self.state.users.values())),
-            ("organization", list(self.state.organizations.values())),
-            ("group", list(self.state.groups.values())),
-        ]
-        found = [
-            {**record, "result_type": kind}
-            for kind, records in kinds
-            for record in records
+        tables: dict[str, dict[int, dict[str, Any]]] = {
+            "ticket": self.state.tickets,
+            "user": self.state.users,
+            "organization": self.state.organizations,
+            "group": self.state.groups,
+        }
+        found = [  # matched on the stored records, copied only when they match (a desk of 100,000 tickets)
+            {**self._ticket_json(record), "result_type": kind}
+            for kind, records in tables.items()
+            if not query.types or kind in query.types
+            for record in records.values()
             if search_syntax.matches(record, kind, query, directory, now)
         ]
         if export:

@@ -21,11 +21,13 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from celery.exceptions import SoftTimeLimitExceeded
 
 from bot.domain.errors import RateLimited
 from bot.eventlog import EventLog
+from bot.locks import ticket_lock
 from bot.policy.followup import marker
-from bot.policy.schema import DEFAULT_POLICY
+from bot.policy.schema import DEFAULT_POLICY, WEEKDAYS
 from connectors.sandboxes import build
 from connectors.zendesk import adapter as zendesk_adapter
 from connectors.zendesk.sandbox import FOLLOWUP_FIELD, ZendeskSandbox
@@ -52,9 +54,13 @@ def desk() -> Iterator[tuple[str, ZendeskSandbox]]:
     served.close()
 
 
-def runtime_for(url: str, prefix: str, home: Path, per_minute: int = 100_000, **budget: float) -> Runtime:
+def runtime_for(
+    url: str, prefix: str, home: Path, per_minute: int = 100_000, *, always_open: bool = False, **budget: float
+) -> Runtime:
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["pings"]["enabled"] = False  # the ladder's sweep is what is measured here
+    if always_open:  # a task sweeps as of the real clock, which may be at night: strikes wait for business hours
+        data["calendar"].update(workdays=list(WEEKDAYS), hours="00:00-24:00", country=None)
     data["desks"]["zendesk"]["api_budget"] = {"per_minute": per_minute, **budget}
     policy = home / "policy.yaml"
     policy.write_text(yaml.safe_dump(data))
@@ -242,7 +248,7 @@ def test_the_celery_sweep_task_reports_progress_in_its_state(
     desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, sandbox = desk
-    runtime = runtime_for(url, redis_prefix, tmp_path)
+    runtime = runtime_for(url, redis_prefix, tmp_path, always_open=True)
     seed(sandbox, 12, 1)
     monkeypatch.setattr(sweeps, "get_runtime", lambda: runtime)
     monkeypatch.setattr(sweeps, "PROGRESS_EVERY", 0.0)
@@ -257,6 +263,52 @@ def test_the_celery_sweep_task_reports_progress_in_its_state(
     assert states and all(state == "PROGRESS" for state, _ in states)
     assert states[-1][1]["changed"] == 12 and states[-1][1]["desk"] == "zendesk"
     assert states[-1][1]["calls"] > 0
+
+
+def test_a_sweep_leaves_a_runbook_another_sweep_is_running_alone(
+    desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path
+) -> None:
+    url, sandbox = desk
+    runtime = runtime_for(url, redis_prefix, tmp_path)
+    ids = seed(sandbox, 5, 1)
+    runtime.desk("zendesk")
+    sandbox.control.reset()
+    with ticket_lock(runtime.redis, f"{redis_prefix}sweep-lock:zendesk:followup-ladder"):  # a long sweep runs
+        assert ladder_rows(runtime) == []
+    assert calls(sandbox).get("GET /api/v2/search/export.json", 0) == 0
+    assert not any(public_bot_comments(sandbox, t) for t in ids)
+    assert len(ladder_rows(runtime)) == 5  # once it is done, the next sweep runs it
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.CDeprecationWarning")  # apply() reads the task's queue option
+def test_a_sweep_task_at_its_time_limit_hands_over_to_a_new_task_that_resumes(
+    desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, sandbox = desk
+    runtime = runtime_for(url, redis_prefix, tmp_path, always_open=True)
+    ids = seed(sandbox, 90, 1)
+    monkeypatch.setattr(zendesk_adapter, "EXPORT_PAGE", 30)
+    monkeypatch.setattr(sweeps, "BULK_BATCH", 30)
+    monkeypatch.setattr(sweeps, "get_runtime", lambda: runtime)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(sweeps.sweep_desk_task, "apply_async", lambda args, **kw: handed.append(args))
+    real = sweeps.sweep_desk
+
+    def until_the_soft_limit(*args: Any, **kw: Any) -> Iterator[sweeps.SweepRow]:
+        for n, row in enumerate(real(*args, **kw)):
+            if n == 40:
+                raise SoftTimeLimitExceeded
+            yield row
+
+    monkeypatch.setattr(sweeps, "sweep_desk", until_the_soft_limit)
+    sweeps.sweep_desk_task.apply(args=("zendesk",), task_id="sweep-1").get()
+    assert handed == [("zendesk",)]
+    assert 0 < sum(1 for t in ids if public_bot_comments(sandbox, t)) < 90
+
+    monkeypatch.setattr(sweeps, "sweep_desk", real)
+    sweeps.sweep_desk_task.apply(args=handed[0], task_id="sweep-2").get()
+
+    assert all(len(public_bot_comments(sandbox, t)) == 1 for t in ids)
 
 
 def test_a_sweep_takes_only_the_sweep_share_of_the_budget(
