@@ -50,7 +50,8 @@ def write_policy(path: Path, per_minute: int) -> Path:
     from bot.policy.schema import DEFAULT_POLICY
 
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
-    data["pings"]["enabled"] = False
+    data["pings"]["enabled"] = False  # like the SLA escalation sweep, it reads each candidate: not this bench
+    data["escalation"]["enabled"] = False
     data["desks"]["zendesk"]["organizations"] = {name: str(oid) for name, (oid, _) in ORGS.items()}
     data["desks"]["zendesk"]["api_budget"] = {"per_minute": per_minute, "sweep_share": 0.5, "max_wait_seconds": 60}
     data["calendar"]["organizations"] = {name: {"timezone": zone} for name, (_, zone) in ORGS.items()}
