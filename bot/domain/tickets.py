@@ -167,6 +167,8 @@ class TicketChanges:
     remove_tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     comment: NewComment | None = None
+    audit_note: str | None = None
+    """The bot's audit note, written to the desk's audit field (`audit_field`) in the same call."""
 
     def is_empty(self) -> bool:
         return self == TicketChanges()

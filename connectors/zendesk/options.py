@@ -28,6 +28,11 @@ class ZendeskOptions(BaseModel):
     responded"...), which Zendesk has no field of its own for. Unset: the resolution is written as a tag
     `resolution-<words>` instead, so it is never dropped."""
 
+    audit_field: int | None = None
+    """Id of a multi-line text ticket field that keeps the bot's audit note (the triage note: rule, reasoning,
+    who was chosen and why), written in the same update as the first response. Unset: the note is an internal
+    comment, which costs a second update per new ticket (one update carries one comment)."""
+
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:
         """The options as given (a policy section is already one), else validated from a mapping."""
