@@ -359,6 +359,7 @@ def _desk_of(ticket: str, given: str | None) -> str:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from bot.policy.followup import standing
     from bot.report import standing_json, standing_lines
+    from tasks.followup import linked_bug
     from tasks.runtime import get_runtime
 
     desk = _desk_of(args.ticket, args.desk)
@@ -366,7 +367,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"{args.ticket!r} is not a Zendesk ticket id (a number); Jira keys look like SD-12")
     runtime = get_runtime()
     ticket = runtime.desk(desk).get_ticket(args.ticket)
-    state = standing(ticket, runtime.policy, desk)
+    state = standing(ticket, runtime.policy, desk, linked_bug(runtime, ticket))
     if args.json:
         print(json.dumps(standing_json(ticket, state), ensure_ascii=False))
     else:

@@ -157,6 +157,8 @@ def standing_lines(ticket: Ticket, state: Standing) -> list[str]:
         lines.append(f"  next: {state.next_action} at {when(state.next_at)}")
     elif not state.blocked:
         lines.append("  next: nothing is due (the agent's move)" if state.waiting_on == "support" else "  next: -")
+    if state.detail and not state.blocked:
+        lines.append(f"  because: {state.detail}")
     return lines
 
 

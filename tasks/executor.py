@@ -29,6 +29,8 @@ from bot.domain.actions import (
     Assign,
     Comment,
     CreateLinkedBug,
+    PostChat,
+    RecordFeedback,
     Resolve,
     SetFields,
     SetReporter,
@@ -37,10 +39,11 @@ from bot.domain.actions import (
     Tag,
 )
 from bot.domain.decisions import Decision, RunbookResult
-from bot.domain.errors import Conflict, InvalidRequest
+from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
+from connectors.feedback.records import Feedback, FeedbackTarget
 
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
@@ -230,7 +233,12 @@ class PlannedWrite:
     - `update`: `payload` is a `TicketChanges` (as JSON) for the plan's ticket on `desk`;
     - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
       URL are kept in `result` for the note that follows;
-    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made.
+    - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
+    - `record_feedback`: record the ticket's feedback in the feedback tool (found, else created); `result`
+      keeps the record's reference and URL;
+    - `chat`: a message to a chat channel (`payload`: channel, text, thread_key), sent at most once: `result`
+      records the attempt before the post, and a resumed plan that finds an attempt without its `done` mark (the
+      worker died mid-post) skips it rather than risk a second message to the customer.
     """
 
     kind: str
@@ -331,10 +339,18 @@ def plan_writes(
                 )
             )
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug)]
+        elif isinstance(action, RecordFeedback):
+            out.append(PlannedWrite("record_feedback", "feedback", {"title": action.title, "text": action.text}))
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat | RecordFeedback)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups, audit_field=audit_field)
+    ]
+    # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
+    out += [
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key})
+        for a in actions
+        if isinstance(a, PostChat)
     ]
     return out
 
@@ -345,31 +361,58 @@ def describe_planned(write: PlannedWrite) -> str:
     if write.kind == "create_linked_issue":
         what = f"{write.payload['issue_type']} in {write.payload['project']}"
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
+    if write.kind == "record_feedback":
+        return f"feedback tool: record {write.payload['title']!r} (unless the ticket's record exists)"
+    if write.kind == "chat":
+        text = " ".join(write.payload["text"].split())
+        return f"chat {write.payload['channel']}: {text[:70]!r}{'…' if len(text) > 70 else ''}"
     return f"internal comment {write.payload['text']!r} + the linked issue's key and URL"
 
 
-def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store: PlanStore, key: str) -> int:
+ChatPost = Callable[[str, str, str | None], object]
+"""(channel, text, thread_key) -> posts one chat message (`connectors.chat.webhooks.ChatNotifier.post`)."""
+
+
+def run_plan(
+    desks: Callable[[str], Helpdesk],
+    ticket: Ticket,
+    plan: Plan,
+    store: PlanStore,
+    key: str,
+    chat: ChatPost | None = None,
+    feedback: Callable[[], FeedbackTarget | None] | None = None,
+) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
     The first update of the ticket is guarded by the snapshot's version. A Conflict there means the
     snapshot is stale: the plan is dropped so the retry decides again. Later writes are the bot's own
     follow-ups to a write that already landed, so they go unguarded (a comment cannot overwrite anything).
     A linked issue is looked up before it is created, so a worker killed between the create and the
-    `done` mark never makes a second one.
+    `done` mark never makes a second one; so is a feedback record (in the tool `feedback` returns).
     """
     sent = 0
     # Only the first write to the plan's own ticket is guarded: after a linked issue's note landed, the
     # snapshot's version is the bot's own change behind it, not a person's.
-    first = next((i for i, w in enumerate(plan.writes) if w.kind != "create_linked_issue" and not w.ticket_id), None)
+    elsewhere = ("create_linked_issue", "record_feedback")
+    first = next((i for i, w in enumerate(plan.writes) if w.kind not in elsewhere and not w.ticket_id), None)
     first_update = first if first is not None and plan.writes[first].kind == "update" else None
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
         if write.done:
-            linked = write.result or linked
+            linked = (write.result or linked) if write.kind in elsewhere else linked
             continue
-        if write.kind == "create_linked_issue":
+        if write.kind == "chat":
+            if not _post_chat(chat, write, plan, store, key):
+                continue
+        elif write.kind == "create_linked_issue":
             linked = _create_linked(desks(write.desk), ticket, write.payload)
             write.result = linked
+        elif write.kind == "record_feedback":
+            tool = feedback() if feedback is not None else None
+            if tool is None:
+                raise InvalidRequest("feedback to record, and no feedback tool configured", write.payload)
+            idea = tool.record(Feedback(ticket, write.payload["title"], write.payload["text"]))
+            write.result = {"key": idea.reference, "url": idea.url}
         elif write.kind == "note_linked_issue":
             if linked is None:
                 raise InvalidRequest("a linked-issue note without the issue it names", write.payload)
@@ -392,6 +435,28 @@ def run_plan(desks: Callable[[str], Helpdesk], ticket: Ticket, plan: Plan, store
         store.save(key, plan)
         sent += 1
     return sent
+
+
+def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
+    """Post a planned chat message at most once; False when an earlier run may already have posted it."""
+    if write.result and write.result.get("attempted"):
+        write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
+        write.done = True
+        store.save(key, plan)
+        return False
+    if chat is None:
+        raise InvalidRequest("a chat message in the plan but no chat notifier", write.payload)
+    write.result = {"attempted": True}
+    store.save(key, plan)
+    try:
+        chat(write.payload["channel"], write.payload["text"], write.payload.get("thread_key"))
+    except Unavailable:
+        raise  # no answer: it may have been posted, so the attempt stands (at most once)
+    except HelpdeskError:
+        write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
+        store.save(key, plan)
+        raise
+    return True
 
 
 def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:
@@ -426,6 +491,8 @@ def snapshot_after(ticket: Ticket, plan: Plan, bot: Person, at: datetime, *, gua
     """
     current = ticket
     for index, write in enumerate(plan.writes):
+        if write.kind == "chat" and write.done:
+            continue  # a chat message leaves the ticket as it was
         if write.kind != "update" or write.ticket_id or not write.done:
             return None
         changes = changes_from_json(write.payload)

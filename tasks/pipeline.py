@@ -16,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, Comment, CreateLinkedBug
+from bot.domain.actions import Action, Comment, CreateLinkedBug, PostChat, RecordFeedback
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
 from tasks.executor import (
+    ChatPost,
     People,
     Plan,
     PlannedWrite,
@@ -36,10 +37,11 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug)
-"""Actions a replay does not carry out again when the first run already did: a comment cannot be told
-apart from the same comment posted twice, and a linked issue is made once. Field changes are compared
-with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+NOT_REPEATED = (Comment, CreateLinkedBug, PostChat, RecordFeedback)
+"""Actions a replay does not carry out again when the first run already did: a comment (or chat message) cannot
+be told apart from the same one posted twice, and a linked issue or a feedback record is made once. Field
+changes are compared with the ticket instead, so a replay restores what a person undid only where the policy
+still says so."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def _run_one(
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key)
+        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime), lambda: runtime.feedback)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True), None
     verdict = decide_one(runtime, ticket, runbook, run)
     actions = list(verdict.actions)
@@ -131,11 +133,19 @@ def _run_one(
         return result, None
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key)), plan
+    sent = run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback)
+    return result.sent(sent), plan
+
+
+def _chat(runtime: Runtime) -> ChatPost:
+    """Posts through the policy's chat channels, built only when a plan has a chat message to send."""
+    return lambda channel, text, thread_key: runtime.chat.post(channel, text, thread_key=thread_key)
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
-    if isinstance(action, CreateLinkedBug):  # made on its desk, but for (and noted on) this ticket
+    if isinstance(
+        action, CreateLinkedBug | PostChat | RecordFeedback
+    ):  # made elsewhere, for (and noted on) this ticket
         return ticket.desk, ticket.id
     return action.desk or ticket.desk, action.ticket_id or ticket.id
 

@@ -1,7 +1,8 @@
 """Follow-up and auto-resolve end to end on both sandbox desks: customers open and answer tickets through the desks'
 own APIs, the real worker triages them and reads their replies, and `helpdesk-bot sweep --at …` drives the ladder
-day by day (no sleeping). The policy is the packaged default with German public holidays and two test settings: a
-quick ladder for configuration changes and Globex exempt.
+day by day (no sleeping). The policy is the packaged default (the ping runbook on too: it must never prompt a
+customer the ladder chases) with German public holidays and test settings: a quick ladder for configuration
+changes, Globex exempt, and a chat channel for strike 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import holidays
 import pytest
+import requests
 import yaml
 
 from bot.domain.tickets import NewComment, Role, Status, Ticket, TicketChanges, Visibility
@@ -33,7 +35,6 @@ STRIKES = ["helpdesk-bot-strike-1", "helpdesk-bot-strike-2", "helpdesk-bot-strik
 def write_policy(path: Path) -> Path:
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["calendar"]["country"] = "DE"
-    data["pings"]["enabled"] = False  # the ping runbook's prompts on pending tickets are not what is tested here
     for desk in DESKS:  # the sweeps here run back to back: the API budget is not what is tested
         data["desks"][desk]["api_budget"] = {"per_minute": 100_000}
     data["followup"]["ladders"] = [
@@ -44,12 +45,28 @@ def write_policy(path: Path) -> Path:
     return path
 
 
+def with_chat(path: Path, sandbox_url: str) -> None:
+    """Strike 1's chat attempt goes to the sandbox's Slack webhook. Set once the sandbox's address is known: each
+    `helpdesk-bot sweep` reads the policy afresh (the workers, started before, never post to chat)."""
+    data = yaml.safe_load(path.read_text())
+    data["chat"] = {"webhooks": {"customers": f"{sandbox_url}/services/T0001/B0001/secret"}}
+    data["followup"]["chat"] = {"channel": "customers"}
+    path.write_text(yaml.safe_dump(data))
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("followup")
     policy = write_policy(home / "policy.yaml")
     with running_stack(home, extra_env={"HELPDESK_BOT_POLICY": str(policy)}) as running:
+        with_chat(policy, running.sandbox_url)
         yield running
+
+
+def chat_posts(stack: Stack, ticket_id: str) -> list[str]:
+    """What the sandbox's chat webhooks received about `ticket_id`."""
+    posts = requests.get(f"{stack.sandbox_url}/_sandbox/chat/posts", timeout=10).json()
+    return [p["text"] for p in posts if f"#{ticket_id} " in (p["text"] or "")]
 
 
 def calendar(stack: Stack) -> Any:
@@ -66,12 +83,27 @@ def monday(stack: Stack, weeks: int) -> datetime:
     return datetime.combine(day, time(10), tzinfo=UTC)
 
 
+LADDER_OWNS = "pending: the follow-up ladder contacts the customer (no prompt beside its strikes)"
+
+
 def sweep(stack: Stack, desk: str, at: datetime, ticket_id: str) -> list[dict[str, Any]]:
-    """`helpdesk-bot sweep --desk D --at AT --json`: the rows about `ticket_id`."""
+    """`helpdesk-bot sweep --desk D --at AT --json`: the follow-up rows about `ticket_id`. The ping runbook runs in
+    the same sweep: it never prompts a ticket the ladder chases (only an exempt one)."""
     done = stack.cli("sweep", "--desk", desk, "--at", at.isoformat(), "--json")
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return [r for r in rows if r["ticket"] == ticket_id and r["runbook"].startswith("followup-")]
+    mine = [r for r in rows if r["ticket"] == ticket_id]
+    followups = [r for r in mine if r["runbook"].startswith("followup-")]
+    exempt = any("exempt" in r["outcome"] for r in followups)
+    assert exempt or not [r for r in mine if r["runbook"] == "ping" and r["outcome"].startswith("prompt")], mine
+    return followups
+
+
+def ping_outcomes(stack: Stack, desk: str, at: datetime, ticket_id: str) -> list[str]:
+    """What the ping runbook decided about `ticket_id` in a dry-run sweep as of `at`."""
+    done = stack.cli("sweep", "--desk", desk, "--at", at.isoformat(), "--json", "--dry-run")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [r["outcome"] for r in rows if r["ticket"] == ticket_id and r["runbook"] == "ping"]
 
 
 def outcomes(rows: list[dict[str, Any]], runbook: str = "followup-ladder") -> list[str]:
@@ -134,6 +166,12 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
         assert outcomes(rows) == [f"strike {day + 1}/3 sent"], rows
         ticket = desk_api.get_ticket(ticket_id)
         assert tags in ticket.tags and ticket.status is Status.PENDING
+        if day == 2:  # strike 3 is out: the ping runbook, in the same sweeps, never prompts the customer
+            assert ping_outcomes(stack, desk, mon + timedelta(days=day, hours=6), ticket_id) == [LADDER_OWNS]
+        if day == 0:  # the chat attempt: posted to the customer's channel, and documented on the ticket
+            [chat] = chat_posts(stack, ticket_id)
+            assert chat.startswith("Hello Cathy") and "Export fails" in chat
+            assert any("posted to chat channel 'customers'" in n for n in notes(ticket))
         if day == 1:  # what an agent sees with `helpdesk-bot status`
             status = stack.cli("status", ticket_id)
             assert status.returncode == 0, status.stderr
@@ -144,9 +182,11 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
         if day == 0:  # a second sweep the same afternoon does nothing more
             again = sweep(stack, desk, mon + timedelta(hours=5), ticket_id)
             assert [r["writes_sent"] for r in again] == [0] and "strike-2 due" in outcomes(again)[0]
-    notes = [c.body for c in desk_api.get_ticket(ticket_id).comments if not c.public]
-    assert any("Follow-up strike 2/3 sent" in n and "strike 3 due" in n for n in notes), notes
-    assert any(n.startswith("Task for") and "voicemail" in n for n in notes)
+    internal = notes(desk_api.get_ticket(ticket_id))
+    assert any("Follow-up strike 2/3 sent" in n and "strike 3 due" in n for n in internal), internal
+    [task] = [n for n in internal if n.startswith("Task for")]  # the phone attempt: a call task for the assignee
+    assert "voicemail" in task and f"ticket number {ticket_id}, Export fails" in task and "Service Desk" in task
+    assert len(chat_posts(stack, ticket_id)) == 1  # strikes 2 and 3 are no chat messages
 
     rows = sweep(stack, desk, mon + timedelta(days=3), ticket_id)
     assert outcomes(rows) == ["resolved: User not responded"]

@@ -113,3 +113,26 @@ class CreateLinkedBug(Action):
     mention_email: str | None = None
     comment: str = ""
     note: str = "Linked issue:"
+
+
+@dataclass(frozen=True)
+class PostChat(Action):
+    """A message to a chat channel of the policy's `chat.webhooks` (Slack or Google Chat incoming webhook).
+
+    Sent after the ticket's own writes of the same plan, and at most once: a chat post cannot be looked up
+    afterwards, so a run killed mid-post is not repeated (the ticket's note documents the attempt anyway)."""
+
+    channel: str = ""
+    text: str = ""
+    thread_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Action):
+    """Record the ticket's feedback in the feedback tool (an Aha! idea, or an issue of a Jira project).
+
+    Carried out at most once per ticket: the tool is asked for the ticket's record before one is created.
+    """
+
+    title: str = ""
+    text: str = ""

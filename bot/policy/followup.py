@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.actions import Action, Comment, Resolve, SetStatus, Tag
+from bot.domain.actions import Action, Comment, PostChat, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
 from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_TAG, STRIKE_TAGS
-from bot.policy.replies import ReplyClass, ReplyKind, classify_reply
+from bot.policy.replies import ReplyClass, ReplyKind, asks_for_confirmation, classify_reply
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.templates import SAMPLE_VALUES, render
 
@@ -67,6 +67,8 @@ class Standing:
     """Why the ladder does not run: paused, stopped, exempt (...)."""
     on_hold_until: datetime | None = None
     zone: str = "UTC"
+    detail: str = ""
+    """What the next action rests on (the confirmation request, the attempts counted, the dev bug)."""
 
 
 # --- reading the ticket ------------------------------------------------------------------------------------
@@ -160,6 +162,8 @@ def ladder_for(policy: Policy, desk: str, ticket: Ticket) -> Ladder | None:
             continue
         if m.organizations and not set(m.organizations) & _names(options.organizations, ticket.organization_id):
             continue
+        if m.tags and not set(m.tags) & set(ticket.tags):
+            continue
         return ladder
     return None
 
@@ -169,8 +173,12 @@ def _clock(policy: Policy) -> time:
     return time(int(hours), int(minutes))
 
 
-def standing(ticket: Ticket, policy: Policy, desk: str) -> Standing:
-    """Where `ticket` stands: whose move it is, strikes sent, what the bot does next and when (pure)."""
+def standing(ticket: Ticket, policy: Policy, desk: str, bug: Ticket | None = None) -> Standing:
+    """Where `ticket` stands: whose move it is, strikes sent, what the bot does next and when (pure).
+
+    `bug` is the ticket's linked dev bug when the caller looked it up (see `LINKED_BUG`): a waiting ticket whose
+    only open item is an active low-priority bug is resolved by the closing rules.
+    """
     cal = calendar_for(policy, desk, ticket.organization_id)
     zone = str(cal.zone)
     ladder = ladder_for(policy, desk, ticket)
@@ -182,19 +190,25 @@ def standing(ticket: Ticket, policy: Policy, desk: str) -> Standing:
     if ticket.status is Status.CLOSED:
         return Standing("nobody (closed)", None, name, 0, None, None, zone=zone)
     if ticket.status is Status.SOLVED:
-        resolved = [s.at for s in steps_in(ordered(ticket)) if s.name in ("resolved", "confirmed")]
+        resolved = [s.at for s in steps_in(ordered(ticket)) if s.name in RESOLVED_STEPS]
         at = max(resolved, default=ticket.updated_at)
         closes = at + timedelta(days=policy.followup.reopen_days) if desk == "jira" else None
         return Standing("nobody (solved)", at, name, 0, "close" if closes else None, closes, zone=zone)
     support = [c for c in after if c.public and c.author.role is not Role.CUSTOMER]
-    waiting = ticket.status is Status.PENDING or (ticket.status is Status.ON_HOLD and ON_HOLD_TAG in ticket.tags)
     last_public = next((c for c in reversed(ordered(ticket)) if c.public), None)
     auto_reply = any(step.name == "hold" for step in steps)  # the customer's last comment was an out-of-office
-    if not waiting or (last_public is not None and last_public.author.role is Role.CUSTOMER and not auto_reply):
+    customer_spoke_last = last_public is not None and last_public.author.role is Role.CUSTOMER and not auto_reply
+    blocked = blocked_by(policy, desk, ticket)
+    low_bug = _low_priority_bug(policy, bug)
+    if low_bug and ticket.status in (Status.PENDING, Status.ON_HOLD) and not customer_spoke_last:
+        since = _waiting_since(ticket, support)
+        out = Standing(f"development ({low_bug})", since, name, 0, None, None, blocked, zone=zone)
+        return out if blocked else _with(out, "resolve-dev-bug", since, detail=f"only {low_bug} remains")
+    waiting = ticket.status is Status.PENDING or (ticket.status is Status.ON_HOLD and ON_HOLD_TAG in ticket.tags)
+    if not waiting or customer_spoke_last:
         return base
-    since = support[0].created_at if support else (steps[0].at if steps else ticket.updated_at)
+    since = _waiting_since(ticket, support, steps)
     strikes = max((int(s.name.rsplit("-", 1)[1]) for s in steps if s.name.startswith("strike-")), default=0)
-    blocked = _blocked(policy, desk, ticket)
     out = Standing("customer", since, name, strikes, None, None, blocked, zone=zone)
     if blocked:
         return out
@@ -202,22 +216,75 @@ def standing(ticket: Ticket, policy: Policy, desk: str) -> Standing:
         holds = [s for s in steps if s.name == "hold" and s.until is not None]
         until = holds[-1].until if holds and holds[-1].until else cal.business_day_at(since, 1, _clock(policy))
         return _with(out, "reactivate", until, on_hold_until=until)
-    anchor = steps[-1].at if steps else since
     hour = _clock(policy)
+    asked = _confirmation_request(support)
+    days = policy.followup.closing.confirmation_days
+    if asked is not None and days:
+        at = cal.add_business_days(max(asked[0].created_at, since), days)
+        return _with(out, "resolve-unconfirmed", at, detail=f"asked to confirm ({asked[1]})")
+    anchor = steps[-1].at if steps else since
     if steps and steps[-1].name == "reactivated":
-        return _with(out, "strike-1" if kind == DEFAULT_LADDER else "quick-resolve", anchor)
+        first = {DEFAULT_LADDER: "strike-1", "quick": "quick-resolve"}.get(kind)
+        if first is not None:
+            return _with(out, first, anchor)
     if kind == "quick":
         return _with(out, "quick-resolve", cal.add_business_days(anchor, policy.followup.quick_days))
+    if kind == "closing_rules":
+        needed = policy.followup.closing.ignored_attempts
+        detail = f"{len(support)} of {needed} contact attempts unanswered"
+        if len(support) < needed:
+            return _with(out, None, None, detail=detail)
+        return _with(out, "resolve-ignored", cal.business_day_at(support[-1].created_at, 1, hour), detail=detail)
     if strikes < policy.followup.strikes:
         return _with(out, f"strike-{strikes + 1}", cal.business_day_at(anchor, 1, hour))
     return _with(out, "resolve", cal.business_day_at(anchor, 1, hour))
 
 
-def _with(s: Standing, action: str, at: datetime, on_hold_until: datetime | None = None) -> Standing:
-    return Standing(s.waiting_on, s.since, s.ladder, s.strikes, action, at, s.blocked, on_hold_until, s.zone)
+RESOLVED_STEPS = ("resolved", "confirmed", "resolved-unconfirmed", "resolved-ignored", "resolved-dev-bug")
+"""Markers of the bot's resolves: the reopen window runs from the latest."""
 
 
-def _blocked(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+def _waiting_since(ticket: Ticket, support: Sequence[TicketComment], steps: Sequence[Step] = ()) -> datetime:
+    """When the ticket began to wait: the first public word of support since the customer's last reply, or the
+    last move into a waiting status if that is later (an agent who asks on Monday and sets the ticket pending on
+    Wednesday starts the clock on Wednesday). Without either, the bot's first step, else `updated_at`."""
+    moved = [
+        c.at
+        for c in ticket.status_changes
+        if c.status in (Status.PENDING, Status.ON_HOLD) and c.status is not c.previous
+    ]
+    first = support[0].created_at if support else (steps[0].at if steps else None)
+    found = [t for t in (first, max(moved, default=None)) if t is not None]
+    return max(found) if found else ticket.updated_at
+
+
+def _confirmation_request(support: Sequence[TicketComment]) -> tuple[TicketComment, str] | None:
+    """The first public comment of support since the customer's last reply that asks them to confirm it is solved."""
+    for comment in support:
+        phrase = asks_for_confirmation(comment.body)
+        if phrase:
+            return comment, phrase
+    return None
+
+
+def _low_priority_bug(policy: Policy, bug: Ticket | None) -> str | None:
+    """ "DEV-12 (Low)" when `bug` is an active linked dev bug of a priority the closing rule resolves over."""
+    priorities = {p.lower() for p in policy.followup.closing.dev_bug_priorities}
+    if bug is None or bug.status in (Status.SOLVED, Status.CLOSED) or not priorities:
+        return None
+    if (bug.priority or "").lower() not in priorities:
+        return None
+    return f"{bug.id} ({bug.priority})"
+
+
+def _with(
+    s: Standing, action: str | None, at: datetime | None, on_hold_until: datetime | None = None, detail: str = ""
+) -> Standing:
+    return Standing(s.waiting_on, s.since, s.ladder, s.strikes, action, at, s.blocked, on_hold_until, s.zone, detail)
+
+
+def blocked_by(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+    """Why the ladder does not run on `ticket` (stopped, paused, exempt), None when it does."""
     if STOP_TAG in ticket.tags:
         return f"stopped (tag {STOP_TAG})"
     if PAUSE_TAG in ticket.tags:
@@ -239,6 +306,15 @@ QUIET = timedelta(hours=1)
 change (the next strike is a business day away), and each candidate costs calls of the desk's API budget."""
 
 
+def chases(policy: Policy, desk: str, ticket: Ticket) -> bool:
+    """Whether the ladder owns this ticket's contact with the customer: a pending ticket while follow-up is on,
+    unless exempt. The ping runbook leaves such tickets alone (no prompt beside the strikes); paused and stopped
+    tickets get no automatic contact at all (an agent asked for quiet)."""
+    if not policy.followup.enabled or ticket.status is not Status.PENDING:
+        return False
+    return exemption(policy, desk, ticket) is None
+
+
 def select_waiting(policy: Policy, desk: str, now: datetime) -> TicketQuery | None:
     """Tickets the ladder looks at: waiting on the customer (pending) or on an out-of-office hold."""
     if not policy.followup.enabled:
@@ -253,21 +329,33 @@ def select_resolved(policy: Policy, desk: str, now: datetime) -> TicketQuery | N
     return TicketQuery(statuses=(Status.SOLVED,), updated_before=now - timedelta(days=policy.followup.reopen_days))
 
 
+LINKED_BUG = "linked_bug"
+"""Fact of the ladder's gather step: the ticket's linked dev bug (a `Ticket`), when it has one."""
+
+
 def decide_ladder(s: Situation) -> Verdict:
-    """The ladder's next step when it is due as of `s.now`: a strike, the resolve, or the end of a hold."""
-    st = standing(s.ticket, s.policy, s.desk)
+    """The ladder's next step when it is due as of `s.now`: a strike, a resolve, or the end of a hold."""
+    st = standing(s.ticket, s.policy, s.desk, s.facts.get(LINKED_BUG))
     if st.blocked:
         return Verdict(f"follow-up {st.blocked}")
-    if st.waiting_on != "customer" or st.next_action in (None, "close"):
+    if st.next_action is None and st.detail:
+        return Verdict(f"waiting on the {st.waiting_on}: {st.detail}")
+    if st.next_action in (None, "close") or st.waiting_on == "support":
         return Verdict(f"waiting on {st.waiting_on}")
     assert st.next_at is not None  # every next action has its time
     if s.now < st.next_at:
-        return Verdict(f"waiting on the customer: {st.next_action} due {when(st.next_at)}", due=st.next_at)
+        return Verdict(f"waiting on the {st.waiting_on}: {st.next_action} due {when(st.next_at)}", due=st.next_at)
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
     if st.next_action == "reactivate":
         return _reactivate(s, cal)
     if st.next_action.startswith("strike-"):
         return _strike(s, cal, int(st.next_action.rsplit("-", 1)[1]))
+    if st.next_action == "resolve-unconfirmed":
+        return _resolve_unconfirmed(s, st)
+    if st.next_action == "resolve-ignored":
+        return _resolve_ignored(s, st)
+    if st.next_action == "resolve-dev-bug":
+        return _resolve_dev_bug(s, st)
     return _resolve_silent(s, st)
 
 
@@ -298,7 +386,9 @@ def _values(s: Situation, **extra: Any) -> dict[str, Any]:
         "request_type_name": s.ticket.request_type or "",
         "phone": s.policy.service_desk.phone,
         "hours": s.policy.service_desk.hours,
-        "agent_name": None,
+        "agent_name": agent_name(s.ticket),
+        "department": s.policy.service_desk.department,
+        "reason": _reason(s.ticket),
         "rule": RULE,
         "rule_why": "",
         "assignment": "",
@@ -306,8 +396,27 @@ def _values(s: Situation, **extra: Any) -> dict[str, Any]:
         "reopen_days": s.policy.followup.reopen_days,
         "strike": 0,
         "strikes": s.policy.followup.strikes,
+        "resolution": s.policy.followup.resolution,
         **extra,
     }
+
+
+def agent_name(ticket: Ticket) -> str | None:
+    """The assignee's name as the desk shows it on their comments (the ticket itself only holds their id); else
+    the agent who last wrote in public; None when no agent wrote (the texts then say "the support team")."""
+    agents = [c.author for c in ordered(ticket) if c.author.role is Role.AGENT and c.author.name]
+    mine = [a for a in agents if a.id == ticket.assignee_id]
+    chosen = mine[-1] if mine else (agents[-1] if agents else None)
+    return chosen.name if chosen else None
+
+
+def _reason(ticket: Ticket) -> str:
+    """Why we contact the customer, for the voicemail: the question support last asked them, else a plain line."""
+    asked = [c for c in since_last_reply(ticket) if c.public and c.author.role is Role.AGENT]
+    questions = re.findall(r"[^.!?\n]*\?", asked[0].body) if asked else []
+    if questions:
+        return f"We need your answer to our question: {' '.join(questions[0].split())}"
+    return "We need some information from you to continue working on it."
 
 
 def _public(s: Situation, template: str, why: str, **extra: Any) -> Comment:
@@ -319,27 +428,50 @@ def _note(text: str, mark: str, why: str = "follow-up step (internal)") -> Comme
     return Comment(rule=RULE, why=why, body=f"{text}\n{mark}", visibility=Visibility.INTERNAL)
 
 
+def chat_channel(policy: Policy, desk: str, ticket: Ticket) -> str | None:
+    """The customer's chat channel for the chat attempt: their organization's, else `followup.chat.channel`."""
+    chat = policy.followup.chat
+    for org in sorted(_names(policy.desk(desk).organizations, ticket.organization_id)):
+        if org in chat.organizations:
+            return chat.organizations[org]
+    return chat.channel
+
+
 def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
     total = s.policy.followup.strikes
     hour = _clock(s.policy)
     actions: list[Action] = [_public(s, f"strike_{n}", f"strike {n}/{total}: no reply for a business day")]
-    channel = {
-        1: " (chat attempt: no chat notifier is configured, so it went out as a public comment)",
-        2: " (phone attempt: call task with the voicemail script below)",
-    }.get(n, " (email)")
+    if n == 1:
+        channel = chat_channel(s.policy, s.desk, s.ticket)
+        if channel is None:
+            how = " (chat attempt: no chat channel for this customer, so documented as a public comment only)"
+        elif not cal.is_working_time(s.now):
+            how = " (chat attempt: outside the customer's working hours, so documented as a public comment only)"
+        else:
+            how = f" (chat attempt: posted to chat channel {channel!r} and documented as a public comment)"
+            text = render("strike_1_chat", s.policy.templates, _values(s, strike=n))
+            why = "strike 1: the chat attempt, within the customer's working hours"
+            actions.append(PostChat(rule=RULE, why=why, channel=channel, text=text, thread_key=_thread(s.ticket)))
+    else:
+        how = " (phone attempt: call task with the voicemail script below)" if n == 2 else " (email)"
     next_due = cal.business_day_at(s.now, 1, hour)
     if n < total:
         resolve = cal.business_day_at(next_due, total - n, hour)
         plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
     else:
         plan = f"resolve due {when(next_due)} unless the customer replies"
-    actions.append(_note(f"Follow-up strike {n}/{total} sent{channel}; {plan}.", marker(f"strike-{n}", s.now)))
+    actions.append(_note(f"Follow-up strike {n}/{total} sent{how}; {plan}.", marker(f"strike-{n}", s.now)))
     if n == 2:
         script = render("voicemail_script", s.policy.templates, _values(s, strike=n))
         actions.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
     stale = tuple(t for t in strike_tags(s.ticket) if t not in STRIKE_TAGS[:n])
     actions.append(Tag(rule=RULE, why=f"strike {n} sent", add=(STRIKE_TAG.format(n),), remove=stale))
     return Verdict(f"strike {n}/{total} sent", tuple(actions), due=next_due)
+
+
+def _thread(ticket: Ticket) -> str:
+    """One chat thread per ticket (Google Chat threads by key; Slack's incoming webhooks cannot)."""
+    return f"{ticket.desk}-{ticket.id}"
 
 
 def _resolve_silent(s: Situation, st: Standing) -> Verdict:
@@ -350,19 +482,75 @@ def _resolve_silent(s: Situation, st: Standing) -> Verdict:
         return Verdict(
             f"not resolved: {len(contacts)} of {s.policy.followup.strikes} strikes are documented as public comments"
         )
-    template = "quick_resolve" if quick else "resolved_no_response"
+    ladder = ladder_for(s.policy, s.desk, s.ticket)
+    approval = quick and ladder is not None and ladder.approval
+    template = ("quick_resolve_approval" if approval else "quick_resolve") if quick else "resolved_no_response"
     resolution = s.policy.followup.resolution
-    why = "quick rule: no reply within the business day(s) allowed" if quick else "three strikes unanswered"
+    if approval:
+        why = "quick rule: the third party's approval did not arrive within the business day(s) allowed"
+    elif quick:
+        why = "quick rule: no reply within the business day(s) allowed"
+    else:
+        why = "three strikes unanswered"
     text = f"Resolved as {resolution!r} ({why}); a reply within {s.policy.followup.reopen_days} days reopens it."
-    return Verdict(
-        f"resolved: {resolution}",
-        (
-            _public(s, template, why),
-            Resolve(rule=RULE, why=why, resolution=resolution),
-            _note(text, marker("resolved", s.now)),
-            Tag(rule=RULE, why="closure code visible on the ticket", add=(CLOSURE_TAG,)),
-        ),
+    return _resolved(s, template, why, resolution, text, "resolved", closure_tag=True)
+
+
+def _resolve_unconfirmed(s: Situation, st: Standing) -> Verdict:
+    """Closing rule: support asked the customer to confirm it is solved and heard nothing for a business day."""
+    resolution = s.policy.followup.closing.unconfirmed_resolution
+    days = s.policy.followup.closing.confirmation_days
+    why = f"no answer for {days} business day(s) to the request to confirm it is solved"
+    text = f"Resolved as {resolution!r} (closing rule: {why}; {st.detail})."
+    return _resolved(s, "resolved_unconfirmed", why, resolution, text, "resolved-unconfirmed")
+
+
+def _resolve_ignored(s: Situation, st: Standing) -> Verdict:
+    """Closing rule: the customer ignored two (`closing.ignored_attempts`) or more contact attempts."""
+    resolution = s.policy.followup.resolution
+    attempts = len([c for c in since_last_reply(s.ticket) if c.public and c.author.role is not Role.CUSTOMER])
+    why = f"the customer ignored {attempts} contact attempts"
+    days = s.policy.followup.reopen_days
+    text = f"Resolved as {resolution!r} (closing rule: {why}); a reply within {days} days reopens it."
+    return _resolved(
+        s, "resolved_ignored", why, resolution, text, "resolved-ignored", closure_tag=True, attempts=attempts
     )
+
+
+def _resolve_dev_bug(s: Situation, st: Standing) -> Verdict:
+    """Closing rule: all that remains is an active low-priority dev bug, which the developers track."""
+    bug = s.facts[LINKED_BUG]
+    resolution = s.policy.followup.closing.dev_bug_resolution
+    why = f"only an active low-priority dev bug remains: {st.detail.removeprefix('only ').removesuffix(' remains')}"
+    text = f"Resolved as {resolution!r} (closing rule: {why}); the bug stays open in the dev project: {bug.url}"
+    return _resolved(s, "resolved_dev_bug", why, resolution, text, "resolved-dev-bug", bug_key=bug.id)
+
+
+def _resolved(
+    s: Situation,
+    template: str,
+    why: str,
+    resolution: str,
+    text: str,
+    step: str,
+    closure_tag: bool = False,
+    **extra: Any,
+) -> Verdict:
+    """A resolve by one rule: its closing comment, the resolution method, its note, follow-up tags off."""
+    add = (CLOSURE_TAG,) if closure_tag else ()
+    remove = () if closure_tag else tuple(t for t in (*strike_tags(s.ticket), ON_HOLD_TAG) if t in s.ticket.tags)
+    actions: list[Action] = [
+        _public(s, template, why, **extra),
+        Resolve(rule=RULE, why=why, resolution=resolution),
+        _note(text, marker(step, s.now)),
+    ]
+    if add or remove:
+        actions.append(
+            Tag(
+                rule=RULE, why="closure code visible on the ticket" if add else "follow-ups end", add=add, remove=remove
+            )
+        )
+    return Verdict(f"resolved: {resolution}" + ("" if closure_tag else f" ({step})"), tuple(actions))
 
 
 def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
@@ -413,7 +601,7 @@ def decide_reply(s: Situation) -> Verdict:
         return _hold(s, cal, last, asked, reply)
     if reply.kind is ReplyKind.OUT_OF_OFFICE:
         return Verdict(f"out-of-office auto-reply ignored: nothing was asked of the customer ({reply.reason})")
-    if reply.kind is ReplyKind.CONFIRMATION and not solved and _blocked(s.policy, s.desk, s.ticket) is None:
+    if reply.kind is ReplyKind.CONFIRMATION and not solved and blocked_by(s.policy, s.desk, s.ticket) is None:
         return _confirmed(s, last, reply.reason)
     return _back_to_agent(s, last)
 

@@ -4,7 +4,8 @@ Cadence, in the customer's business calendar (`bot/policy/calendar.py`):
 - an open ticket without a public update from support for `pings.open_every_hours` business hours is due an
   SLA update (where we are, the SLA boundary, the last three events, one to three next steps);
 - a pending ticket without activity for `pings.pending_after_days` business days is due a prompt (what the
-  customer must do, and that we are blocked until they do).
+  customer must do, and that we are blocked until they do) — unless the follow-up ladder chases it
+  (`bot/policy/followup.py`: follow-up on and the ticket not exempt), so a customer never gets both.
 
 Per group / request type the mode is `post` (the bot posts the templated text) or `draft` (an internal note
 prepares it for the assignee, with the SLA status, the events, next steps, the customer's mood with its
@@ -28,6 +29,7 @@ from bot.domain.actions import Comment, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, SlaMetric, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
+from bot.policy.followup import chases
 from bot.policy.mood import Mood, mood
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.schema import PingMode, Policy
@@ -108,11 +110,15 @@ def needs_sla(situation: Situation) -> bool:
     """Whether the decision will write a draft, the only text that shows the desk's SLA clocks (so a sweep
     reads them only for the tickets that need them)."""
     s = situation
+    if chases(s.policy, s.desk, s.ticket):
+        return False
     ping = due(s.ticket, s.policy, _calendar(s))
     return ping is not None and s.now >= ping.at and mode_for(s.ticket, s.policy, s.desk) == "draft"
 
 
 def decide(s: Situation) -> Verdict:
+    if chases(s.policy, s.desk, s.ticket):
+        return Verdict("pending: the follow-up ladder contacts the customer (no prompt beside its strikes)")
     calendar = _calendar(s)
     ping = due(s.ticket, s.policy, calendar)
     if ping is None:

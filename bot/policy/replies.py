@@ -391,3 +391,48 @@ def _sentence(text: str, start: int, end: int) -> str:
     left = max(text.rfind(c, 0, start) for c in ".!;\n")
     rights = [i for c in ".!;\n" if (i := text.find(c, end)) != -1]
     return text[left + 1 : min(rights) if rights else len(text)]
+
+
+# --- Confirmation requests (support asking the customer) ---------------------------------------------------------
+
+CONFIRMATION_REQUESTS: Mapping[str, re.Pattern[str]] = {
+    "en": re.compile(
+        r"\b(?:can|could|may|shall) (?:we|i) (?:go ahead and )?close (?:this|the|your|it)\b"
+        r"|\b(?:did|has|have|does) (?:that|this|it|the (?:fix|update|change|workaround|reset)) (?:fix|solve|resolve|"
+        r"help with|sort(?: out)?|fixed|solved|resolved|sorted) (?:it|the (?:problem|issue)|your (?:problem|issue))"
+        r"|\b(?:does|is) (?:it|everything|this) (?:work(?:ing)?|fine|ok|okay) (?:now|again)\b"
+        r"|\bis (?:the|your|this) (?:problem|issue|request) (?:now )?(?:solved|resolved|fixed)\b"
+        r"|\bplease confirm (?:that )?(?:it|this|the (?:problem|issue)|everything) (?:is|was|has been|works)\b"
+    ),
+    "de": re.compile(
+        r"\b(?:können|dürfen) wir (?:das ticket|die anfrage|den fall|es) (?:jetzt |nun |damit )?schließen\b"
+        r"|\b(?:hat|konnte) (?:das|dies|die lösung) (?:das problem |ihr problem |ihnen )?(?:gelöst|behoben|geholfen)"
+        r"|\b(?:funktioniert|klappt|geht) es (?:jetzt|nun|wieder)\b"
+        r"|\bist (?:das problem|der fehler|ihr problem) (?:jetzt |nun |damit )?(?:gelöst|behoben)\b"
+    ),
+    "fr": re.compile(
+        r"\bpouvons-nous (?:fermer|clôturer|clore)\b|\bpeut-on (?:fermer|clôturer|clore)\b"
+        r"|\b(?:cela|ceci|ça) (?:a-t-il|a t-il|a) (?:résolu|réglé|corrigé) (?:le|votre) problème\b"
+        r"|\b(?:est-ce que )?(?:cela|ça|tout) (?:fonctionne|marche)(?:-t-il)? (?:maintenant|à nouveau|de nouveau)\b"
+        r"|\b(?:le|votre) problème est-il (?:résolu|réglé)\b"
+    ),
+    "es": re.compile(
+        r"\bpodemos cerrar (?:el|la|este|esta|su)\b"
+        r"|\b(?:eso|esto|la solución) (?:ha )?(?:resolvió|solucionó|resuelto|solucionado) (?:el|su) problema\b"
+        r"|\b(?:ya )?funciona (?:ahora|de nuevo|correctamente)\s*\?"
+        r"|\b(?:se ha|está) (?:resuelto|solucionado) (?:el|su) problema\b"
+    ),
+}
+"""Support asking the customer to confirm the problem is solved ("did that fix it?", "can we close this?"), in the
+four languages: the closing rule resolves after a business day of silence that follows such a request."""
+
+
+def asks_for_confirmation(body: str) -> str | None:
+    """The phrase with which support's comment asks the customer to confirm it is solved; None when it does not.
+    Quoted history is cut off first, so a question quoted from an earlier mail does not count."""
+    text = _normalize(own_text(body))
+    for language, pattern in CONFIRMATION_REQUESTS.items():
+        m = pattern.search(text)
+        if m:
+            return f"{language}: {m.group(0)!r}"
+    return None

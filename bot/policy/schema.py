@@ -345,6 +345,8 @@ class ParticipantRule(Strict):
 class ServiceDesk(Strict):
     phone: str = "+1 555 0100"
     hours: str = "Monday to Friday, 08:00-18:00"
+    department: str = "Service Desk"
+    """How agents name their team to customers ("This is Alice from the Service Desk"): follow-up texts."""
 
 
 class Crm(Strict):
@@ -357,6 +359,45 @@ class Crm(Strict):
     @classmethod
     def _keys(cls, values: dict[str, str]) -> dict[str, str]:
         return {k.strip().lower().lstrip("@"): v for k, v in values.items()}
+
+
+DocumentKind = Literal["template", "spec_sheet", "incentive", "form", "guide", "other"]
+DOCUMENT_KINDS: dict[str, str] = {
+    "template": "Template",
+    "spec_sheet": "Spec sheet",
+    "incentive": "Incentive",
+    "form": "Form",
+    "guide": "Guide",
+    "other": "Document",
+}
+
+
+def _document_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value.strip()):
+        raise ValueError(f"{value!r} is not a link (https://...)")
+    return value.strip()
+
+
+class Document(Strict):
+    """A document a configuration change needs, linked in the ticket's checklist note."""
+
+    title: str = Field(min_length=1)
+    url: Annotated[str, AfterValidator(_document_url)]
+    kind: DocumentKind = "other"
+    """template, spec_sheet, incentive, form, guide or other: how the checklist labels it."""
+    match: Match | None = None
+    """Only for the configuration changes matching these conditions (as in triage rules); unset: all of them."""
+
+
+class ConfigChange(Strict):
+    """`config_change`: the account-manager hand-off (see `bot/policy/config_change.py`)."""
+
+    enabled: bool = True
+    group: str | None = None
+    """Group (a name of `desks.<desk>.groups`) the ticket moves to with its account manager; unset: the
+    desk decides (Zendesk puts a ticket assigned to an agent in the agent's default group)."""
+    documents: list[Document] = Field(default_factory=list)
+    """What to collect or send for a configuration change: listed, with links, in an internal checklist note."""
 
 
 class AhaTarget(Strict):
@@ -373,10 +414,17 @@ class JiraFeedbackTarget(Strict):
 
 
 class Feedback(Strict):
+    enabled: bool = True
+    """Record feedback tickets in the target below (`aha`, else `jira`); with neither, nothing is recorded."""
     aha: AhaTarget | None = None
     """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
     jira: JiraFeedbackTarget | None = None
     """Record feedback as issues of a Jira project instead (needs JIRA_URL; used when `aha` is not set)."""
+
+    @property
+    def records(self) -> bool:
+        """Whether feedback tickets are recorded somewhere (then the feedback runbook, not triage, answers them)."""
+        return self.enabled and (self.aha is not None or self.jira is not None)
 
 
 class Chat(Strict):
@@ -519,6 +567,8 @@ class LadderMatch(Strict):
     request_types: list[RequestType] = Field(default_factory=list)
     organizations: list[str] = Field(default_factory=list)
     """Organization names of `desks.<desk>.organizations`."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags (Zendesk) / labels (Jira), any of which the ticket carries (e.g. `awaiting-approval`)."""
 
 
 class Ladder(Strict):
@@ -528,7 +578,12 @@ class Ladder(Strict):
 
     name: str
     match: LadderMatch = Field(default_factory=LadderMatch)
-    kind: Literal["three_strikes", "quick"] = "three_strikes"
+    kind: Literal["three_strikes", "quick", "closing_rules"] = "three_strikes"
+    """`closing_rules` (the JSM runbook) sends no reminders: it resolves when the customer ignored
+    `followup.closing.ignored_attempts` contact attempts of support (see `FollowUpClosing`)."""
+    approval: bool = False
+    """Quick ladder only: the information awaited is a third party's approval, so the resolve note says the
+    approver has `reopen_days` days to send it, or a new request is needed (template `quick_resolve_approval`)."""
 
 
 class Exemptions(Strict):
@@ -541,6 +596,33 @@ class Exemptions(Strict):
     """Organization names of `desks.<desk>.organizations` (e.g. VIP accounts)."""
     priorities: list[str] = Field(default_factory=list)
     """Priority names as the desk shows them (case-insensitive): urgent, Highest..."""
+
+
+class FollowUpChat(Strict):
+    """The chat attempt of strike 1: a message to the customer's chat channel (a `chat.webhooks` name, e.g. a
+    shared Slack channel), posted only within the customer's working hours; none configured: no chat."""
+
+    channel: str | None = None
+    """Channel for every customer without one of its own."""
+    organizations: dict[str, str] = Field(default_factory=dict)
+    """Organization name (`desks.<desk>.organizations`) or desk id → its channel, over `channel`."""
+
+
+class FollowUpClosing(Strict):
+    """The closing rules of the JSM runbook besides the customer's own confirmation; each resolves with its own
+    resolution method, closing comment and internal note."""
+
+    confirmation_days: int = Field(default=1, ge=0)
+    """Business days of silence after support asked the customer to confirm ("did that fix it?", "can we close
+    this?") before the ticket is resolved as `unconfirmed_resolution`; 0 turns the rule off."""
+    unconfirmed_resolution: str = "Done"
+    ignored_attempts: int = Field(default=2, ge=1)
+    """`closing_rules` ladders: public contact attempts of support (agents and bot) ignored by the customer, the
+    last one a business day ago, before the ticket is resolved as `followup.resolution`."""
+    dev_bug_priorities: list[str] = Field(default_factory=lambda: ["Low", "Lowest"])
+    """A waiting ticket whose only open item is an active linked dev bug of one of these priorities
+    (case-insensitive) is resolved as `dev_bug_resolution`; empty turns the rule off."""
+    dev_bug_resolution: str = "Known error"
 
 
 class FollowUp(Strict):
@@ -564,6 +646,8 @@ class FollowUp(Strict):
     ladders: list[Ladder] = Field(default_factory=list)
     """The first ladder whose `match` holds applies; with none matching, three strikes."""
     exempt: Exemptions = Field(default_factory=Exemptions)
+    chat: FollowUpChat = Field(default_factory=FollowUpChat)
+    closing: FollowUpClosing = Field(default_factory=FollowUpClosing)
 
     @field_validator("ladders")
     @classmethod
@@ -606,6 +690,9 @@ class Policy(Strict):
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
     crm: Crm = Field(default_factory=Crm)
     feedback: Feedback = Field(default_factory=Feedback)
+    """Feedback to Aha! (or a Jira project): see `bot/policy/feedback.py`."""
+    config_change: ConfigChange = Field(default_factory=ConfigChange)
+    """Configuration changes to the customer's account manager (see `bot/policy/config_change.py`)."""
     chat: Chat = Field(default_factory=Chat)
     calendar: Calendar = Field(default_factory=Calendar)
     """Business days and hours (see `bot/policy/calendar.py`)."""
@@ -735,6 +822,10 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
             if assignment.group not in options.groups:
                 known = ", ".join(sorted(options.groups)) or "none"
                 yield loc, f"group {assignment.group!r} is not in desks.{desk}.groups (known: {known})"
+        handoff_group = policy.config_change.group
+        if handoff_group and handoff_group not in options.groups:
+            known = ", ".join(sorted(options.groups)) or "none"
+            yield ("config_change", "group"), f"group {handoff_group!r} is not in desks.{desk}.groups (known: {known})"
     yield from _calendar_problems(policy)
     yield from _followup_problems(policy)
     organizations = {n for o in policy.desks.values() for n in o.organizations}
@@ -765,7 +856,8 @@ def _calendar_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
 
 
 def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
-    """Group and organization names of the follow-up section must be ones `desks` defines."""
+    """Group and organization names of the follow-up section must be ones `desks` defines, its chat channels ones
+    `chat.webhooks` defines."""
     groups = {n for o in policy.desks.values() for n in o.groups}
     organizations = {n for o in policy.desks.values() for n in o.organizations}
     for i, ladder in enumerate(policy.followup.ladders):
@@ -778,6 +870,13 @@ def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
     for j, org in enumerate(policy.followup.exempt.organizations):
         if org not in organizations:
             yield ("followup", "exempt", "organizations", j), f"unknown organization {org!r}"
+    chat = policy.followup.chat
+    channels: list[tuple[tuple[int | str, ...], str]] = [(("channel",), chat.channel)] if chat.channel else []
+    channels += [(("organizations", org), channel) for org, channel in chat.organizations.items()]
+    for where, channel in channels:
+        if channel not in policy.chat.webhooks:
+            known = ", ".join(sorted(policy.chat.webhooks)) or "none"
+            yield ("followup", "chat", *where), f"unknown chat channel {channel!r} (chat.webhooks has: {known})"
 
 
 def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:

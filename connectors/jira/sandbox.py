@@ -72,7 +72,7 @@ SD_TRANSITIONS = [
     ("61", "Close", "10006"),
 ]
 DEV_TRANSITIONS = [("71", "Done", "10011"), ("81", "Reopen", "10010")]
-RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate")
+RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate", "Known error")
 PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
 PAGE = 50
 EMBEDDED_COMMENTS = 100
@@ -81,6 +81,7 @@ MODES = ("cloud", "datacenter")
 PROJECTS = {
     "SD": {"id": "10000", "name": "Service Desk", "projectTypeKey": "service_desk", "issuetypes": ("10100",)},
     "DEV": {"id": "10001", "name": "Development", "projectTypeKey": "software", "issuetypes": ("10200", "10201")},
+    "FEED": {"id": "10002", "name": "Product Feedback", "projectTypeKey": "software", "issuetypes": ("10201",)},
 }
 ISSUE_TYPES = {
     "10100": ("Service Request", "A request raised through the customer portal."),
@@ -179,7 +180,7 @@ class JiraSandbox:
 
     def reset(self, seed: bool) -> None:
         with self._lock:
-            self.state = State(counters={"SD": itertools.count(1), "DEV": itertools.count(1)})
+            self.state = State(counters={key: itertools.count(1) for key in PROJECTS})
             if seed:
                 self._seed()
 

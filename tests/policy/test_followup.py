@@ -93,7 +93,7 @@ def test_three_strikes_on_consecutive_business_days_then_resolved_on_day_four() 
     assert "strike 2 due Tue 3 Mar 2026 10:00 UTC; resolve Thu 5 Mar" in notes[0]
     assert any(n.startswith("Task for") and "voicemail" in n and f"ticket number {t.id}" in n for n in notes)
     strike_3 = public_bodies(t)[-1]
-    assert strike_3.startswith("Good day Cathy. This is the support team from the Service Desk.")
+    assert strike_3.startswith("Good day Cathy. This is Alice Agent from the Service Desk.")  # the assignee
     assert "ticket number 42 for the issue you are currently experiencing with Export fails" in strike_3
 
     final = decide(t, at(5))

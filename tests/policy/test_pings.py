@@ -171,3 +171,26 @@ def test_scoring_the_mood_needs_no_network(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(socket, "socket", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     assert mood(["Thank you, that helps a lot"]).inputs[0].compound > 0
+
+
+@pytest.mark.parametrize(
+    ("followup", "tags", "prompted"),
+    [
+        ({"enabled": True}, (), False),  # the ladder chases it: its strikes, no prompt beside them
+        ({"enabled": True}, ("helpdesk-bot-pause",), False),  # an agent asked for quiet
+        ({"enabled": True, "exempt": {"tags": ["vip"]}}, ("vip",), True),  # no ladder for it: the ping prompts
+        ({"enabled": False}, (), True),
+    ],
+)
+def test_a_pending_ticket_gets_a_prompt_only_when_no_follow_up_ladder_chases_it(
+    followup: dict[str, Any], tags: tuple[str, ...], prompted: bool
+) -> None:
+    asked = comment(3, ALICE, "Which browser do you use?", WED + timedelta(hours=1))
+    t = open_ticket(asked, status=Status.PENDING, tags=tags)
+    p = Policy.model_validate({**policy().model_dump(by_alias=True, exclude_defaults=True), "followup": followup})
+    verdict = decide(t, datetime(2026, 12, 7, 16, 0, tzinfo=UTC), p)
+    assert bool(verdict.actions) is prompted, verdict.outcome
+    if not prompted:
+        assert verdict.outcome == "pending: the follow-up ladder contacts the customer (no prompt beside its strikes)"
+    open_one = open_ticket(tags=tags)  # open tickets keep their SLA updates either way
+    assert decide(open_one, datetime(2026, 12, 7, 16, 0, tzinfo=UTC), p).actions
