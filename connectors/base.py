@@ -86,6 +86,10 @@ class Helpdesk(Protocol):
         """One page of tickets matching `query`; pass `next_cursor` back for the next one."""
         ...
 
+    def count(self, query: TicketQuery) -> int:
+        """How many tickets match `query`, without reading them (repeat-customer counts)."""
+        ...
+
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
         """Apply per-ticket changes in as few calls as the desk allows."""
         ...

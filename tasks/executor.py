@@ -33,6 +33,7 @@ from bot.domain.actions import (
     RecordFeedback,
     Resolve,
     SetFields,
+    SetPriority,
     SetReporter,
     SetRequestType,
     SetStatus,
@@ -47,6 +48,8 @@ from connectors.feedback.records import Feedback, FeedbackTarget
 
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
+ONCE_TTL = 400 * 86400
+"""How long the record of a `once` chat message is kept: longer than any ticket stays open."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ def compile_writes(
         elif isinstance(action, SetStatus):
             if action.status != ticket.status:
                 main["status"] = action.status
+        elif isinstance(action, SetPriority):
+            if action.priority and action.priority != ticket.priority:
+                main["priority"] = action.priority
         elif isinstance(action, Resolve):
             if ticket.status not in (Status.SOLVED, Status.CLOSED):
                 main["status"] = Status.SOLVED
@@ -309,6 +315,13 @@ class PlanStore:
     def drop(self, key: str) -> None:
         self.r.delete(self._key(key))
 
+    def done_once(self, once: str) -> bool:
+        """Whether the message named `once` (an escalation alert) was posted by any earlier plan."""
+        return bool(self.r.exists(f"{self.prefix}once:{once}"))
+
+    def mark_once(self, once: str) -> None:
+        self.r.set(f"{self.prefix}once:{once}", "1", ex=ONCE_TTL)
+
 
 def plan_writes(
     ticket: Ticket,
@@ -348,7 +361,7 @@ def plan_writes(
     ]
     # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
     out += [
-        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key})
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key, "once": a.once})
         for a in actions
         if isinstance(a, PostChat)
     ]
@@ -438,7 +451,14 @@ def run_plan(
 
 
 def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
-    """Post a planned chat message at most once; False when an earlier run may already have posted it."""
+    """Post a planned chat message at most once; False when an earlier run may already have posted it, or (a
+    message with a `once` key) any earlier plan did."""
+    once = write.payload.get("once")
+    if once and store.done_once(once):
+        write.result = {"skipped": "posted by an earlier run"}
+        write.done = True
+        store.save(key, plan)
+        return False
     if write.result and write.result.get("attempted"):
         write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
         write.done = True
@@ -456,6 +476,8 @@ def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: Pl
         write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
         store.save(key, plan)
         raise
+    if once:
+        store.mark_once(once)
     return True
 
 

@@ -81,6 +81,13 @@ class SetStatus(Action):
 
 
 @dataclass(frozen=True)
+class SetPriority(Action):
+    """Set the ticket's priority to `priority`, the desk's own name for it (`desks.<desk>.priorities`)."""
+
+    priority: str = ""
+
+
+@dataclass(frozen=True)
 class Resolve(Action):
     resolution: str = "Done"
 
@@ -125,6 +132,9 @@ class PostChat(Action):
     channel: str = ""
     text: str = ""
     thread_key: str | None = None
+    once: str | None = None
+    """Set: posted at most once per this key across every plan (a duplicate delivery, a replay or a later
+    sweep deciding the same message again), not only within its own plan (escalation alerts)."""
 
 
 @dataclass(frozen=True)

@@ -162,12 +162,7 @@ def texts(s: Situation, ping: Due, calendar: BusinessCalendar) -> dict[str, Any]
 def sla_status(s: Situation, calendar: BusinessCalendar) -> list[str]:
     """Each SLA clock with the time left to its boundary as of `now`: the desk's own (JSM, gathered into
     `facts["sla"]`), else the policy's target for the ticket's priority (Zendesk)."""
-    metrics: Sequence[SlaMetric] | None = s.facts.get("sla")
-    if metrics is None:
-        hours = s.policy.pings.sla_hours
-        target = hours.get(s.ticket.priority or "normal", hours["normal"])
-        boundary = calendar.add_business_hours(_last_support_update(s.ticket), target)
-        metrics = [SlaMetric(f"next reply ({target:g} business hours)", boundary, s.now >= boundary, True)]
+    metrics = sla_clocks(s, calendar)
     lines = []
     for metric in metrics:
         if metric.breach_at is None:
@@ -180,6 +175,19 @@ def sla_status(s: Situation, calendar: BusinessCalendar) -> list[str]:
             state = f"{_span(left)} left" if left > timedelta(0) else f"breached {_span(-left)} ago"
             lines.append(f"{metric.name}: {state} (boundary {_when(metric.breach_at)})")
     return lines
+
+
+def sla_clocks(s: Situation, calendar: BusinessCalendar) -> Sequence[SlaMetric]:
+    """The ticket's SLA clocks: the desk's own (JSM, gathered into `facts["sla"]`), else one "next reply" clock
+    from the policy's target for the ticket's priority (`pings.sla_hours`), counted in business hours from
+    support's last public update (Zendesk)."""
+    metrics: Sequence[SlaMetric] | None = s.facts.get("sla")
+    if metrics is not None:
+        return metrics
+    hours = s.policy.pings.sla_hours
+    target = hours.get(s.ticket.priority or "normal", hours["normal"])
+    boundary = calendar.add_business_hours(_last_support_update(s.ticket), target)
+    return [SlaMetric(f"next reply ({target:g} business hours)", boundary, s.now >= boundary, True)]
 
 
 def last_events(ticket: Ticket, *, public_only: bool = False, count: int = 3) -> list[str]:

@@ -278,6 +278,7 @@ class JiraDesk:
             assignee_id=_uid(f.get("assignee") or {}) or None,
             request_type=request_type.get("id"),
             organization_id=str(orgs[0]["id"]) if orgs else None,
+            organization_name=str(orgs[0].get("name") or "") or None if orgs else None,
             channel=_channel(issue.get("properties") or {}),
             tags=tuple(f.get("labels") or ()),
             participant_ids=tuple(_uid(u) for u in f.get(self.participants_field) or []),
@@ -467,14 +468,8 @@ class JiraDesk:
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.
         Data Center: `/rest/api/2/search`, the cursor is the next `startAt`."""
-        clauses = [f"project = {query.project or self.project}"]
-        names = self._status_names(query.project or self.project, query.statuses)
-        if names:
-            clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
-        if query.updated_before is not None:
-            clauses.append(f'updated < "{query.updated_before.astimezone(UTC).strftime("%Y/%m/%d %H:%M")}"')
         body: dict[str, Any] = {
-            "jql": " AND ".join(clauses) + " ORDER BY key ASC",
+            "jql": self._jql(query) + " ORDER BY key ASC",
             "maxResults": 100,
             "fields": [f for f in (*FIELDS.split(","), self.request_type_field, self.participants_field) if f],
         }
@@ -490,6 +485,32 @@ class JiraDesk:
         page = self.api.call("POST", "/rest/api/3/search/jql", json=body)
         tickets = tuple(self._ticket(issue, ()) for issue in page.get("issues") or [])
         return SearchPage(tickets, None if page.get("isLast", True) else page.get("nextPageToken"))
+
+    def count(self, query: TicketQuery) -> int:
+        """How many issues match `query`: Cloud `/search/approximate-count`, Data Center the `total` of a
+        `/search` asking for no issue."""
+        jql = self._jql(query)
+        if self.cloud:
+            return int(self.api.call("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})["count"])
+        page = self.api.call("POST", "/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["id"]})
+        return int(page["total"])
+
+    def _jql(self, query: TicketQuery) -> str:
+        """The JQL of `query`, bounded by its project (Cloud refuses unbounded searches). An organization is
+        searched by name (`Organizations = "Acme"`, as JQL takes it); times are written in UTC."""
+        clauses = [f"project = {query.project or self.project}"]
+        names = self._status_names(query.project or self.project, query.statuses) if query.statuses else []
+        if names:
+            clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
+        if query.updated_before is not None:
+            clauses.append(f'updated < "{_jql_time(query.updated_before)}"')
+        if query.created_after is not None:
+            clauses.append(f'created >= "{_jql_time(query.created_after)}"')
+        if query.requester_id is not None:
+            clauses.append(f'reporter = "{_quoted(query.requester_id)}"')
+        if query.organization_name is not None:
+            clauses.append(f'Organizations = "{_quoted(query.organization_name)}"')
+        return " AND ".join(clauses)
 
     def _normalize(self, status: Mapping[str, Any]) -> Status | None:
         """A workflow status on the common scale: by name (`status_map`), else by its category."""
@@ -541,6 +562,15 @@ def _channel(properties: Mapping[str, Any]) -> str:
     if isinstance(value, Mapping):
         value = value.get("value")
     return str(value).strip().lower() if value else "portal"
+
+
+def _jql_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
+
+
+def _quoted(value: str) -> str:
+    """A value inside a JQL double-quoted string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _adf_comment(comment: NewComment) -> dict[str, Any]:

@@ -315,10 +315,7 @@ class ZendeskDesk:
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """The export endpoint: cursor-paginated with no 1,000-result cap (plain search stops there)."""
-        terms = ["type:ticket", *(f"status:{FROM_STATUS[s]}" for s in query.statuses)]
-        if query.updated_before is not None:
-            terms.append(f"updated<{query.updated_before.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        params: dict[str, Any] = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": 100}
+        params: dict[str, Any] = {"query": _search_query(query), "filter[type]": "ticket", "page[size]": 100}
         if cursor:
             params["page[after]"] = cursor
         page = self.api.call("GET", "/api/v2/search/export.json", params=params)
@@ -329,6 +326,10 @@ class ZendeskDesk:
         )
         meta = page.get("meta") or {}
         return SearchPage(tickets, meta.get("after_cursor") if meta.get("has_more") else None)
+
+    def count(self, query: TicketQuery) -> int:
+        """How many tickets match `query` (`/api/v2/search/count.json`: one call, no results read)."""
+        return int(self.api.call("GET", "/api/v2/search/count.json", params={"query": _search_query(query)})["count"])
 
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
         """`tickets/update_many` (each ticket with its own changes), ≤100 per job, jobs polled to the end."""
@@ -399,6 +400,24 @@ def _with_mentions(comment: NewComment) -> str:
         return comment.body
     names = ", ".join(p.name or p.email or p.id for p in comment.mentions)
     return f"{names}: {comment.body}"
+
+
+def _search_query(query: TicketQuery) -> str:
+    """Zendesk search syntax for `query` (statuses OR-ed, everything else AND-ed; times in UTC)."""
+    terms = ["type:ticket", *(f"status:{FROM_STATUS[s]}" for s in query.statuses)]
+    if query.updated_before is not None:
+        terms.append(f"updated<{_search_time(query.updated_before)}")
+    if query.created_after is not None:
+        terms.append(f"created>={_search_time(query.created_after)}")
+    if query.requester_id is not None:
+        terms.append(f"requester:{_number(query.requester_id, 'user')}")
+    if query.organization_id is not None:
+        terms.append(f"organization:{_number(query.organization_id, 'organization')}")
+    return " ".join(terms)
+
+
+def _search_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def resolution_tag(resolution: str) -> str:
