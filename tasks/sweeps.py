@@ -40,6 +40,7 @@ from connectors.base import BulkJobs, Helpdesk
 from tasks import registry
 from tasks.base import HelpdeskTask
 from tasks.bulk_writes import CONFLICT, BulkWriter, PendingPlan, bulk_ready, guard_of, with_guard
+from tasks.cadence import Cadence
 from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
 from tasks.executor import Plan, PlanStore, changes_from_json
 from tasks.pipeline import Run, compile_verdict, run_one
@@ -99,10 +100,23 @@ Progress = Callable[[SweepProgress], None]
 
 
 def sweep_desk(
-    runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool, progress: Progress | None = None
+    runtime: Runtime,
+    desk_name: str,
+    now: datetime,
+    *,
+    dry_run: bool,
+    due_only: bool = False,
+    progress: Progress | None = None,
 ) -> Iterator[SweepRow]:
-    """Every periodic runbook of `desk_name` over the tickets it selects, as of `now` (rows as they come)."""
+    """Every periodic runbook of `desk_name` over the tickets it selects, as of `now` (rows as they come).
+
+    With `due_only` (beat's sweeps) a runbook runs only when its `Schedule.every` has passed since its last run on
+    this desk (`tasks/cadence.py`), or when a pass of it was cut short (its stored cursor is resumed); without it
+    (`helpdesk-bot sweep`, an operator asking now) every one runs.
+    """
     desk = runtime.desk(desk_name)
+    cadence = Cadence(runtime.redis, runtime.prefix)
+    cursors = CursorStore(runtime.redis, runtime.prefix)
     budget = runtime.budget(desk_name)
     status = SweepProgress(desk_name)
     first_call = budget.calls
@@ -118,12 +132,23 @@ def sweep_desk(
         progress(status)
 
     for runbook in registry.periodic(desk_name):
+        assert runbook.schedule is not None  # periodic() only returns scheduled runbooks
+        claim = due_only and not dry_run and cursors.load(desk_name, runbook.name) is None  # dry runs change nothing
+        turn = cadence.claim(desk_name, runbook.name, runbook.schedule.every, now) if claim else None
+        if turn is not None and not turn.taken:
+            log.info("runbook not due", desk=desk_name, runbook=runbook.name, last_run=str(turn.last))
+            continue
         status.runbook = runbook.name
-        for row in _sweep_runbook(runtime, desk, runbook, now, dry_run):
-            status.seen += 1
-            status.changed += bool(row.result.writes_sent)
-            report()
-            yield row
+        try:
+            for row in _sweep_runbook(runtime, desk, runbook, now, dry_run):
+                status.seen += 1
+                status.changed += bool(row.result.writes_sent)
+                report()
+                yield row
+        except BaseException:
+            if turn is not None:  # the retry runs it again rather than waiting a whole period
+                cadence.release(desk_name, runbook.name, turn)
+            raise
     report(force=True)
 
 
@@ -353,7 +378,8 @@ def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runb
 
 @app.task(name="helpdesk.sweep_desk", base=HelpdeskTask, queue=SWEEP_QUEUE, bind=True)
 def sweep_desk_task(self: HelpdeskTask, desk: str) -> int:
-    """Beat's entry point: one sweep of one desk, as of now; returns how many tickets it changed.
+    """Beat's entry point: one sweep of one desk, as of now, of the runbooks that are due; returns how many
+    tickets it changed.
 
     While it runs, the task's state is PROGRESS with the sweep's counts as meta (Flower shows them). A sweep
     that reaches the task's soft time limit hands over to a new task, which resumes from the stored cursor."""
@@ -364,7 +390,8 @@ def sweep_desk_task(self: HelpdeskTask, desk: str) -> int:
 
     seen = changed = 0
     try:
-        for row in sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False, progress=progress):
+        rows = sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False, due_only=True, progress=progress)
+        for row in rows:
             seen += 1
             changed += bool(row.result.writes_sent)
     except SoftTimeLimitExceeded:

@@ -175,6 +175,8 @@ class TicketChanges:
     comment: NewComment | None = None
     followup_state: str | None = None
     """The follow-up step's marker for the desk's follow-up field (`RecordStep`); None leaves it as is."""
+    audit_note: str | None = None
+    """The bot's audit note, written to the desk's audit field (`audit_field`) in the same call."""
 
     def is_empty(self) -> bool:
         return self == TicketChanges()

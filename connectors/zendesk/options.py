@@ -35,6 +35,11 @@ class ZendeskOptions(BaseModel):
     `strike-2 as of 2026-03-03T10:00:00+01:00`). Search results carry it, so a sweep decides most strikes
     and resolves without reading each ticket. Unset: every candidate's comments are read."""
 
+    audit_field: int | None = None
+    """Id of a multi-line text ticket field that keeps the bot's audit note (the triage note: rule, reasoning,
+    who was chosen and why), written in the same update as the first response. Unset: the note is an internal
+    comment, which costs a second update per new ticket (one update carries one comment)."""
+
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:
         """The options as given (a policy section is already one), else validated from a mapping."""

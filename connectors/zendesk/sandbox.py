@@ -31,9 +31,11 @@ PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
 RESOLUTION_FIELD = 900002
 """A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
-FOLLOWUP_FIELD = 900003
+AUDIT_FIELD = 900003
+"""The demo desk's "Bot triage" multi-line text field (`desks.zendesk.audit_field`)."""
+FOLLOWUP_FIELD = 900004
 """A text field where the bot keeps its last follow-up step, so a search result says where a ticket stands."""
-CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, FOLLOWUP_FIELD)
+CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, AUDIT_FIELD, FOLLOWUP_FIELD)
 EXPORTS_KEPT = 50
 """Export cursors kept at once (Zendesk's expire after an hour; the sandbox forgets the oldest)."""
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
@@ -809,12 +811,19 @@ class ZendeskSandbox:
                 "active": True,
                 "required": False,
             }
+            audit = {
+                "id": AUDIT_FIELD,
+                "type": "textarea",
+                "title": "Bot triage",
+                "active": True,
+                "required": False,
+            }
             followup = {**resolution, "id": FOLLOWUP_FIELD, "title": "Follow-up state"}
             return 200, {
-                "ticket_fields": [field_json, resolution, followup],
+                "ticket_fields": [field_json, resolution, audit, followup],
                 "next_page": None,
                 "previous_page": None,
-                "count": 3,
+                "count": 4,
             }
 
         @route("/tickets", ["POST"])
