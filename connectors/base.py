@@ -6,14 +6,16 @@ The types it speaks live in `bot.domain`; the HTTP transport in `connectors.http
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from bot.domain.tickets import (
     AgentLoad,
+    BulkJob,
     BulkResult,
     LinkedIssue,
     NewComment,
@@ -26,6 +28,10 @@ from bot.domain.tickets import (
 
 if TYPE_CHECKING:
     from connectors.http import CallGate
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @runtime_checkable
@@ -51,8 +57,9 @@ class Helpdesk(Protocol):
         spares one search per agent when the strategy does not need counts, e.g. round-robin)."""
         ...
 
-    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
-        """Write `changes` (and its comment) to the ticket, guarded by `ticket.version` where possible."""
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
+        """Write `changes` (and its comment) to the ticket, guarded by `ticket.version` where possible; returns
+        the ticket's new version when the desk's answer gives it (None: unknown, or the desk keeps none)."""
         ...
 
     def create_linked_issue(
@@ -84,8 +91,28 @@ class Helpdesk(Protocol):
         """How many tickets match `query`, without reading them (repeat-customer counts)."""
         ...
 
-    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
-        """Apply per-ticket changes in as few calls as the desk allows."""
+    def bulk_apply(self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None) -> BulkResult:
+        """Apply per-ticket changes in as few calls as the desk allows; where the desk can, a ticket with a
+        version in `versions` is only written if unchanged since (else it is listed in `conflicts`)."""
+        ...
+
+
+@runtime_checkable
+class BulkJobs(Protocol):
+    """Desks whose bulk writes run as background jobs (Zendesk): sending and checking are two steps, so a caller
+    can record which job carries a write before waiting for it, and a restarted worker asks that job again
+    instead of sending the write twice."""
+
+    def submit_bulk(
+        self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None
+    ) -> list[BulkJob]:
+        """Queue the changes (each ticket its own body, guarded by its version where given); at most
+        `max_jobs` jobs at once."""
+        ...
+
+    def bulk_results(self, jobs: Sequence[BulkJob]) -> BulkResult:
+        """Wait for the jobs to end; each of their tickets' outcome (None: written). A job the desk no longer
+        knows gives its tickets an error."""
         ...
 
 
@@ -103,6 +130,30 @@ def iter_search(desk: Helpdesk, query: TicketQuery) -> Iterator[Ticket]:
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+class TtlCache(Generic[K, V]):
+    """Values a desk changes rarely (a group's members, a workflow's transitions), kept by one adapter for
+    `seconds` so each new ticket does not read them again; 0 turns the cache off. Per process, never shared:
+    a change on the desk is seen by every worker within `seconds`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The value kept for `key`, else what `load()` reads now (then kept)."""
+        hit = self._items.get(key)
+        if hit is not None and self.clock() - hit[0] < self.seconds:
+            return hit[1]
+        value = load()
+        if self.seconds > 0:
+            self._items[key] = (self.clock(), value)
+        return value
+
+    def drop(self, key: K) -> None:
+        """Forget `key` (what was kept proved stale)."""
+        self._items.pop(key, None)
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

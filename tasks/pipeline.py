@@ -3,8 +3,10 @@
 Event-driven runs (the worker, `replay`), periodic ones (the sweeps) and the CLI (`triage`) all come here.
 Each runbook's writes become a stored plan (`tasks.executor`) keyed by what started it, so a retried
 task resumes the plan instead of deciding again, and nothing is written twice. Runbooks of one event run
-in the registry's order on one snapshot of the ticket; the ticket is read again only after a runbook
-wrote to it, so the next one decides on what is really there.
+in the registry's order on one read of the ticket: after a runbook wrote, the next decides on that read with the
+writes applied (`executor.snapshot_after`, carrying the version the desk answered with, so a person's change
+in between still turns the next write into `Conflict`); the ticket is read again only where that cannot be
+known (a linked issue was made, a plan resumed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.domain.events import Event
 from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
+from tasks.bulk_writes import guard_of
 from tasks.executor import (
     ChatPost,
     People,
@@ -30,6 +33,7 @@ from tasks.executor import (
     plan_writes,
     resolve_people,
     run_plan,
+    snapshot_after,
 )
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
@@ -66,10 +70,12 @@ def run_runbooks(
     ticket = desk.get_ticket(ticket_id)
     results: list[RunbookResult] = []
     for runbook in runbooks:
-        result = run_one(runtime, desk, ticket, runbook, run)
+        result, plan = _run_one(runtime, desk, ticket, runbook, run)
         results.append(result)
         if result.writes_sent and runbook is not runbooks[-1]:
-            ticket = desk.get_ticket(ticket_id)
+            guarded = bool(getattr(desk, "guards_writes", True))
+            after = snapshot_after(ticket, plan, desk.me(), run.now, guarded=guarded) if plan is not None else None
+            ticket = after or desk.get_ticket(ticket_id)
     return Decision.of(tuple(results), at=run.now.isoformat(), source=run.source, empty=empty)
 
 
@@ -92,36 +98,58 @@ def run_one(
     A sweep's plan key is per ticket, not per run: with `fresh_when_complete` a complete plan only means
     the last sweep finished, and this one decides afresh.
     """
+    return _run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=fresh_when_complete)[0]
+
+
+def _run_one(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: Runbook, run: Run, *, fresh_when_complete: bool = False
+) -> tuple[RunbookResult, Plan | None]:
+    """`run_one`, with the plan this run wrote from start to end (None when it resumed one or wrote nothing).
+
+    A plan that keeps the version it was decided on (a sweep's bulk plan, `tasks.bulk_writes`) resumes guarded
+    by that version, not the ticket's current one: if its first write landed before the run was cut short, the
+    desk refuses it again and the runbook decides anew on what is there."""
     store = PlanStore(runtime.redis, runtime.prefix)
     key = f"{run.key}:{runbook.name}"
     stored = None if run.dry_run else _stored_plan(store, key, run.key, runbook.name)
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime), lambda: runtime.feedback)
-        return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
+        guard = guard_of(stored)
+        decided_on = replace(ticket, version=guard) if guard and not stored.writes[0].done else ticket
+        sent = run_plan(runtime.desk, decided_on, stored, store, key, _chat(runtime), lambda: runtime.feedback)
+        return stored.result.sent(stored.result.writes_sent + sent, resumed=True), None
     verdict = decide_one(runtime, ticket, runbook, run)
+    result, writes = compile_verdict(runtime, desk, ticket, runbook.name, verdict, run)
+    if run.dry_run or not writes:
+        return result, None
+    plan = Plan(runbook=runbook.name, writes=writes, result=result)
+    store.save(key, plan)
+    sent = run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback)
+    return result.sent(sent), plan
+
+
+def compile_verdict(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: str, verdict: Verdict, run: Run
+) -> tuple[RunbookResult, list[PlannedWrite]]:
+    """A verdict's result (as the event log and `sweep` show it) and the writes that carry it out."""
     actions = list(verdict.actions)
     result = RunbookResult(
-        runbook=runbook.name,
+        runbook=runbook,
         outcome=verdict.outcome,
         actions=tuple(a.describe() for a in actions),
         shadow=verdict.shadow,
         due=verdict.due.isoformat() if verdict.due else None,
     )
     if verdict.shadow is not None or not actions:
-        return result
+        return result, []
     if run.previous is not None:
-        actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
+        actions = _not_done_before(actions, _previous_actions(run.previous, runbook) or ())
     own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
     people = resolve_people(desk, own, create=not run.dry_run, cache=runtime.people)
     writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
     result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
-    if run.dry_run or not writes:
-        return result
-    plan = Plan(runbook=runbook.name, writes=writes, result=result)
-    store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback))
+    return result, writes
 
 
 def _chat(runtime: Runtime) -> ChatPost:
@@ -139,7 +167,8 @@ def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
 
 def _writes(desk: Helpdesk, ticket: Ticket, actions: Sequence[Action], people: People) -> list[PlannedWrite]:
     atomic, groups = bool(getattr(desk, "atomic_writes", False)), bool(getattr(desk, "holds_groups", True))
-    return plan_writes(ticket, actions, people, atomic=atomic, groups=groups)
+    audit_field = bool(getattr(desk, "audit_field", None))
+    return plan_writes(ticket, actions, people, atomic=atomic, groups=groups, audit_field=audit_field)
 
 
 def _writes_elsewhere(runtime: Runtime, ticket: Ticket, actions: Sequence[Action]) -> list[PlannedWrite]:

@@ -12,6 +12,9 @@ from typing import Any
 
 from bot.domain.tickets import Status, Visibility
 
+UNSET_HIDDEN = ("desk", "ticket_id", "audit")
+"""Keys `describe` leaves out while unset, so records made before they existed compare equal (`replay`)."""
+
 
 @dataclass(frozen=True)
 class Action:
@@ -27,7 +30,7 @@ class Action:
         """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
         out: dict[str, Any] = {"action": type(self).__name__}
         for key, value in vars(self).items():
-            if key in ("rule", "why") or (key in ("desk", "ticket_id") and value is None):
+            if key in ("rule", "why") or (key in UNSET_HIDDEN and value in (None, False)):
                 continue
             out[key] = list(value) if isinstance(value, tuple) else value
         out["rule"] = self.rule
@@ -67,6 +70,9 @@ class Comment(Action):
     body: str = ""
     visibility: Visibility = Visibility.INTERNAL
     template: str | None = None
+    audit: bool = False
+    """The bot's own audit of the write it comes with (the triage note): on a desk that keeps such notes in a
+    field (`audit_field`) it travels in that same write instead of costing one more update for a comment."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,18 @@ class Tag(Action):
 
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordStep(Action):
+    """The follow-up step just taken, as its marker, kept where a desk search returns it (a ticket field).
+
+    The internal note with the same marker is what agents read; this copy lets a sweep decide the ladder's
+    next step from a search result alone, without reading each ticket's comments (see `tasks/sweeps.py`).
+    Desks without such a field configured ignore it.
+    """
+
+    marker: str = ""
 
 
 @dataclass(frozen=True)

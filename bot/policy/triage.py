@@ -9,7 +9,7 @@ and the internal triage note).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -254,7 +254,8 @@ def decide_triage(
                 _comment("incident_call_note", Visibility.INTERNAL, policy, values, rule, "incident by email: call")
             )
     if policy.triage.triage_note:
-        actions.append(_comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note"))
+        audit = _comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note")
+        actions.append(replace(audit, audit=True))
     actions.append(Tag(rule=rule, why="marks the ticket triaged (idempotency)", add=(TRIAGED_TAG,)))
     return actions
 
