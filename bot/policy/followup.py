@@ -594,7 +594,9 @@ def decide_reply(s: Situation) -> Verdict:
     if s.ticket.status is Status.CLOSED:
         return Verdict("closed: a reply needs a new request")
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
-    reply = classify_reply(last.body, sent_at=last.created_at, zone=cal.zone)
+    reply = classify_reply(
+        last.body, sent_at=last.created_at, zone=cal.zone, subject=last.subject, headers=dict(last.headers)
+    )
     asked = next((c for c in reversed(public[:-1]) if c.author.role is not Role.CUSTOMER), None)
     solved = s.ticket.status is Status.SOLVED
     if reply.kind is ReplyKind.OUT_OF_OFFICE and asked is not None and not solved:

@@ -40,6 +40,7 @@ from bot.domain.tickets import (
     SearchPage,
     SlaMetric,
     Status,
+    StatusChange,
     Ticket,
     TicketChanges,
     TicketQuery,
@@ -188,7 +189,9 @@ class JiraDesk:
         public and which internal (one more call per 100 comments). An issue of another project (a dev
         bug) is no request: its comments come from the platform API, all internal to the customer."""
         issue = self.api.call(
-            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields(), "properties": CHANNEL_PROPERTY}
+            "GET",
+            f"{self.rest}/issue/{ticket_id}",
+            params={"fields": self._fields(), "properties": CHANNEL_PROPERTY, "expand": "changelog"},
         )
         self._learn_account_types(issue["fields"])
         if (issue["fields"].get("project") or {}).get("key") != self.options.service_project:
@@ -260,7 +263,24 @@ class JiraDesk:
             project=(f.get("project") or {}).get("key"),
             resolution=(f.get("resolution") or {}).get("name"),
             url=f"{self.api.base_url}/browse/{issue['key']}",
+            status_changes=self._status_changes(issue.get("changelog") or {}),
         )
+
+    def _status_changes(self, changelog: Mapping[str, Any]) -> tuple[StatusChange, ...]:
+        """The status moves of the issue's changelog (`expand=changelog` on the same read: no extra call; Cloud
+        returns the latest 100 entries, enough for when the request last started waiting), oldest first."""
+        out: list[StatusChange] = []
+        for history in changelog.get("histories") or []:
+            for item in history.get("items") or []:
+                if item.get("field") != "status":
+                    continue
+                to = self._normalize({"name": item.get("toString")})
+                if to is None:
+                    continue
+                before = self._normalize({"name": item.get("fromString")})
+                by = self._person(history.get("author")).role if history.get("author") else None
+                out.append(StatusChange(_time(history.get("created")), to, before, by))
+        return tuple(sorted(out, key=lambda c: c.at))
 
     def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
         params = {"query": email} if self.cloud else {"username": email}
