@@ -327,7 +327,14 @@ class ZendeskSandbox:
         return ticket
 
     def _audit_status(
-        self, tid: int, author: int, status: str, previous: str | None, kind: str = "Change", channel: str = "api"
+        self,
+        tid: int,
+        author: int,
+        status: str,
+        previous: str | None,
+        kind: str = "Change",
+        channel: str = "api",
+        at: str | None = None,
     ) -> None:
         event: dict[str, Any] = {"id": next(self.state.ids), "type": kind, "field_name": "status", "value": status}
         if kind == "Change":
@@ -336,7 +343,7 @@ class ZendeskSandbox:
             {
                 "id": next(self.state.ids),
                 "ticket_id": tid,
-                "created_at": _now(),
+                "created_at": at or _now(),
                 "author_id": author,
                 "metadata": {"system": {}, "custom": {}},
                 "events": [event],
@@ -352,6 +359,7 @@ class ZendeskSandbox:
         public: bool,
         channel: str = "api",
         metadata: Mapping[str, Any] | None = None,
+        at: str | None = None,
     ) -> dict[str, Any]:
         comment = {
             "id": next(self.state.ids),
@@ -364,7 +372,7 @@ class ZendeskSandbox:
             "attachments": [],
             "audit_id": next(self.state.ids),
             "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": _now(),
+            "created_at": at or _now(),
             "metadata": {"system": {}, "custom": dict(metadata or {})},
         }
         self.state.comments[tid].append(comment)
@@ -404,19 +412,20 @@ class ZendeskSandbox:
                 422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
             )
         events: list[str] = []
+        stamp = _now()  # one update is one audit: its comment and status change share its time, as on Zendesk
         for key in ("assignee_id", "group_id", "requester_id", "priority", "subject", "type"):
             if key in data and data[key] != ticket[key]:
                 ticket[key] = int(data[key]) if key.endswith("_id") and data[key] is not None else data[key]
                 if key == "assignee_id":
                     events.append("ticket.agent_assignment_changed")
                     if ticket["status"] == "new" and data[key] is not None and "status" not in data:
-                        self._audit_status(tid, author, "open", "new")
+                        self._audit_status(tid, author, "open", "new", at=stamp)
                         ticket["status"] = "open"
                 if key == "requester_id" and "organization_id" not in data:
                     # Zendesk moves the ticket to the new requester's (default) organization
                     ticket["organization_id"] = self.state.users[ticket["requester_id"]].get("organization_id")
         if "status" in data and data["status"] != ticket["status"]:
-            self._audit_status(tid, author, data["status"], ticket["status"])
+            self._audit_status(tid, author, data["status"], ticket["status"], at=stamp)
             ticket["status"] = data["status"]
             events.append("ticket.status_changed")
         if "tags" in data:
@@ -447,11 +456,11 @@ class ZendeskSandbox:
             # The update's `metadata` is the audit's custom metadata, which its comment carries (a mail gateway
             # posting through the API keeps the mail's subject and auto-reply headers there).
             metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else None
-            self._add_comment(tid, int(comment.get("author_id") or author), body, public, metadata=metadata)
+            self._add_comment(tid, int(comment.get("author_id") or author), body, public, metadata=metadata, at=stamp)
             ticket["is_public"] = ticket["is_public"] or public
             customer_reply = public and self.state.users[author]["role"] == "end-user" and "status" not in data
             if customer_reply and ticket["status"] in ("pending", "hold", "solved"):
-                self._audit_status(tid, author, "open", ticket["status"])
+                self._audit_status(tid, author, "open", ticket["status"], at=stamp)
                 ticket["status"] = "open"
                 events.append("ticket.status_changed")
             events.append("ticket.comment_added")
