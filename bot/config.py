@@ -36,13 +36,16 @@ class Settings(BaseSettings):
     """Salesforce login URL (https://login.salesforce.com, https://test.salesforce.com, a My Domain) or the
     sandbox's address; unset: account managers come from the policy's `crm.account_managers` only."""
     salesforce_username: str | None = None
-    salesforce_password: str | None = None
-    salesforce_security_token: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
     salesforce_consumer_key: str | None = None
-    salesforce_consumer_secret: str | None = None
+    salesforce_consumer_secret: SecretStr | None = None
     aha_url: str | None = None
     """https://<account>.aha.io (or the sandbox's address); unset: feedback is not recorded in Aha!."""
-    aha_api_key: str | None = None
+    aha_api_key: SecretStr | None = None
+    chat_webhook_url: str | None = None
+    """Send every chat webhook of the policy to this address instead, path and query kept (the sandbox's
+    chat fake: `up` sets it when it runs the sandbox); unset: to the webhooks' own URLs."""
     helpdesk_bot_policy: Path | None = None
     helpdesk_bot_home: Path = Path(".helpdesk-bot")
     helpdesk_bot_max_body_bytes: int = Field(default=1_000_000, gt=0)
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     def api_token(self, desk: str) -> str | None:
         """The desk's API token in clear: only for the desk's client, never to keep or print."""
         return _reveal(getattr(self, f"{desk}_api_token"))
+
+    def service_secret(self, name: str) -> str | None:
+        """A Salesforce or Aha! credential in clear (`salesforce_password`, `aha_api_key`...): only for that
+        service's client, never to keep or print."""
+        return _reveal(getattr(self, name))
 
     def enabled_desks(self) -> list[str]:
         """A desk is enabled when the bot is pointed at it (its URL is set)."""
@@ -154,7 +162,7 @@ def _service_problems(settings: Settings) -> list[Problem]:
             )
     if settings.aha_url and not settings.aha_api_key:
         problems.append(Problem("env AHA_API_KEY", "required to call Aha! (AHA_URL is set)"))
-    for var in ("salesforce_url", "aha_url"):
+    for var in ("salesforce_url", "aha_url", "chat_webhook_url"):
         url = getattr(settings, var)
         if url and not url.startswith(("http://", "https://")):
             problems.append(Problem(f"env {var.upper()}", f"must start with https:// (got {url!r})"))

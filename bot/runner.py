@@ -52,6 +52,36 @@ def sandbox_env(home: Path, sandbox_url: str) -> dict[str, str]:
     return env
 
 
+def sandbox_services_env(settings: Settings, sandbox_url: str) -> dict[str, str]:
+    """Salesforce, Aha! and the chat webhooks at the sandbox too, each only when the environment does not
+    point it elsewhere: the demo desks' configuration changes and feedback then run end to end."""
+    env: dict[str, str] = {}
+    if not settings.salesforce_url:
+        env.update(
+            {
+                "SALESFORCE_URL": sandbox_url,
+                "SALESFORCE_USERNAME": "bot@example.com",
+                "SALESFORCE_PASSWORD": "sandbox-password",
+                "SALESFORCE_SECURITY_TOKEN": "sandbox-token",
+            }
+        )
+    if not settings.aha_url and _policy_records_in_aha(settings):
+        env.update({"AHA_URL": sandbox_url, "AHA_API_KEY": "sandbox-key"})
+    if not settings.chat_webhook_url:
+        env["CHAT_WEBHOOK_URL"] = sandbox_url
+    return env
+
+
+def _policy_records_in_aha(settings: Settings) -> bool:
+    """Whether the policy names an Aha! product (AHA_URL without one is a configuration error)."""
+    from bot.policy.schema import PolicyError, load_policy
+
+    try:
+        return load_policy(settings.helpdesk_bot_policy).feedback.aha is not None
+    except (PolicyError, OSError):
+        return False  # the services refuse to start and say why
+
+
 def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,6 +119,7 @@ def up(settings: Settings, port: int) -> int:
             sandbox_port = port + 1
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
             started.update(sandbox_env(home, sandbox_url))
+            started.update(sandbox_services_env(settings, sandbox_url))
             env.update(started)
             sandbox = subprocess.Popen(
                 _bot_cmd("sandbox", "--port", str(sandbox_port), "--bot-url", f"http://127.0.0.1:{port}"), env=env
@@ -99,6 +130,11 @@ def up(settings: Settings, port: int) -> int:
                 f"no ZENDESK_URL/JIRA_URL: running against the built-in sandbox at {sandbox_url} "
                 "(demo desks seeded; it sends signed webhooks to this bot)"
             )
+            faked: list[str] = [name for name in ("SALESFORCE_URL", "AHA_URL") if name in started]
+            if "CHAT_WEBHOOK_URL" in started:
+                faked.append("the chat webhooks")
+            if faked:
+                _say(f"{', '.join(faked)} unset: the sandbox's Salesforce, Aha! and chat fakes answer instead")
         stackfile.write(home, started)  # commands from another terminal with this home use the same stack
         web = subprocess.Popen(_bot_cmd("web", "--port", str(port)), env=env)
         procs.append(("web", web))

@@ -29,6 +29,7 @@ from bot.domain.actions import (
     Comment,
     CreateLinkedBug,
     PostChat,
+    RecordFeedback,
     Resolve,
     SetFields,
     SetReporter,
@@ -40,6 +41,7 @@ from bot.domain.decisions import Decision, RunbookResult
 from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
+from connectors.feedback.records import Feedback, FeedbackTarget
 
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
@@ -216,6 +218,8 @@ class PlannedWrite:
     - `create_linked_issue`: create (or find) the issue a `CreateLinkedBug` asks for on `desk`; its key and
       URL are kept in `result` for the note that follows;
     - `note_linked_issue`: an internal note on the plan's ticket naming the issue the previous write made;
+    - `record_feedback`: record the ticket's feedback in the feedback tool (found, else created); `result`
+      keeps the record's reference and URL;
     - `chat`: a message to a chat channel (`payload`: channel, text, thread_key), sent at most once: `result`
       records the attempt before the post, and a resumed plan that finds an attempt without its `done` mark (the
       worker died mid-post) skips it rather than risk a second message to the customer.
@@ -313,7 +317,9 @@ def plan_writes(
                 )
             )
             out.append(PlannedWrite("note_linked_issue", ticket.desk, {"text": action.note}))
-    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat)]
+        elif isinstance(action, RecordFeedback):
+            out.append(PlannedWrite("record_feedback", "feedback", {"title": action.title, "text": action.text}))
+    own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat | RecordFeedback)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
         for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
@@ -333,6 +339,8 @@ def describe_planned(write: PlannedWrite) -> str:
     if write.kind == "create_linked_issue":
         what = f"{write.payload['issue_type']} in {write.payload['project']}"
         return f"{write.desk}: create {what} {write.payload['summary']!r}"
+    if write.kind == "record_feedback":
+        return f"feedback tool: record {write.payload['title']!r} (unless the ticket's record exists)"
     if write.kind == "chat":
         text = " ".join(write.payload["text"].split())
         return f"chat {write.payload['channel']}: {text[:70]!r}{'…' if len(text) > 70 else ''}"
@@ -350,6 +358,7 @@ def run_plan(
     store: PlanStore,
     key: str,
     chat: ChatPost | None = None,
+    feedback: Callable[[], FeedbackTarget | None] | None = None,
 ) -> int:
     """Send the plan's remaining writes in order; returns how many were sent now.
 
@@ -357,12 +366,13 @@ def run_plan(
     snapshot is stale: the plan is dropped so the retry decides again. Later writes are the bot's own
     follow-ups to a write that already landed, so they go unguarded (a comment cannot overwrite anything).
     A linked issue is looked up before it is created, so a worker killed between the create and the
-    `done` mark never makes a second one.
+    `done` mark never makes a second one; so is a feedback record (in the tool `feedback` returns).
     """
     sent = 0
     # Only the first write to the plan's own ticket is guarded: after a linked issue's note landed, the
     # snapshot's version is the bot's own change behind it, not a person's.
-    first = next((i for i, w in enumerate(plan.writes) if w.kind != "create_linked_issue" and not w.ticket_id), None)
+    elsewhere = ("create_linked_issue", "record_feedback")
+    first = next((i for i, w in enumerate(plan.writes) if w.kind not in elsewhere and not w.ticket_id), None)
     first_update = first if first is not None and plan.writes[first].kind == "update" else None
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
@@ -375,6 +385,12 @@ def run_plan(
         elif write.kind == "create_linked_issue":
             linked = _create_linked(desks(write.desk), ticket, write.payload)
             write.result = linked
+        elif write.kind == "record_feedback":
+            tool = feedback() if feedback is not None else None
+            if tool is None:
+                raise InvalidRequest("feedback to record, and no feedback tool configured", write.payload)
+            idea = tool.record(Feedback(ticket, write.payload["title"], write.payload["text"]))
+            write.result = {"key": idea.reference, "url": idea.url}
         elif write.kind == "note_linked_issue":
             if linked is None:
                 raise InvalidRequest("a linked-issue note without the issue it names", write.payload)

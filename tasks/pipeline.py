@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.actions import Action, Comment, CreateLinkedBug, PostChat
+from bot.domain.actions import Action, Comment, CreateLinkedBug, PostChat, RecordFeedback
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.domain.events import Event
 from bot.domain.tickets import Ticket
@@ -34,10 +34,11 @@ from tasks.executor import (
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
 
-NOT_REPEATED = (Comment, CreateLinkedBug, PostChat)
+NOT_REPEATED = (Comment, CreateLinkedBug, PostChat, RecordFeedback)
 """Actions a replay does not carry out again when the first run already did: a comment (or chat message) cannot
-be told apart from the same one posted twice, and a linked issue is made once. Field changes are compared
-with the ticket instead, so a replay restores what a person undid only where the policy still says so."""
+be told apart from the same one posted twice, and a linked issue or a feedback record is made once. Field
+changes are compared with the ticket instead, so a replay restores what a person undid only where the policy
+still says so."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def run_one(
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime))
+        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime), lambda: runtime.feedback)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
     verdict = decide_one(runtime, ticket, runbook, run)
     actions = list(verdict.actions)
@@ -120,7 +121,7 @@ def run_one(
         return result
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime)))
+    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback))
 
 
 def _chat(runtime: Runtime) -> ChatPost:
@@ -129,7 +130,9 @@ def _chat(runtime: Runtime) -> ChatPost:
 
 
 def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
-    if isinstance(action, CreateLinkedBug | PostChat):  # made elsewhere, but for (and noted on) this ticket
+    if isinstance(
+        action, CreateLinkedBug | PostChat | RecordFeedback
+    ):  # made elsewhere, for (and noted on) this ticket
         return ticket.desk, ticket.id
     return action.desk or ticket.desk, action.ticket_id or ticket.id
 

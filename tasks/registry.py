@@ -23,9 +23,11 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import bug_status, followup, linked_bug, pings, triage
+from bot.policy import bug_status, config_change, feedback, followup, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
+from tasks import config_change as config_change_io
+from tasks import feedback as feedback_io
 from tasks import followup as followup_io
 from tasks import pings as pings_io
 from tasks import triage as triage_io
@@ -58,10 +60,16 @@ class Runbook:
 
 
 HOURLY = timedelta(hours=1)
+CLASSIFIED = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)
+"""Runbooks by request type: after triage set it on a new ticket, or when an agent changes it later."""
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),
     Runbook("linked-bug", linked_bug.decide, on=(EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)),
+    Runbook("config-change", config_change.decide, on=CLASSIFIED, gather=config_change_io.gather),
+    # Two steps: the reply names the idea, so it is decided on the ticket read again after the record.
+    Runbook("feedback", feedback.decide_record, on=CLASSIFIED, gather=feedback_io.gather),
+    Runbook("feedback-reply", feedback.decide_reply, on=CLASSIFIED, gather=feedback_io.gather),
     Runbook(
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),

@@ -80,10 +80,10 @@ class Runtime:
             salesforce = SalesforceConfig(
                 url=s.salesforce_url,
                 username=s.salesforce_username or "",
-                password=s.salesforce_password or "",
-                security_token=s.salesforce_security_token,
+                password=s.service_secret("salesforce_password") or "",
+                security_token=s.service_secret("salesforce_security_token"),
                 consumer_key=s.salesforce_consumer_key,
-                consumer_secret=s.salesforce_consumer_secret,
+                consumer_secret=s.service_secret("salesforce_consumer_secret"),
             )
         return build(salesforce, self.policy.crm.account_managers)
 
@@ -97,7 +97,10 @@ class Runtime:
         target = self.policy.feedback
         if self.settings.aha_url and target.aha:
             config = AhaConfig(
-                self.settings.aha_url, self.settings.aha_api_key or "", target.aha.product, target.aha.tag
+                self.settings.aha_url,
+                self.settings.service_secret("aha_api_key") or "",
+                target.aha.product,
+                target.aha.tag,
             )
             return AhaIdeas(config)
         if target.jira and self.settings.desk_url("jira"):
@@ -107,9 +110,16 @@ class Runtime:
     @cached_property
     def chat(self) -> ChatNotifier:
         """The chat channels of the policy's `chat.webhooks` (none: posting names an unknown channel)."""
-        from connectors.chat.webhooks import ChatNotifier
+        import requests
 
-        return ChatNotifier(self.policy.chat.webhooks)
+        from connectors.chat.webhooks import ChatNotifier
+        from connectors.http import Rebase
+
+        session = requests.Session()
+        if self.settings.chat_webhook_url:  # the sandbox's chat fake, at the webhooks' own paths
+            for scheme in ("https://", "http://"):
+                session.mount(scheme, Rebase(self.settings.chat_webhook_url))
+        return ChatNotifier(self.policy.chat.webhooks, session=session)
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.eventlog import EventLog
 from bot.policy.schema import DEFAULT_POLICY
+from bot.runner import sandbox_services_env
 from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build, point_webhooks
@@ -70,9 +71,11 @@ def running_stack(
     concurrency: int = 2,
     extra_env: dict[str, str] | None = None,
     jira_mode: str = "cloud",
+    services: bool = True,
 ) -> Iterator[Stack]:
     """Seeded sandbox desks → signed webhooks → the real intake → `workers` real worker processes.
-    `jira_mode` picks the Jira deployment the sandbox fakes (the policy must say the same)."""
+    `jira_mode` picks the Jira deployment the sandbox fakes (the policy must say the same). With `services`,
+    Salesforce, Aha! and the chat webhooks are the sandbox's too, as `helpdesk-bot up` sets them."""
     prefix = f"hbtest:{uuid.uuid4().hex[:10]}:"
     app, sandboxes = build(seed=True, jira_mode=jira_mode)
     sandbox = ServedApp(app)
@@ -87,7 +90,10 @@ def running_stack(
     web = ServedApp(create_app(settings))
     point_webhooks(sandboxes, web.url, SECRETS)
     procs = BotProcesses(prefix, home)
-    env: dict[str, str] = dict(extra_env or {})
+    policy = (extra_env or {}).get("HELPDESK_BOT_POLICY")
+    workers_settings = settings.model_copy(update={"helpdesk_bot_policy": Path(policy) if policy else None})
+    env: dict[str, str] = sandbox_services_env(workers_settings, sandbox.url) if services else {}
+    env.update(extra_env or {})
     for desk in ("zendesk", "jira"):
         upper = desk.upper()
         env.update(

@@ -122,6 +122,15 @@ def test_up_with_nothing_configured_serves_and_triages_a_sandbox_ticket(tmp_path
         except AssertionError:
             pytest.fail("the sandbox ticket was not processed:\n" + log_path.read_text())
         assert "ticket_created" in listing
+        # Aha! was unset too: the feature idea is an idea in the sandbox's Aha! product, not recorded nowhere.
+        assert "AHA_URL" in out and "SALESFORCE_URL" in out and "fakes answer instead" in out
+        ideas = requests.get(
+            f"http://127.0.0.1:{port + 1}/api/v1/products/APP/ideas",
+            params={"tag": f"helpdesk-bot-zendesk-{ticket_id}"},
+            headers={"Authorization": "Bearer any"},
+            timeout=10,
+        ).json()["ideas"]
+        assert [i["name"] for i in ideas] == ["Feature idea: dark mode"]
         second_terminal_commands_use_the_running_stack(env, ticket_id)
     finally:
         os.killpg(proc.pid, signal.SIGINT)

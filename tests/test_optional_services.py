@@ -11,8 +11,10 @@ import redis
 from bot.checks import all_problems
 from bot.config import Settings, settings_problems
 from bot.eventlog import EventLog
+from bot.runner import sandbox_services_env
+from connectors.crm.salesforce import SalesforceConfig
 from connectors.crm.sandbox import SalesforceSandbox
-from connectors.feedback.aha import AhaIdeas
+from connectors.feedback.aha import AhaConfig, AhaIdeas
 from connectors.feedback.jira_target import JiraFeedback
 from connectors.sandbox_kit import make_app
 from tasks.runtime import Runtime
@@ -116,3 +118,27 @@ def test_policy_sections_of_the_services_are_validated(tmp_path: Path, text: str
     path.write_text(text)
     problems = all_problems(Settings(helpdesk_bot_policy=path))
     assert any(message in p for p in problems), problems
+
+
+def test_up_points_only_the_unset_services_at_the_sandbox() -> None:
+    sandbox = "http://127.0.0.1:8001"
+    env = sandbox_services_env(Settings(aha_url="https://acme.aha.io", aha_api_key="k"), sandbox)
+    assert env["SALESFORCE_URL"] == sandbox and env["CHAT_WEBHOOK_URL"] == sandbox
+    assert "AHA_URL" not in env and "AHA_API_KEY" not in env  # a real Aha! account stays the one used
+    assert sandbox_services_env(Settings(salesforce_url="https://login.salesforce.com"), sandbox)["AHA_URL"] == sandbox
+
+
+def test_up_leaves_aha_unset_when_the_policy_records_feedback_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("feedback:\n  jira: {project: FEED}\n")
+    env = sandbox_services_env(Settings(helpdesk_bot_policy=path), "http://127.0.0.1:8001")
+    assert "AHA_URL" not in env and "SALESFORCE_URL" in env  # AHA_URL without feedback.aha would be an error
+
+
+def test_service_credentials_are_secrets_in_every_repr() -> None:
+    values = {"salesforce_password": "pw-1", "salesforce_security_token": "tok-2", "aha_api_key": "key-3"}
+    settings = Settings(salesforce_consumer_secret="cs-4", **values)
+    config = SalesforceConfig("https://login.salesforce.com", "u", "pw-1", "tok-2", "ck", "cs-4")
+    shown = repr(settings) + str(settings) + repr(config) + repr(AhaConfig("https://a.aha.io", "key-3", "APP"))
+    assert not [v for v in ("pw-1", "tok-2", "key-3", "cs-4") if v in shown]
+    assert settings.service_secret("aha_api_key") == "key-3"  # revealed only where the client is built

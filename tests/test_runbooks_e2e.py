@@ -63,7 +63,15 @@ def test_runbooks_of_one_event_run_in_the_registry_order(stack: Stack) -> None:
     ticket_id = create_ticket(stack.sandbox_url, "zendesk", "cathy@acme.test", "Login page is slow", "Takes 20 s.")
     rec = created_event(stack, "zendesk", ticket_id)
     assert rec.decision is not None
-    assert [r.runbook for r in rec.decision.runbooks] == ["triage", "linked-bug", "demo-ack", "demo-bug"]
+    assert [r.runbook for r in rec.decision.runbooks] == [
+        "triage",
+        "linked-bug",
+        "config-change",
+        "feedback",
+        "feedback-reply",
+        "demo-ack",
+        "demo-bug",
+    ]
     ticket = stack.desk("zendesk").get_ticket(ticket_id)
     assert {ACKED, "helpdesk-bot-triaged"} <= set(ticket.tags)
     notes = [c.body for c in ticket.comments if c.visibility is Visibility.INTERNAL]

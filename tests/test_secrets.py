@@ -56,7 +56,12 @@ def test_no_secret_appears_in_logs_event_log_spool_or_cli_output(tmp_path: Path)
     tag = uuid.uuid4().hex[:12]
     webhook_secrets = {"zendesk": f"zdWebhookSecret{tag}", "jira": f"jiraWebhookSecret{tag}"}
     tokens = {"zendesk": f"zdApiToken{tag}", "jira": f"jiraApiToken{tag}"}
-    secrets = [*webhook_secrets.values(), *tokens.values()]
+    services = {  # Salesforce and Aha! at the sandbox, with credentials as distinctive as the desks'
+        "SALESFORCE_PASSWORD": f"sfPassword{tag}",
+        "SALESFORCE_SECURITY_TOKEN": f"sfToken{tag}",
+        "AHA_API_KEY": f"ahaKey{tag}",
+    }
+    secrets = [*webhook_secrets.values(), *tokens.values(), *services.values()]
     prefix = f"hbtest:{uuid.uuid4().hex[:10]}:"
     sandbox_app, sandboxes = build(seed=True)
     sandbox = ServedApp(sandbox_app)
@@ -69,6 +74,7 @@ def test_no_secret_appears_in_logs_event_log_spool_or_cli_output(tmp_path: Path)
             f"{upper}_API_TOKEN": tokens[desk],
             f"{upper}_WEBHOOK_SECRET": webhook_secrets[desk],
         }
+    env |= services | {"SALESFORCE_URL": sandbox.url, "SALESFORCE_USERNAME": "bot@example.com", "AHA_URL": sandbox.url}
     procs = BotProcesses(prefix, tmp_path)
     port = _free_port()
     web = f"http://127.0.0.1:{port}"
@@ -84,8 +90,14 @@ def test_no_secret_appears_in_logs_event_log_spool_or_cli_output(tmp_path: Path)
             desk: create_ticket(sandbox.url, desk, "cathy@acme.test", "Cannot log in", "Since this morning.")
             for desk in ("zendesk", "jira")
         }
-        for desk, ticket in tickets.items():
+        # A configuration change (Salesforce is asked for Acme's owner) and feedback (an Aha! idea is made).
+        tickets["salesforce"] = create_ticket(sandbox.url, "jira", "cathy@acme.test", "Please enable SSO", "SAML.")
+        tickets["aha"] = create_ticket(sandbox.url, "zendesk", "cathy@acme.test", "Feature request: tags", "Tags.")
+        for name, ticket in tickets.items():
+            desk = {"salesforce": "jira", "aha": "zendesk"}.get(name, name)
             wait_for(lambda d=desk, t=ticket: _done(log, d, t), timeout=60, interval=0.2)
+        assert sandboxes["jira"].state.issues[tickets["salesforce"]]["fields"]["assignee"]["accountId"] == "agent-sam"
+        assert any(f"helpdesk-bot-zendesk-{tickets['aha']}" in i["tags"] for i in sandboxes["aha"].state.ideas.values())
 
         # A JSM Automation request the bot cannot read, proven by the secret in its headers: kept, redacted.
         unreadable = requests.post(

@@ -119,3 +119,14 @@ class PostChat(Action):
     channel: str = ""
     text: str = ""
     thread_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordFeedback(Action):
+    """Record the ticket's feedback in the feedback tool (an Aha! idea, or an issue of a Jira project).
+
+    Carried out at most once per ticket: the tool is asked for the ticket's record before one is created.
+    """
+
+    title: str = ""
+    text: str = ""

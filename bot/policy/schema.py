@@ -361,6 +361,45 @@ class Crm(Strict):
         return {k.strip().lower().lstrip("@"): v for k, v in values.items()}
 
 
+DocumentKind = Literal["template", "spec_sheet", "incentive", "form", "guide", "other"]
+DOCUMENT_KINDS: dict[str, str] = {
+    "template": "Template",
+    "spec_sheet": "Spec sheet",
+    "incentive": "Incentive",
+    "form": "Form",
+    "guide": "Guide",
+    "other": "Document",
+}
+
+
+def _document_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value.strip()):
+        raise ValueError(f"{value!r} is not a link (https://...)")
+    return value.strip()
+
+
+class Document(Strict):
+    """A document a configuration change needs, linked in the ticket's checklist note."""
+
+    title: str = Field(min_length=1)
+    url: Annotated[str, AfterValidator(_document_url)]
+    kind: DocumentKind = "other"
+    """template, spec_sheet, incentive, form, guide or other: how the checklist labels it."""
+    match: Match | None = None
+    """Only for the configuration changes matching these conditions (as in triage rules); unset: all of them."""
+
+
+class ConfigChange(Strict):
+    """`config_change`: the account-manager hand-off (see `bot/policy/config_change.py`)."""
+
+    enabled: bool = True
+    group: str | None = None
+    """Group (a name of `desks.<desk>.groups`) the ticket moves to with its account manager; unset: the
+    desk decides (Zendesk puts a ticket assigned to an agent in the agent's default group)."""
+    documents: list[Document] = Field(default_factory=list)
+    """What to collect or send for a configuration change: listed, with links, in an internal checklist note."""
+
+
 class AhaTarget(Strict):
     product: str = Field(min_length=1)
     """The Aha! product (its key, e.g. APP, or numeric id) that receives feedback as ideas."""
@@ -375,10 +414,17 @@ class JiraFeedbackTarget(Strict):
 
 
 class Feedback(Strict):
+    enabled: bool = True
+    """Record feedback tickets in the target below (`aha`, else `jira`); with neither, nothing is recorded."""
     aha: AhaTarget | None = None
     """Record feedback as Aha! ideas (needs AHA_URL and AHA_API_KEY)."""
     jira: JiraFeedbackTarget | None = None
     """Record feedback as issues of a Jira project instead (needs JIRA_URL; used when `aha` is not set)."""
+
+    @property
+    def records(self) -> bool:
+        """Whether feedback tickets are recorded somewhere (then the feedback runbook, not triage, answers them)."""
+        return self.enabled and (self.aha is not None or self.jira is not None)
 
 
 class Chat(Strict):
@@ -644,6 +690,9 @@ class Policy(Strict):
     """Overrides of the texts (names and defaults in `bot/policy/templates.py`)."""
     crm: Crm = Field(default_factory=Crm)
     feedback: Feedback = Field(default_factory=Feedback)
+    """Feedback to Aha! (or a Jira project): see `bot/policy/feedback.py`."""
+    config_change: ConfigChange = Field(default_factory=ConfigChange)
+    """Configuration changes to the customer's account manager (see `bot/policy/config_change.py`)."""
     chat: Chat = Field(default_factory=Chat)
     calendar: Calendar = Field(default_factory=Calendar)
     """Business days and hours (see `bot/policy/calendar.py`)."""
@@ -773,6 +822,10 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
             if assignment.group not in options.groups:
                 known = ", ".join(sorted(options.groups)) or "none"
                 yield loc, f"group {assignment.group!r} is not in desks.{desk}.groups (known: {known})"
+        handoff_group = policy.config_change.group
+        if handoff_group and handoff_group not in options.groups:
+            known = ", ".join(sorted(options.groups)) or "none"
+            yield ("config_change", "group"), f"group {handoff_group!r} is not in desks.{desk}.groups (known: {known})"
     yield from _calendar_problems(policy)
     yield from _followup_problems(policy)
     organizations = {n for o in policy.desks.values() for n in o.organizations}

@@ -209,7 +209,8 @@ def decide_triage(
         "request_type_name": policy.triage.request_types.get(request_type, request_type),  # type: ignore[call-overload]
         "phone": policy.service_desk.phone,
         "hours": policy.service_desk.hours,
-        "agent_name": agent.name if agent else None,
+        # A configuration change moves on to the account manager: the reply does not promise triage's pick.
+        "agent_name": agent.name if agent and not _handed_over(request_type, policy) else None,
         "rule": rule,
         "rule_why": why,
         "assignment": assignment_text,
@@ -220,7 +221,8 @@ def decide_triage(
             Resolve(rule=rule, why="phone-only: the customer is asked to call", resolution=policy.triage.resolution)
         )
     else:
-        if policy.triage.first_response:
+        if policy.triage.first_response and not (request_type == "feedback" and policy.feedback.records):
+            # Recorded feedback is answered by the feedback runbook, once the idea it names exists.
             actions.append(
                 _comment(f"first_response.{request_type}", Visibility.PUBLIC, policy, values, rule, "first response")
             )
@@ -240,6 +242,10 @@ def decide_triage(
         actions.append(_comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note"))
     actions.append(Tag(rule=rule, why="marks the ticket triaged (idempotency)", add=(TRIAGED_TAG,)))
     return actions
+
+
+def _handed_over(request_type: str, policy: Policy) -> bool:
+    return request_type == "configuration_change" and policy.config_change.enabled
 
 
 def _comment(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,10 +46,10 @@ class SalesforceConfig:
 
     url: str
     username: str
-    password: str
-    security_token: str | None = None
+    password: str = field(repr=False)  # never in a log line or traceback
+    security_token: str | None = field(default=None, repr=False)
     consumer_key: str | None = None
-    consumer_secret: str | None = None
+    consumer_secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +27,7 @@ from connectors.http import BearerAuth, JsonApi
 class AhaConfig:
     url: str
     """https://<account>.aha.io, or the sandbox's address."""
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or traceback
     product: str
     """Product key (APP) or numeric id."""
     tag: str = "helpdesk-bot"
@@ -36,6 +36,8 @@ class AhaConfig:
 
 class AhaIdeas:
     """Records feedback as ideas in one Aha! product."""
+
+    label = "Aha!"
 
     def __init__(self, config: AhaConfig) -> None:
         self.config = config

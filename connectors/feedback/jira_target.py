@@ -10,6 +10,7 @@ project of its own for feedback: the dev project's bugs carry the same label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from connectors.base import Helpdesk
 from connectors.feedback.records import Feedback, Idea
@@ -21,12 +22,20 @@ class JiraFeedback:
     """The Jira desk's adapter."""
     project: str
     issue_type: str = "Task"
+    label: ClassVar[str] = "Jira"
+
+    def find(self, feedback: Feedback) -> Idea | None:
+        """`find_linked_issue`: JQL on the ticket's label in the project."""
+        found = self.desk.find_linked_issue(feedback.ticket, project=self.project)
+        if found is None:
+            return None
+        return Idea(found.id or found.key, found.key, feedback.name, found.url or "", created=False)
 
     def record(self, feedback: Feedback) -> Idea:
-        """`find_linked_issue` (JQL on the ticket's label), else `create_linked_issue` in the project."""
-        found = self.desk.find_linked_issue(feedback.ticket, project=self.project)
+        """The ticket's issue (`find`), else `create_linked_issue` in the project."""
+        found = self.find(feedback)
         if found is not None:
-            return Idea(found.id or found.key, found.key, feedback.name, found.url or "", created=False)
+            return found
         requester = feedback.ticket.requester
         who = requester.name or requester.email or "a customer"
         if requester.email and requester.name:

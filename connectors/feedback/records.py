@@ -47,6 +47,15 @@ class Idea:
 
 
 class FeedbackTarget(Protocol):
+    @property
+    def label(self) -> str:
+        """The tool's name in notes to agents (`Aha!`, `Jira`)."""
+        ...
+
+    def find(self, feedback: Feedback) -> Idea | None:
+        """The ticket's record in the tool, if there is one (a read: dry runs and the reply ask it)."""
+        ...
+
     def record(self, feedback: Feedback) -> Idea:
         """The ticket's record in the tool: found when it exists, else created (once per ticket)."""
         ...

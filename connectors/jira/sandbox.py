@@ -75,6 +75,7 @@ MODES = ("cloud", "datacenter")
 PROJECTS = {
     "SD": {"id": "10000", "name": "Service Desk", "projectTypeKey": "service_desk", "issuetypes": ("10100",)},
     "DEV": {"id": "10001", "name": "Development", "projectTypeKey": "software", "issuetypes": ("10200", "10201")},
+    "FEED": {"id": "10002", "name": "Product Feedback", "projectTypeKey": "software", "issuetypes": ("10201",)},
 }
 ISSUE_TYPES = {
     "10100": ("Service Request", "A request raised through the customer portal."),
@@ -175,7 +176,7 @@ class JiraSandbox:
 
     def reset(self, seed: bool) -> None:
         with self._lock:
-            self.state = State(counters={"SD": itertools.count(1), "DEV": itertools.count(1)})
+            self.state = State(counters={key: itertools.count(1) for key in PROJECTS})
             if seed:
                 self._seed()
 

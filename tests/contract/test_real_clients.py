@@ -178,7 +178,11 @@ def test_jira(sandbox: Served) -> None:
 def test_jira_projects_issue_types_and_create_issue(mode: str, request: pytest.FixtureRequest) -> None:
     served: Served = request.getfixturevalue("sandbox" if mode == "cloud" else "datacenter")
     jira = JIRA(server=served.url, basic_auth=("alice@example.com", "x"))
-    assert [(p.key, p.name) for p in jira.projects()] == [("SD", "Service Desk"), ("DEV", "Development")]
+    assert [(p.key, p.name) for p in jira.projects()] == [
+        ("SD", "Service Desk"),
+        ("DEV", "Development"),
+        ("FEED", "Product Feedback"),
+    ]
     dev = jira.project("DEV")
     assert dev.id == "10001" and {t.name for t in dev.issueTypes} == {"Bug", "Task"}
     assert {t.name for t in jira.issue_types()} == {"Service Request", "Bug", "Task"}

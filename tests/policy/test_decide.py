@@ -20,7 +20,7 @@ from bot.domain.actions import (
 )
 from bot.domain.tickets import AgentLoad, Person, Status, Ticket, Visibility
 from bot.policy.assign import choose_agent
-from bot.policy.schema import Assignment, Policy, load_policy
+from bot.policy.schema import Assignment, Feedback, Policy, load_policy
 from bot.policy.triage import TRIAGED_TAG, TriagePlan, decide_triage, plan_triage
 from tests.policy.helpers import ALICE, BOB, CAROL, NOW, SAM, loads, ticket
 
@@ -271,12 +271,20 @@ def test_policy_templates_override_the_texts() -> None:
         update={
             "templates": {
                 "first_response.feedback": "Danke {{ customer_name }} für #{{ ticket_id }} ({{ request_type_name }})."
-            }
+            },
+            "feedback": Feedback(),  # feedback recorded nowhere: triage answers it
         }
     )
     _, actions = decide(ticket("Feature idea: dark mode", "please", id="5"), policy)
     reply = next(a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC)
     assert reply.body == "Danke Cathy für #5 (Feedback)."
+
+
+def test_recorded_feedback_is_answered_by_the_feedback_runbook_not_triage() -> None:
+    assert POLICY.feedback.records  # the packaged policy records feedback in Aha!
+    _, actions = decide(ticket("Feature idea: dark mode", "please", id="5"), POLICY)
+    assert [a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC] == []
+    assert any(isinstance(a, Tag) and TRIAGED_TAG in a.add for a in actions)
 
 
 def test_first_names_from_display_names() -> None:
@@ -298,3 +306,11 @@ def test_shadow_per_desk_and_per_rule() -> None:
     policy = POLICY.model_copy(update={"triage": POLICY.triage.model_copy(update={"rules": rules})})
     assert plan_triage(ticket("Feature idea", "x"), policy, "zendesk", NOW).shadow
     assert not plan_triage(ticket("Checkout error", "x"), policy, "zendesk", NOW).shadow
+
+
+def test_a_configuration_change_reply_does_not_name_the_agent_it_will_not_stay_with() -> None:
+    t = ticket("Please enable SSO", "Configure SAML for us")
+    _, actions = decide(t, POLICY, agents=loads((ALICE, 0)))
+    [reply] = [a for a in actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
+    assert "Our team will confirm the change" in reply.body and "Alice" not in reply.body
+    assert any(isinstance(a, Assign) and a.agent_id == ALICE.id for a in actions)  # triage still assigns first

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, str] = {
 """Default texts by name (`first_response.<request type>`, `phone_only`, `incident_call_note`, `triage_note`, and
 the follow-up ladder's `strike_1`..`strike_3`, `strike_1_chat`, `voicemail_script`, `resolved_no_response`,
 `quick_resolve`, `quick_resolve_approval`, `confirmed_resolved`, `resolved_unconfirmed`, `resolved_ignored`,
-`resolved_dev_bug`),
+`resolved_dev_bug`; the feedback runbook's `feedback_recorded`),
 one `<name>.j2` file each next to this module, so they can be read and copied as they are."""
 
 SAMPLE_VALUES: dict[str, Any] = {
@@ -46,6 +46,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "attempts": 2,
     "resolution": "User not responded",
     "bug_key": "DEV-12",
+    "idea_reference": "APP-I-12",
     "kind": "update",
     "due": "Tue 01 Dec 15:00 UTC",
     "next_update": "Wed 02 Dec 11:00 UTC",

@@ -201,11 +201,11 @@ def test_projects_issue_types_and_group_pages_match_atlassians_spec(site: Site) 
     fixture fails the test on any violation), and group members come in pages of at most 50."""
     before = site.recorder.checked
     projects = site.call("GET", "/rest/api/3/project").json()
-    assert [p["key"] for p in projects] == ["SD", "DEV"]
+    assert [p["key"] for p in projects] == ["SD", "DEV", "FEED"]  # FEED: feedback as Jira issues
     dev = site.call("GET", "/rest/api/3/project/10001").json()
     assert dev["key"] == "DEV" and [t["name"] for t in dev["issueTypes"]] == ["Bug", "Task"]
     page = site.call("GET", "/rest/api/3/project/search", params={"maxResults": 1}).json()
-    assert page["total"] == 2 and page["isLast"] is False and [p["key"] for p in page["values"]] == ["SD"]
+    assert page["total"] == 3 and page["isLast"] is False and [p["key"] for p in page["values"]] == ["SD"]
     assert {t["name"] for t in site.call("GET", "/rest/api/3/issuetype").json()} == {"Service Request", "Bug", "Task"}
     assert site.call("GET", "/rest/api/3/issuetype/10200").json()["name"] == "Bug"
     assert site.call("GET", "/rest/api/3/project/NOPE").status_code == 404
