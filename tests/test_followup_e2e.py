@@ -323,6 +323,8 @@ def test_jsm_reopens_on_a_reply_within_seven_days_and_closes_after(stack: Stack)
     assert outcome == "reopened"
     ticket = api.get_ticket(reopened)
     assert ticket.status is Status.OPEN and "closure-user-not-responded" not in ticket.tags
+    assert not set(STRIKES) & set(ticket.tags)  # back to the agent with the strikes cleared
+    assert "Reopened: the customer replied within the 7-day reopen window." in notes(ticket)[-1]
 
     thursday = mon + timedelta(days=3)
     early = sweep(stack, "jira", thursday + timedelta(days=6), closed)
