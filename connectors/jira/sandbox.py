@@ -487,6 +487,9 @@ class JiraSandbox:
         if match is None:
             raise ApiError(400, [f"Transition id '{wanted}' is not valid for this issue."])
         fields = issue["fields"]
+        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
+        if resolution is not None and resolution not in RESOLUTIONS:  # refused before anything changes
+            raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
         old = fields["status"]
         fields["status"] = self._status(match[2])
         items = [
@@ -500,10 +503,7 @@ class JiraSandbox:
                 "toString": fields["status"]["name"],
             }
         ]
-        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
         if fields["status"]["statusCategory"]["key"] == "done":
-            if resolution is not None and resolution not in RESOLUTIONS:
-                raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
             if resolution is None and fields.get("resolution"):
                 resolution = fields["resolution"]["name"]  # Resolved -> Closed keeps the resolution it had
             fields["resolution"] = {"name": resolution or "Done"}
