@@ -6,9 +6,10 @@ The types it speaks live in `bot.domain`; the HTTP transport in `connectors.http
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -26,6 +27,10 @@ from bot.domain.tickets import (
 
 if TYPE_CHECKING:
     from connectors.http import CallGate
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @runtime_checkable
@@ -51,8 +56,9 @@ class Helpdesk(Protocol):
         spares one search per agent when the strategy does not need counts, e.g. round-robin)."""
         ...
 
-    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
-        """Write `changes` (and its comment) to the ticket, guarded by `ticket.version` where possible."""
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
+        """Write `changes` (and its comment) to the ticket, guarded by `ticket.version` where possible; returns
+        the ticket's new version when the desk's answer gives it (None: unknown, or the desk keeps none)."""
         ...
 
     def create_linked_issue(
@@ -80,6 +86,10 @@ class Helpdesk(Protocol):
         """One page of tickets matching `query`; pass `next_cursor` back for the next one."""
         ...
 
+    def count(self, query: TicketQuery) -> int:
+        """How many tickets match `query`, without reading them (repeat-customer counts)."""
+        ...
+
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
         """Apply per-ticket changes in as few calls as the desk allows."""
         ...
@@ -99,6 +109,30 @@ def iter_search(desk: Helpdesk, query: TicketQuery) -> Iterator[Ticket]:
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+class TtlCache(Generic[K, V]):
+    """Values a desk changes rarely (a group's members, a workflow's transitions), kept by one adapter for
+    `seconds` so each new ticket does not read them again; 0 turns the cache off. Per process, never shared:
+    a change on the desk is seen by every worker within `seconds`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The value kept for `key`, else what `load()` reads now (then kept)."""
+        hit = self._items.get(key)
+        if hit is not None and self.clock() - hit[0] < self.seconds:
+            return hit[1]
+        value = load()
+        if self.seconds > 0:
+            self._items[key] = (self.clock(), value)
+        return value
+
+    def drop(self, key: K) -> None:
+        """Forget `key` (what was kept proved stale)."""
+        self._items.pop(key, None)
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -32,6 +33,7 @@ from bot.domain.actions import (
     RecordFeedback,
     Resolve,
     SetFields,
+    SetPriority,
     SetReporter,
     SetRequestType,
     SetStatus,
@@ -39,12 +41,15 @@ from bot.domain.actions import (
 )
 from bot.domain.decisions import Decision, RunbookResult
 from bot.domain.errors import Conflict, HelpdeskError, InvalidRequest, Unavailable
+from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import NewComment, Person, Status, Ticket, TicketChanges, Visibility
 from connectors.base import Helpdesk
 from connectors.feedback.records import Feedback, FeedbackTarget
 
 PLAN_TTL = 7 * 86400
 PLAN_VERSION = 2
+ONCE_TTL = 400 * 86400
+"""How long the record of a `once` chat message is kept: longer than any ticket stays open."""
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,21 @@ def resolve_people(
 
 
 def compile_writes(
-    ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool, groups: bool = True
+    ticket: Ticket,
+    actions: Sequence[Action],
+    people: People,
+    *,
+    atomic: bool,
+    groups: bool = True,
+    audit_field: bool = False,
 ) -> list[TicketChanges]:
     """Pure: the writes that carry out `actions` on `ticket`, in the order they must be sent.
 
     `groups` says whether the desk keeps an assignment group on the ticket (Jira does not: an Assign's group
-    only says whose agents were candidates). Only what differs from the snapshot is written, so re-running
-    a decision on a ticket that already
-    has its effect writes nothing.
+    only says whose agents were candidates). With `audit_field` the desk keeps the bot's audit notes in a
+    field, so they ride in the first write instead of costing a comment each (one update carries one
+    comment). Only what differs from the snapshot is written, so re-running a decision on a ticket that
+    already has its effect writes nothing.
     """
     main: dict[str, Any] = {}
     participants: list[str] = []
@@ -124,6 +136,7 @@ def compile_writes(
     fields: dict[str, Any] = {}
     public: list[Comment] = []
     internal: list[Comment] = []
+    audit: list[str] = []
     for action in actions:
         if isinstance(action, Assign):
             if action.agent_id and action.agent_id != ticket.assignee_id:
@@ -146,6 +159,9 @@ def compile_writes(
         elif isinstance(action, SetStatus):
             if action.status != ticket.status:
                 main["status"] = action.status
+        elif isinstance(action, SetPriority):
+            if action.priority and action.priority != ticket.priority:
+                main["priority"] = action.priority
         elif isinstance(action, Resolve):
             if ticket.status not in (Status.SOLVED, Status.CLOSED):
                 main["status"] = Status.SOLVED
@@ -155,6 +171,8 @@ def compile_writes(
             untag.extend(t for t in action.remove if t in ticket.tags)
         elif isinstance(action, SetFields):
             fields.update({k: v for k, v in action.fields.items() if ticket.custom_fields.get(k) != v})
+        elif isinstance(action, Comment) and action.audit and audit_field:
+            audit.append(action.body)
         elif isinstance(action, Comment):
             (public if action.visibility is Visibility.PUBLIC else internal).append(action)
     new_requester = main.get("requester_id")
@@ -168,6 +186,7 @@ def compile_writes(
         add_tags=tuple(tags) if atomic else (),
         remove_tags=tuple(dict.fromkeys(untag)) if atomic else (),
         comment=NewComment(first.body, first.visibility) if first else None,
+        audit_note="\n\n".join(audit) or None,
     )
     writes = [head] if not head.is_empty() else []
     writes += [TicketChanges(comment=NewComment(c.body, c.visibility)) for c in comments]
@@ -205,6 +224,9 @@ def describe_write(changes: TicketChanges) -> str:
         if key == "comment":
             body = value["body"].replace("\n", " ")
             parts.append(f"{value['visibility']} comment {body[:70]!r}{'…' if len(body) > 70 else ''}")
+        elif key == "audit_note":
+            body = value.replace("\n", " ")
+            parts.append(f"audit field {body[:70]!r}{'…' if len(body) > 70 else ''}")
         else:
             parts.append(f"{key}={value}")
     return ", ".join(parts)
@@ -293,9 +315,22 @@ class PlanStore:
     def drop(self, key: str) -> None:
         self.r.delete(self._key(key))
 
+    def done_once(self, once: str) -> bool:
+        """Whether the message named `once` (an escalation alert) was posted by any earlier plan."""
+        return bool(self.r.exists(f"{self.prefix}once:{once}"))
+
+    def mark_once(self, once: str) -> None:
+        self.r.set(f"{self.prefix}once:{once}", "1", ex=ONCE_TTL)
+
 
 def plan_writes(
-    ticket: Ticket, actions: Sequence[Action], people: People, *, atomic: bool, groups: bool = True
+    ticket: Ticket,
+    actions: Sequence[Action],
+    people: People,
+    *,
+    atomic: bool,
+    groups: bool = True,
+    audit_field: bool = False,
 ) -> list[PlannedWrite]:
     """Pure: every write the actions need, in order — linked issues on other desks first (their notes
     follow them), then the ticket's own writes (see `compile_writes`)."""
@@ -322,11 +357,11 @@ def plan_writes(
     own = [a for a in actions if not isinstance(a, CreateLinkedBug | PostChat | RecordFeedback)]
     out += [
         PlannedWrite("update", ticket.desk, changes_to_json(w))
-        for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups)
+        for w in compile_writes(ticket, own, people, atomic=atomic, groups=groups, audit_field=audit_field)
     ]
     # Chat last: only once the ticket's own (version-guarded) write landed does the customer get the message.
     out += [
-        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key})
+        PlannedWrite("chat", "chat", {"channel": a.channel, "text": a.text, "thread_key": a.thread_key, "once": a.once})
         for a in actions
         if isinstance(a, PostChat)
     ]
@@ -377,7 +412,7 @@ def run_plan(
     linked: dict[str, Any] | None = None
     for index, write in enumerate(plan.writes):
         if write.done:
-            linked = write.result or linked
+            linked = (write.result or linked) if write.kind in elsewhere else linked
             continue
         if write.kind == "chat":
             if not _post_chat(chat, write, plan, store, key):
@@ -403,7 +438,8 @@ def run_plan(
         else:
             target = ticket if index == first_update else replace(ticket, version="")
             try:
-                desks(ticket.desk).apply(target, changes_from_json(write.payload))
+                version = desks(ticket.desk).apply(target, changes_from_json(write.payload))
+                write.result = {"version": version} if version else None
             except Conflict:
                 if index == first_update:
                     store.drop(key)
@@ -415,7 +451,14 @@ def run_plan(
 
 
 def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: PlanStore, key: str) -> bool:
-    """Post a planned chat message at most once; False when an earlier run may already have posted it."""
+    """Post a planned chat message at most once; False when an earlier run may already have posted it, or (a
+    message with a `once` key) any earlier plan did."""
+    once = write.payload.get("once")
+    if once and store.done_once(once):
+        write.result = {"skipped": "posted by an earlier run"}
+        write.done = True
+        store.save(key, plan)
+        return False
     if write.result and write.result.get("attempted"):
         write.result = {"attempted": True, "skipped": "an earlier run may have posted it"}
         write.done = True
@@ -433,6 +476,8 @@ def _post_chat(chat: ChatPost | None, write: PlannedWrite, plan: Plan, store: Pl
         write.result = None  # refused by the service (rate limit, bad request...): nothing was posted; retry
         store.save(key, plan)
         raise
+    if once:
+        store.mark_once(once)
     return True
 
 
@@ -454,3 +499,51 @@ def _create_linked(desk: Helpdesk, ticket: Ticket, payload: dict[str, Any]) -> d
             comment=comment,
         )
     return {"key": found.key, "url": found.url}
+
+
+def snapshot_after(ticket: Ticket, plan: Plan, bot: Person, at: datetime, *, guarded: bool = True) -> Ticket | None:
+    """Pure: `ticket` as it is once `plan`'s writes landed, so the next runbook of the same event decides
+    without reading the ticket again (one read per event, not one per runbook that wrote).
+
+    Only a plan of plain updates to this ticket, each written by this run, qualifies: the desk's answer gave
+    the ticket's new version where it guards writes (`guarded`: Zendesk), so the next runbook's write is still
+    refused if a person changed the ticket meanwhile; a desk without a guard (Jira) keeps the version it had.
+    Anything else (a linked issue, another ticket, a new requester whose details the desk holds, a resumed
+    plan) gives None: read the ticket again.
+    """
+    current = ticket
+    for index, write in enumerate(plan.writes):
+        if write.kind == "chat" and write.done:
+            continue  # a chat message leaves the ticket as it was
+        if write.kind != "update" or write.ticket_id or not write.done:
+            return None
+        changes = changes_from_json(write.payload)
+        if changes.requester_id is not None:
+            return None
+        version = (write.result or {}).get("version")
+        if guarded and not version:
+            return None  # a guarded desk that did not say the new version (or a write of an earlier run)
+        current = _with_changes(current, changes, bot, at, f"{ticket.id}-planned-{index}")
+        current = replace(current, version=str(version) if version else current.version)
+    return current
+
+
+def _with_changes(ticket: Ticket, changes: TicketChanges, bot: Person, at: datetime, comment_id: str) -> Ticket:
+    tags = [t for t in (*ticket.tags, *changes.add_tags) if t not in changes.remove_tags]
+    comments = ticket.comments
+    if changes.comment is not None:
+        comments += (TicketComment(comment_id, bot, changes.comment.body, changes.comment.visibility, at),)
+    return replace(
+        ticket,
+        assignee_id=changes.assignee_id or ticket.assignee_id,
+        group_id=changes.group_id or ticket.group_id,
+        request_type=changes.request_type or ticket.request_type,
+        status=changes.status or ticket.status,
+        resolution=changes.resolution or ticket.resolution,
+        priority=changes.priority or ticket.priority,
+        tags=tuple(dict.fromkeys(tags)),
+        participant_ids=tuple(dict.fromkeys((*ticket.participant_ids, *changes.add_participant_ids))),
+        custom_fields={**ticket.custom_fields, **changes.custom_fields},
+        comments=comments,
+        updated_at=at,
+    )

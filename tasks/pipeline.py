@@ -3,8 +3,10 @@
 Event-driven runs (the worker, `replay`), periodic ones (the sweeps) and the CLI (`triage`) all come here.
 Each runbook's writes become a stored plan (`tasks.executor`) keyed by what started it, so a retried
 task resumes the plan instead of deciding again, and nothing is written twice. Runbooks of one event run
-in the registry's order on one snapshot of the ticket; the ticket is read again only after a runbook
-wrote to it, so the next one decides on what is really there.
+in the registry's order on one read of the ticket: after a runbook wrote, the next decides on that read with the
+writes applied (`executor.snapshot_after`, carrying the version the desk answered with, so a person's change
+in between still turns the next write into `Conflict`); the ticket is read again only where that cannot be
+known (a linked issue was made, a plan resumed).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tasks.executor import (
     plan_writes,
     resolve_people,
     run_plan,
+    snapshot_after,
 )
 from tasks.registry import Runbook
 from tasks.runtime import Runtime
@@ -66,10 +69,12 @@ def run_runbooks(
     ticket = desk.get_ticket(ticket_id)
     results: list[RunbookResult] = []
     for runbook in runbooks:
-        result = run_one(runtime, desk, ticket, runbook, run)
+        result, plan = _run_one(runtime, desk, ticket, runbook, run)
         results.append(result)
         if result.writes_sent and runbook is not runbooks[-1]:
-            ticket = desk.get_ticket(ticket_id)
+            guarded = bool(getattr(desk, "guards_writes", True))
+            after = snapshot_after(ticket, plan, desk.me(), run.now, guarded=guarded) if plan is not None else None
+            ticket = after or desk.get_ticket(ticket_id)
     return Decision.of(tuple(results), at=run.now.isoformat(), source=run.source, empty=empty)
 
 
@@ -92,6 +97,13 @@ def run_one(
     A sweep's plan key is per ticket, not per run: with `fresh_when_complete` a complete plan only means
     the last sweep finished, and this one decides afresh.
     """
+    return _run_one(runtime, desk, ticket, runbook, run, fresh_when_complete=fresh_when_complete)[0]
+
+
+def _run_one(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: Runbook, run: Run, *, fresh_when_complete: bool = False
+) -> tuple[RunbookResult, Plan | None]:
+    """`run_one`, with the plan this run wrote from start to end (None when it resumed one or wrote nothing)."""
     store = PlanStore(runtime.redis, runtime.prefix)
     key = f"{run.key}:{runbook.name}"
     stored = None if run.dry_run else _stored_plan(store, key, run.key, runbook.name)
@@ -99,7 +111,7 @@ def run_one(
         stored = None
     if stored is not None:
         sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime), lambda: runtime.feedback)
-        return stored.result.sent(stored.result.writes_sent + sent, resumed=True)
+        return stored.result.sent(stored.result.writes_sent + sent, resumed=True), None
     verdict = decide_one(runtime, ticket, runbook, run)
     actions = list(verdict.actions)
     result = RunbookResult(
@@ -110,7 +122,7 @@ def run_one(
         due=verdict.due.isoformat() if verdict.due else None,
     )
     if verdict.shadow is not None or not actions:
-        return result
+        return result, None
     if run.previous is not None:
         actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
     own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
@@ -118,10 +130,11 @@ def run_one(
     writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
     result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
     if run.dry_run or not writes:
-        return result
+        return result, None
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
-    return result.sent(run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback))
+    sent = run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback)
+    return result.sent(sent), plan
 
 
 def _chat(runtime: Runtime) -> ChatPost:
@@ -139,7 +152,8 @@ def _target(action: Action, ticket: Ticket) -> tuple[str, str]:
 
 def _writes(desk: Helpdesk, ticket: Ticket, actions: Sequence[Action], people: People) -> list[PlannedWrite]:
     atomic, groups = bool(getattr(desk, "atomic_writes", False)), bool(getattr(desk, "holds_groups", True))
-    return plan_writes(ticket, actions, people, atomic=atomic, groups=groups)
+    audit_field = bool(getattr(desk, "audit_field", None))
+    return plan_writes(ticket, actions, people, atomic=atomic, groups=groups, audit_field=audit_field)
 
 
 def _writes_elsewhere(runtime: Runtime, ticket: Ticket, actions: Sequence[Action]) -> list[PlannedWrite]:

@@ -23,10 +23,11 @@ from typing import Any
 from bot.config import get_settings
 from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket
-from bot.policy import bug_status, config_change, feedback, followup, linked_bug, pings, triage
+from bot.policy import bug_status, config_change, escalation, feedback, followup, linked_bug, pings, triage
 from bot.policy.runbook import Decide, Select, Situation, Verdict
 from tasks import bug_status as bug_status_io
 from tasks import config_change as config_change_io
+from tasks import escalation as escalation_io
 from tasks import feedback as feedback_io
 from tasks import followup as followup_io
 from tasks import pings as pings_io
@@ -60,6 +61,7 @@ class Runbook:
 
 
 HOURLY = timedelta(hours=1)
+ESCALATION_EVENTS = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED, EventKind.COMMENT_ADDED)
 CLASSIFIED = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)
 """Runbooks by request type: after triage set it on a new ticket, or when an agent asks later by tag."""
 
@@ -70,6 +72,14 @@ RUNBOOKS: tuple[Runbook, ...] = (
     # Two steps: the reply names the idea, so it is decided on the ticket read again after the record.
     Runbook("feedback", feedback.decide_record, on=CLASSIFIED, gather=feedback_io.gather),
     Runbook("feedback-reply", feedback.decide_reply, on=CLASSIFIED, gather=feedback_io.gather),
+    # Last of a new ticket's runbooks: its move to the escalation group is not undone by a hand-off.
+    Runbook("escalation", escalation.decide, on=ESCALATION_EVENTS, gather=escalation_io.gather),
+    Runbook(
+        "escalation-sla",
+        escalation.decide_sla,
+        schedule=Schedule(escalation.SWEEP_EVERY, escalation.select),
+        gather=escalation_io.gather_sla,
+    ),
     Runbook(
         "bug-status", bug_status.decide, on=(EventKind.STATUS_CHANGED,), gather=bug_status_io.gather, desks=("jira",)
     ),

@@ -28,6 +28,7 @@ from bot.locks import LockBusy, ticket_lock
 from connectors.base import Helpdesk, iter_search
 from tasks import registry
 from tasks.base import HelpdeskTask
+from tasks.cadence import Cadence
 from tasks.celery_app import MAX_COUNTDOWN, SWEEP_QUEUE, app
 from tasks.pipeline import Run, run_one
 from tasks.registry import Runbook
@@ -49,23 +50,48 @@ class SweepRow:
     result: RunbookResult
 
 
-def sweep_desk(runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool) -> Iterator[SweepRow]:
-    """Every periodic runbook of `desk_name` over the tickets it selects, as of `now` (rows as they come)."""
-    desk = runtime.desk(desk_name)
+def sweep_desk(
+    runtime: Runtime, desk_name: str, now: datetime, *, dry_run: bool, due_only: bool = False
+) -> Iterator[SweepRow]:
+    """Every periodic runbook of `desk_name` over the tickets it selects, as of `now` (rows as they come).
+
+    With `due_only` (beat's sweeps) a runbook runs only when its `Schedule.every` has passed since its last run on
+    this desk (`tasks/cadence.py`); without it (`helpdesk-bot sweep`, an operator asking now) every one runs.
+    """
+    cadence = Cadence(runtime.redis, runtime.prefix)
     for runbook in registry.periodic(desk_name):
         assert runbook.schedule is not None  # periodic() only returns scheduled runbooks
-        query = runbook.schedule.select(runtime.policy, desk_name, now)
-        if query is None:
+        claim = due_only and not dry_run  # a dry run changes nothing, its cadence included
+        turn = cadence.claim(desk_name, runbook.name, runbook.schedule.every, now) if claim else None
+        if turn is not None and not turn.taken:
+            log.info("runbook not due", desk=desk_name, runbook=runbook.name, last_run=str(turn.last))
             continue
-        for candidate in iter_search(desk, query):
-            key = f"sweep:{desk_name}:{candidate.id}"
-            run = Run(key=key, now=now, source="sweep --dry-run" if dry_run else "sweep", dry_run=dry_run)
-            try:
-                with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{desk_name}:{candidate.id}"):
-                    result = sweep_ticket(runtime, desk, candidate.id, runbook, run)
-            except LockBusy:
-                result = RunbookResult(runbook.name, "skipped: an event for this ticket is being handled")
-            yield SweepRow(desk_name, candidate.id, runbook.name, result)
+        try:
+            yield from _sweep_runbook(runtime, desk_name, runbook, now, dry_run=dry_run)
+        except BaseException:
+            if turn is not None:  # the retry runs it again rather than waiting a whole period
+                cadence.release(desk_name, runbook.name, turn)
+            raise
+
+
+def _sweep_runbook(
+    runtime: Runtime, desk_name: str, runbook: Runbook, now: datetime, *, dry_run: bool
+) -> Iterator[SweepRow]:
+    """One periodic runbook over the tickets its selector names on one desk."""
+    assert runbook.schedule is not None
+    desk = runtime.desk(desk_name)
+    query = runbook.schedule.select(runtime.policy, desk_name, now)
+    if query is None:
+        return
+    for candidate in iter_search(desk, query):
+        key = f"sweep:{desk_name}:{candidate.id}"
+        run = Run(key=key, now=now, source="sweep --dry-run" if dry_run else "sweep", dry_run=dry_run)
+        try:
+            with ticket_lock(runtime.redis, f"{runtime.prefix}lock:{desk_name}:{candidate.id}"):
+                result = sweep_ticket(runtime, desk, candidate.id, runbook, run)
+        except LockBusy:
+            result = RunbookResult(runbook.name, "skipped: an event for this ticket is being handled")
+        yield SweepRow(desk_name, candidate.id, runbook.name, result)
 
 
 def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runbook, run: Run) -> RunbookResult:
@@ -103,8 +129,9 @@ def sweep_ticket(runtime: Runtime, desk: Helpdesk, ticket_id: str, runbook: Runb
 
 @app.task(name="helpdesk.sweep_desk", base=HelpdeskTask, queue=SWEEP_QUEUE)
 def sweep_desk_task(desk: str) -> int:
-    """Beat's entry point: one sweep of one desk, as of now; returns how many tickets it changed."""
-    rows = list(sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False))
+    """Beat's entry point: one sweep of one desk, as of now, of the runbooks that are due; returns how many
+    tickets it changed."""
+    rows = list(sweep_desk(get_runtime(), desk, datetime.now(UTC), dry_run=False, due_only=True))
     changed = sum(1 for row in rows if row.result.writes_sent)
     log.info("sweep done", desk=desk, tickets=len(rows), changed=changed)
     return changed

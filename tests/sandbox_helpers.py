@@ -103,3 +103,17 @@ def customer_reply(base_url: str, desk: str, author: str, ticket_id: str, body: 
             timeout=10,
         )
     assert resp.status_code in (200, 201), resp.text
+
+
+def audit_note(base_url: str, desk: str, ticket_id: str) -> str | None:
+    """The bot's audit note as an agent sees it in the ticket's "Bot triage" field (`audit_field`)."""
+    from connectors.jira import adf
+
+    if desk == "zendesk":
+        agent = ("alice@example.com/token", "x")
+        resp = requests.get(f"{base_url}/api/v2/tickets/{ticket_id}.json", auth=agent, timeout=10)
+        fields = resp.json()["ticket"]["custom_fields"]
+        return next((f["value"] for f in fields if f["id"] == 900003), None)
+    url = f"{base_url}/rest/api/3/issue/{ticket_id}"
+    resp = requests.get(url, params={"fields": "customfield_10050"}, auth=("alice@example.com", "x"), timeout=10)
+    return adf.plain(resp.json()["fields"]["customfield_10050"])

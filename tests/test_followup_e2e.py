@@ -49,7 +49,7 @@ def with_chat(path: Path, sandbox_url: str) -> None:
     """Strike 1's chat attempt goes to the sandbox's Slack webhook. Set once the sandbox's address is known: each
     `helpdesk-bot sweep` reads the policy afresh (the workers, started before, never post to chat)."""
     data = yaml.safe_load(path.read_text())
-    data["chat"] = {"webhooks": {"customers": f"{sandbox_url}/services/T0001/B0001/secret"}}
+    data.setdefault("chat", {}).setdefault("webhooks", {})["customers"] = f"{sandbox_url}/services/T0001/B0001/secret"
     data["followup"]["chat"] = {"channel": "customers"}
     path.write_text(yaml.safe_dump(data))
 

@@ -69,6 +69,7 @@ def test_runbooks_of_one_event_run_in_the_registry_order(stack: Stack) -> None:
         "config-change",
         "feedback",
         "feedback-reply",
+        "escalation",
         "demo-ack",
         "demo-bug",
     ]

@@ -16,7 +16,7 @@ from bot.domain.events import EventKind
 from bot.domain.tickets import Status, Ticket, Visibility
 from bot.eventlog import State
 from tests.conftest import FIXTURES, wait_for
-from tests.sandbox_helpers import create_ticket
+from tests.sandbox_helpers import audit_note, create_ticket
 from tests.stack import Stack, running_stack
 
 AGENTS = {"zendesk": {"101", "102", "103"}, "jira": {"agent-alice", "agent-bob", "agent-carol"}}
@@ -67,7 +67,8 @@ def test_new_ticket_is_assigned_typed_and_answered_once(stack: Stack, desk: str)
     assert TRIAGED in ticket.tags
     public = bot_comments(ticket, Visibility.PUBLIC)
     assert len(public) == 1 and "Cathy" in public[0] and ticket_id in public[0]
-    assert bot_comments(ticket, Visibility.INTERNAL), "the triage note names the rule that matched"
+    note = audit_note(stack.sandbox_url, desk, ticket_id) or ""
+    assert "possible-bug" in note and "Assigned to" in note, "the triage note names the rule and the choice"
     assert any(a.get("rule") for a in rec.actions)
 
     # A dry-run replay decides as the first run did: every original action is `=`, nothing to write.

@@ -12,6 +12,9 @@ from typing import Any
 
 from bot.domain.tickets import Status, Visibility
 
+UNSET_HIDDEN = ("desk", "ticket_id", "audit")
+"""Keys `describe` leaves out while unset, so records made before they existed compare equal (`replay`)."""
+
 
 @dataclass(frozen=True)
 class Action:
@@ -27,7 +30,7 @@ class Action:
         """Flat, JSON-friendly view for the event log, `replay` diffs and dry-run output."""
         out: dict[str, Any] = {"action": type(self).__name__}
         for key, value in vars(self).items():
-            if key in ("rule", "why") or (key in ("desk", "ticket_id") and value is None):
+            if key in ("rule", "why") or (key in UNSET_HIDDEN and value in (None, False)):
                 continue
             out[key] = list(value) if isinstance(value, tuple) else value
         out["rule"] = self.rule
@@ -67,11 +70,21 @@ class Comment(Action):
     body: str = ""
     visibility: Visibility = Visibility.INTERNAL
     template: str | None = None
+    audit: bool = False
+    """The bot's own audit of the write it comes with (the triage note): on a desk that keeps such notes in a
+    field (`audit_field`) it travels in that same write instead of costing one more update for a comment."""
 
 
 @dataclass(frozen=True)
 class SetStatus(Action):
     status: Status = Status.OPEN
+
+
+@dataclass(frozen=True)
+class SetPriority(Action):
+    """Set the ticket's priority to `priority`, the desk's own name for it (`desks.<desk>.priorities`)."""
+
+    priority: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,9 @@ class PostChat(Action):
     channel: str = ""
     text: str = ""
     thread_key: str | None = None
+    once: str | None = None
+    """Set: posted at most once per this key across every plan (a duplicate delivery, a replay or a later
+    sweep deciding the same message again), not only within its own plan (escalation alerts)."""
 
 
 @dataclass(frozen=True)

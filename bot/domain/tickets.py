@@ -108,6 +108,9 @@ class Ticket:
     group_id: str | None = None
     request_type: str | None = None
     organization_id: str | None = None
+    organization_name: str | None = None
+    """The organization's name where the desk gives it with the ticket (JSM); searches by organization need it
+    there (JQL's `Organizations` takes names)."""
     channel: str = "web"
     form: str | None = None
     tags: tuple[str, ...] = ()
@@ -167,6 +170,8 @@ class TicketChanges:
     remove_tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     comment: NewComment | None = None
+    audit_note: str | None = None
+    """The bot's audit note, written to the desk's audit field (`audit_field`) in the same call."""
 
     def is_empty(self) -> bool:
         return self == TicketChanges()
@@ -174,11 +179,17 @@ class TicketChanges:
 
 @dataclass(frozen=True)
 class TicketQuery:
-    """Tickets to sweep: in one of `statuses` and not updated since `updated_before`."""
+    """Tickets to sweep or count: in one of `statuses` (empty: any) and not updated since `updated_before`;
+    optionally only those of one requester or organization created since `created_after`."""
 
     statuses: tuple[Status, ...]
     updated_before: datetime | None = None
     project: str | None = None
+    requester_id: str | None = None
+    organization_id: str | None = None
+    organization_name: str | None = None
+    """The organization's name, for desks that search organizations by name (JSM)."""
+    created_after: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.actions import Comment, Tag
+from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, SlaMetric, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
 from bot.policy.followup import chases
@@ -161,12 +162,7 @@ def texts(s: Situation, ping: Due, calendar: BusinessCalendar) -> dict[str, Any]
 def sla_status(s: Situation, calendar: BusinessCalendar) -> list[str]:
     """Each SLA clock with the time left to its boundary as of `now`: the desk's own (JSM, gathered into
     `facts["sla"]`), else the policy's target for the ticket's priority (Zendesk)."""
-    metrics: Sequence[SlaMetric] | None = s.facts.get("sla")
-    if metrics is None:
-        hours = s.policy.pings.sla_hours
-        target = hours.get(s.ticket.priority or "normal", hours["normal"])
-        boundary = calendar.add_business_hours(_last_support_update(s.ticket), target)
-        metrics = [SlaMetric(f"next reply ({target:g} business hours)", boundary, s.now >= boundary, True)]
+    metrics = sla_clocks(s, calendar)
     lines = []
     for metric in metrics:
         if metric.breach_at is None:
@@ -181,9 +177,27 @@ def sla_status(s: Situation, calendar: BusinessCalendar) -> list[str]:
     return lines
 
 
+def sla_clocks(s: Situation, calendar: BusinessCalendar) -> Sequence[SlaMetric]:
+    """The ticket's SLA clocks: the desk's own (JSM, gathered into `facts["sla"]`), else one "next reply" clock
+    from the policy's target for the ticket's priority (`pings.sla_hours`), counted in business hours from
+    support's last public update (Zendesk)."""
+    metrics: Sequence[SlaMetric] | None = s.facts.get("sla")
+    if metrics is not None:
+        return metrics
+    hours = s.policy.pings.sla_hours
+    target = hours.get(s.ticket.priority or "normal", hours["normal"])
+    boundary = calendar.add_business_hours(_last_support_update(s.ticket), target)
+    return [SlaMetric(f"next reply ({target:g} business hours)", boundary, s.now >= boundary, True)]
+
+
 def last_events(ticket: Ticket, *, public_only: bool = False, count: int = 3) -> list[str]:
-    """The latest `count` comments and status changes, oldest first, one line each."""
+    """The latest `count` comments and status changes, oldest first, one line each. The ticket's opening counts
+    as an event where no comment carries it (a JSM request's description is a field, a Zendesk ticket's the
+    first comment)."""
     events: list[tuple[datetime, str]] = []
+    if not any(_opens(ticket, c) for c in ticket.comments):
+        opened = f"{_who(ticket.requester.role)} opened the ticket: “{_excerpt(ticket.subject)}”"
+        events.append((ticket.created_at, f"{_when(ticket.created_at)}: {opened}"))
     for c in ticket.comments:
         if public_only and not c.public:
             continue
@@ -195,6 +209,15 @@ def last_events(ticket: Ticket, *, public_only: bool = False, count: int = 3) ->
             events.append((change.at, f"{_when(change.at)}: status set to {change.status.value}{by}"))
     events.sort(key=lambda e: e[0])
     return [line for _, line in events[-count:]]
+
+
+OPENING_SLACK = timedelta(seconds=5)
+"""A comment with the description's text this close to the ticket's creation is its opening."""
+
+
+def _opens(ticket: Ticket, comment: TicketComment) -> bool:
+    same_text = comment.body.strip() == ticket.description.strip()
+    return same_text and abs(comment.created_at - ticket.created_at) <= OPENING_SLACK
 
 
 def next_steps(ticket: Ticket, kind: str) -> list[str]:

@@ -52,6 +52,10 @@ RequestType = Literal[
     "general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident"
 ]
 Strategy = Literal["round_robin", "least_loaded", "skills"]
+Priority = Literal["low", "normal", "high", "urgent"]
+PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
+"""The common priority scale, lowest first; `desks.<desk>.priorities` names each level on the desk."""
+JIRA_PRIORITIES: dict[Priority, str] = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "Highest"}
 
 
 def _email(value: str) -> str:
@@ -152,10 +156,19 @@ class DeskOptions(Strict):
     A request type missing here is stored under its own name."""
     organizations: dict[str, str] = Field(default_factory=dict)
     """Organization name used in this file → the desk's organization id."""
+    priorities: dict[Priority, str] = Field(default_factory=lambda: {p: str(p) for p in PRIORITIES})
+    """Priority of the common scale (low, normal, high, urgent) → the desk's own name for it (Zendesk's are
+    the scale itself; Jira's default is Low, Medium, High, Highest)."""
 
     def request_type_value(self, request_type: str) -> str:
         """What this desk stores for one of the six request types."""
         return self.request_types.get(request_type, request_type)  # type: ignore[call-overload, no-any-return]
+
+    def priority_level(self, value: str | None) -> int:
+        """Where the desk's priority `value` sits on the common scale (0 = low); -1 when it has no level
+        (unset, or a name the policy does not map such as Jira's "Lowest"), so any level raises it."""
+        names = {name.casefold(): level for level, name in enumerate(self.priorities[p] for p in PRIORITIES)}
+        return names.get((value or "").casefold(), -1)
 
 
 class ZendeskSection(DeskOptions, ZendeskOptions):
@@ -168,6 +181,8 @@ class JiraSection(DeskOptions, JiraOptions):
     """`desks.jira`: the policy's names and the Jira adapter's settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    priorities: dict[Priority, str] = Field(default_factory=lambda: dict(JIRA_PRIORITIES))
 
 
 class Desks(Strict):
@@ -256,6 +271,11 @@ class Triage(Strict):
     triage_note: bool = True
     resolution: str = "Done"
     """Resolution set when the bot resolves a phone-only request."""
+    phone_only_channels: list[str] = Field(default_factory=lambda: ["email", "web", "portal", "anonymousportal"])
+    """Channels of a customer's own written request (Zendesk `via.channel`: `email`, `web` for the web form; JSM:
+    `email`, `portal`): only these phone-only requests are answered with the phone instructions and resolved.
+    Others (a call an agent logged: Zendesk `voice` or `api`, JSM `jira` or `api`) are triaged and assigned as
+    usual, with a note instead."""
 
     @field_validator("request_types")
     @classmethod
@@ -677,6 +697,110 @@ class Bugs(Strict):
     """Resolutions of a bug that mean it will not be fixed: the ticket gets an internal note only."""
 
 
+OUTAGE_WORDS = [
+    # English
+    "outage",
+    "down for everyone",
+    "service down",
+    "site down",
+    "site is down",
+    "production down",
+    "production is down",
+    "nobody can",
+    "no one can",
+    "all users",
+    "sev1",
+    "sev 1",
+    # German
+    "Ausfall",
+    "Totalausfall",
+    "Störung",
+    "geht nichts mehr",
+    "niemand kann",
+    # French
+    "panne",
+    "panne générale",
+    "hors service",
+    "indisponible",
+    "personne ne peut",
+    # Spanish
+    "caída",
+    "caída del servicio",
+    "interrupción del servicio",
+    "fuera de servicio",
+    "nadie puede",
+]
+"""Words that mean "it is down for many", matched as whole words in any case, in several languages."""
+
+
+class RepeatCustomer(Strict):
+    """`tickets` or more tickets (this one included) created within `days` days by the same requester or
+    organization, counted with the desk's own search."""
+
+    tickets: int = Field(ge=2, le=10_000)
+    days: int = Field(ge=1, le=365)
+    by: Literal["requester", "organization"] = "requester"
+
+
+class EscalationWhen(Strict):
+    """When a rule holds: every condition given must (an empty `when` is refused)."""
+
+    priorities: list[Priority] = Field(default_factory=list)
+    """The ticket's priority is one of these (names of the common scale)."""
+    organizations: list[str] = Field(default_factory=list)
+    """VIP organizations: names of `desks.<desk>.organizations`."""
+    repeat: RepeatCustomer | None = None
+    sla_minutes_left: float | None = Field(default=None, gt=0, le=100_000)
+    """A running SLA clock breaches within this many minutes (or already has): JSM's own clocks, Zendesk's
+    from `pings.sla_hours` in the business calendar. Also checked by a sweep every 15 minutes."""
+    outage: bool = False
+    """The subject, description or a customer's public reply holds one of `escalation.outage_words`."""
+    words: list[str] = Field(default_factory=list)
+    """Whole words or phrases of this rule's own (any case), in the same texts."""
+    channels: list[str] = Field(default_factory=list)
+    """The ticket came in by one of these channels (Zendesk `via.channel`, JSM request channel)."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> EscalationWhen:
+        if not any(getattr(self, name) for name in type(self).model_fields):
+            raise ValueError("an escalation rule needs at least one condition")
+        return self
+
+
+class EscalationRule(Strict):
+    """What to do, once per ticket, when `when` holds."""
+
+    name: str = Field(min_length=1, max_length=60)
+    when: EscalationWhen
+    priority: Priority | None = None
+    """Raise the priority to at least this level (never lowers it)."""
+    move: bool = True
+    """Move the ticket to `escalation.group` (to its least-loaded available agent)."""
+    alert: bool = True
+    """Post to the chat channel `escalation.channel` with the ticket's link."""
+
+
+class Escalation(Strict):
+    """`escalation`: tickets that need immediate attention (see `bot/policy/escalation.py`)."""
+
+    enabled: bool = False
+    group: str | None = None
+    """The escalation group: a name of `desks.<desk>.groups`. Unset: rules raise and alert but move nothing."""
+    channel: str | None = None
+    """The chat channel alerts go to: a name of `chat.webhooks`. Unset: no chat alert."""
+    outage_words: list[str] = Field(default_factory=lambda: list(OUTAGE_WORDS))
+    rules: list[EscalationRule] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[EscalationRule]) -> list[EscalationRule]:
+        names = [re.sub(r"[^a-z0-9]+", "-", r.name.lower()).strip("-") for r in rules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rule names must differ (as tags): {', '.join(twice)}")
+        return rules
+
+
 class Policy(Strict):
     desks: Desks = Field(default_factory=Desks)
     staff_domains: list[str] = Field(default_factory=list)
@@ -703,6 +827,8 @@ class Policy(Strict):
     """Linked dev bugs: when to file one, what goes in it, whom to mention."""
     pings: Pings = Field(default_factory=Pings)
     """SLA updates and prompts (see `bot/policy/pings.py`)."""
+    escalation: Escalation = Field(default_factory=Escalation)
+    """Escalation rules (see `bot/policy/escalation.py`)."""
 
     @field_validator("staff_domains")
     @classmethod
@@ -828,6 +954,7 @@ def _reference_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...],
             yield ("config_change", "group"), f"group {handoff_group!r} is not in desks.{desk}.groups (known: {known})"
     yield from _calendar_problems(policy)
     yield from _followup_problems(policy)
+    yield from _escalation_problems(policy)
     organizations = {n for o in policy.desks.values() for n in o.organizations}
     if not organizations:
         return
@@ -877,6 +1004,23 @@ def _followup_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], 
         if channel not in policy.chat.webhooks:
             known = ", ".join(sorted(policy.chat.webhooks)) or "none"
             yield ("followup", "chat", *where), f"unknown chat channel {channel!r} (chat.webhooks has: {known})"
+
+
+def _escalation_problems(policy: Policy) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    """The escalation group, the alert channel and VIP organizations must be ones the file defines."""
+    section = policy.escalation
+    for desk, options in policy.desks.items():
+        if section.group and section.group not in options.groups:
+            known = ", ".join(sorted(options.groups)) or "none"
+            yield ("escalation", "group"), f"group {section.group!r} is not in desks.{desk}.groups (known: {known})"
+    if section.channel and section.channel not in policy.chat.webhooks:
+        known = ", ".join(sorted(policy.chat.webhooks)) or "none"
+        yield ("escalation", "channel"), f"channel {section.channel!r} is not in chat.webhooks (known: {known})"
+    organizations = {n for o in policy.desks.values() for n in o.organizations}
+    for i, rule in enumerate(section.rules):
+        for j, org in enumerate(rule.when.organizations):
+            if organizations and org not in organizations:
+                yield ("escalation", "rules", i, "when", "organizations", j), f"unknown organization {org!r}"
 
 
 def _problem(name: str, root: yaml.Node | None, err: Any) -> Problem:

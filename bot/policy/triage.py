@@ -9,7 +9,7 @@ and the internal triage note).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,8 @@ class TriagePlan:
     shadow: bool = False
     opened_before: bool = False
     """On a replay: the first run opened the ticket (so it is no longer new because of the bot)."""
+    phone_answer: bool = False
+    """A phone-only request the customer wrote themselves: answered with the phone instructions and resolved."""
 
     @property
     def rule(self) -> str:
@@ -96,7 +98,8 @@ def plan_triage(
     assignment = rule.assign if rule and rule.assign else policy.triage.default.assign
     options = policy.desk(desk)
     group_id = options.groups.get(assignment.group) if assignment else None
-    if classification.request_type == "phone_only":
+    phone_answer = classification.request_type == "phone_only" and ticket.channel in policy.triage.phone_only_channels
+    if phone_answer:
         needs_agent, note = False, "phone-only request: resolved with the phone instructions, not assigned"
     elif ticket.assignee_id and ticket.assignee_id not in bot_assignees:
         needs_agent, note = False, f"already assigned to {ticket.assignee_id} by a person: never reassigned"
@@ -117,6 +120,7 @@ def plan_triage(
         forwarded=forwarded,
         shadow=options.shadow or bool(rule and rule.shadow),
         opened_before=any(a.get("action") == "SetStatus" for a in own),
+        phone_answer=phone_answer,
     )
 
 
@@ -214,12 +218,23 @@ def decide_triage(
         "rule": rule,
         "rule_why": why,
         "assignment": assignment_text,
+        "reopen_days": policy.followup.reopen_days,
     }
-    if request_type == "phone_only":
+    if plan.phone_answer:
         actions.append(_comment("phone_only", Visibility.PUBLIC, policy, values, rule, "must be handled by phone"))
         actions.append(
             Resolve(rule=rule, why="phone-only: the customer is asked to call", resolution=policy.triage.resolution)
         )
+    elif request_type == "phone_only":  # logged by an agent (a call): they handle it, the customer gets no text
+        why = f"phone-only request that came in by {ticket.channel}, not written by the customer"
+        note = (
+            f"Phone-only request that came in by {ticket.channel}: not answered with the phone instructions and not "
+            "resolved (it was not written by the customer by email or web form). Handle it with the customer on the "
+            "phone."
+        )
+        actions.append(Comment(rule=rule, why=why, body=note, visibility=Visibility.INTERNAL))
+        if ticket.status is Status.NEW or plan.opened_before:
+            actions.append(SetStatus(rule=rule, why="awaiting support", status=Status.OPEN))
     else:
         if policy.triage.first_response and not (request_type == "feedback" and policy.feedback.records):
             # Recorded feedback is answered by the feedback runbook, once the idea it names exists.
@@ -239,7 +254,8 @@ def decide_triage(
                 _comment("incident_call_note", Visibility.INTERNAL, policy, values, rule, "incident by email: call")
             )
     if policy.triage.triage_note:
-        actions.append(_comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note"))
+        audit = _comment("triage_note", Visibility.INTERNAL, policy, values, rule, "triage audit note")
+        actions.append(replace(audit, audit=True))
     actions.append(Tag(rule=rule, why="marks the ticket triaged (idempotency)", add=(TRIAGED_TAG,)))
     return actions
 

@@ -1,10 +1,12 @@
 """The `Helpdesk` protocol over Jira Service Management: the `jira` client's session, platform and JSM APIs.
 
-The platform API (`/rest/api/3`) edits fields (assignee, reporter, request type, priority, labels) in one
-`PUT`, moves tickets through transitions (with a resolution) and creates and links dev bugs with an
-ADF @-mention; the service desk API (`/rest/servicedeskapi`) writes customer-visible or internal
-comments and request participants and creates customers. The `jira` client is built with retries off
-and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After)` at once.
+The platform API (`/rest/api/3`) reads a request with its comments in one `GET` and edits it in one `PUT`:
+fields (assignee, reporter, request type, priority, the audit note), labels, request participants and the
+comment (customer-visible, or internal through the `sd.public.comment` property); it moves tickets through
+transitions (with a resolution) and creates and links dev bugs with an ADF @-mention. The service desk API
+(`/rest/servicedeskapi`) pages the comments of a long request, reads SLAs and creates customers. The `jira`
+client is built with retries off and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After)`
+at once.
 
 Jira has no update guard like Zendesk's `safe_update`: a write never raises `Conflict` for a stale
 snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
@@ -14,7 +16,7 @@ so there the adapter reads and writes users by `name` (`{"name": ...}`, `usernam
 `user?username=`, `user/search?username=`), tells customers from agents by their application roles, searches
 with `/rest/api/2/search` and `startAt` pages (the issue count is that search's `total`), writes descriptions
 and comments as wiki markup and mentions people as `[~username]`. Cloud uses `/search/jql` with
-`nextPageToken`, `/search/approximate-count`, ADF in v3 and `[~accountid:…]` in the service desk's plain text.
+`nextPageToken`, `/search/approximate-count`, and ADF (mention nodes) in v3.
 Group members are read in pages of 50 on both.
 
 Options: `JiraOptions` (`connectors/jira/options.py`, the policy's `desks.jira`), received as given.
@@ -45,7 +47,7 @@ from bot.domain.tickets import (
     TicketQuery,
     Visibility,
 )
-from connectors.base import DeskConfig, linked_issue_label
+from connectors.base import DeskConfig, TtlCache, linked_issue_label
 from connectors.http import JsonApi
 from connectors.jira import adf
 from connectors.jira.options import JiraOptions
@@ -65,6 +67,8 @@ CATEGORY = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLV
 CHANNEL_PROPERTY = "request.channel.type"
 """The issue entity property where JSM keeps how a request came in (portal, email, api, jira...): the
 service desk API's request has no channel field, and JQL's `request-channel-type` reads this property."""
+INTERNAL_PROPERTY = "sd.public.comment"
+"""The comment property JSM reads as "internal note" on a comment added through the platform API."""
 FIELDS = "summary,description,status,reporter,assignee,priority,labels,created,updated,project,issuetype,resolution"
 
 
@@ -74,10 +78,10 @@ def build(config: DeskConfig) -> JiraDesk:
 
 class JiraDesk:
     name = "jira"
-    atomic_writes = False
-    """Fields, participants, comments and transitions are separate calls on Jira."""
     holds_groups = False
     """Jira issues have no assignment group: a group only names the candidate agents."""
+    guards_writes = False
+    """No update guard like Zendesk's `safe_update` (see the module docstring)."""
 
     def __init__(self, config: DeskConfig) -> None:
         options = JiraOptions.of(config.options)
@@ -96,6 +100,7 @@ class JiraDesk:
         self.request_type_field = options.request_type_field or ""
         self.participants_field = options.participants_field or ""
         self.organizations_field = options.organizations_field or ""
+        self.audit_field = options.audit_field or ""
         self.link_type = options.link_type
         self.bug_type = options.bug_issue_type
         self.cloud = options.deployment == "cloud"
@@ -106,6 +111,10 @@ class JiraDesk:
         self._me: Person | None = None
         self._account_types: dict[str, str] = {}
         self._project_statuses: dict[str, list[Mapping[str, Any]]] = {}
+        self._groups: TtlCache[str, list[Mapping[str, Any]]] = TtlCache(options.group_cache_seconds)
+        self.atomic_writes = bool(self.participants_field)
+        """One edit carries fields, labels, participants and the comment together, all or nothing (participants
+        need the "Request participants" field; without it they are a call of their own)."""
 
     @property
     def project(self) -> str:
@@ -184,20 +193,46 @@ class JiraDesk:
                 self._account_types[_uid(user)] = str(user["accountType"])
 
     def get_ticket(self, ticket_id: str) -> Ticket:
-        """The issue's fields, then its comments from the service desk API, the one that says which are
-        public and which internal (one more call per 100 comments). An issue of another project (a dev
-        bug) is no request: its comments come from the platform API, all internal to the customer."""
+        """One call on Cloud: the issue with its comments, whose `jsdPublic` says which the customer sees; the
+        service desk API pages the rest only when the issue holds more comments than it returned. Data Center's
+        comments carry no such flag, so there the service desk API lists them (one more call per 100). An issue
+        of another project (a dev bug) is no request: its comments are all internal to the customer."""
+        fields = self._fields() + (",comment" if self.cloud else "")
         issue = self.api.call(
-            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": self._fields(), "properties": CHANNEL_PROPERTY}
+            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": fields, "properties": CHANNEL_PROPERTY}
         )
         self._learn_account_types(issue["fields"])
+        embedded = issue["fields"].get("comment") or {}
+        values = embedded.get("comments") or []
+        complete = self.cloud and len(values) >= int(embedded.get("total") or 0)
         if (issue["fields"].get("project") or {}).get("key") != self.options.service_project:
-            return self._ticket(issue, self._platform_comments(str(issue["key"])))
+            comments = self._comment_list(values, public=False) if complete else self._platform_comments(issue["key"])
+            return self._ticket(issue, comments)
+        if complete:
+            return self._ticket(issue, self._comment_list(values, public=True))
+        return self._ticket(issue, self._request_comments(str(issue["key"])))
+
+    def _comment_list(self, values: list[Mapping[str, Any]], *, public: bool) -> tuple[Comment, ...]:
+        """Comments as the platform API gives them (ADF bodies). On a request, `jsdPublic` says who sees each
+        (absent: public, Jira's default); a dev issue's comments are never the customer's to see."""
+        return tuple(
+            Comment(
+                id=str(c["id"]),
+                author=self._person(c.get("author")),
+                body=adf.plain(c.get("body")) or "",
+                visibility=Visibility.PUBLIC if public and c.get("jsdPublic", True) else Visibility.INTERNAL,
+                created_at=_time(c.get("created")),
+            )
+            for c in values
+        )
+
+    def _request_comments(self, key: str) -> tuple[Comment, ...]:
+        """`/servicedeskapi/request/{key}/comment`, 100 a page: each comment with its `public` flag."""
         comments: list[Comment] = []
         start = 0
         while True:
             page = self.api.call(
-                "GET", f"/rest/servicedeskapi/request/{issue['key']}/comment", params={"start": start, "limit": 100}
+                "GET", f"/rest/servicedeskapi/request/{key}/comment", params={"start": start, "limit": 100}
             )
             values = page.get("values") or []
             comments += [
@@ -211,7 +246,7 @@ class JiraDesk:
                 for c in values
             ]
             if page.get("isLastPage", True) or not values:
-                return self._ticket(issue, tuple(comments))
+                return tuple(comments)
             start += len(values)
 
     def _platform_comments(self, key: str) -> tuple[Comment, ...]:
@@ -220,16 +255,7 @@ class JiraDesk:
         while True:
             page = self.api.call("GET", f"{self.rest}/issue/{key}/comment", params={"startAt": len(comments)})
             values = page.get("comments") or []
-            comments += [
-                Comment(
-                    id=str(c["id"]),
-                    author=self._person(c.get("author")),
-                    body=adf.plain(c.get("body")) or "",
-                    visibility=Visibility.INTERNAL,
-                    created_at=_time(c.get("created")),
-                )
-                for c in values
-            ]
+            comments += self._comment_list(values, public=False)
             if not values or len(comments) >= int(page.get("total") or 0):
                 return tuple(comments)
 
@@ -252,6 +278,7 @@ class JiraDesk:
             assignee_id=_uid(f.get("assignee") or {}) or None,
             request_type=request_type.get("id"),
             organization_id=str(orgs[0]["id"]) if orgs else None,
+            organization_name=str(orgs[0].get("name") or "") or None if orgs else None,
             channel=_channel(issue.get("properties") or {}),
             tags=tuple(f.get("labels") or ()),
             participant_ids=tuple(_uid(u) for u in f.get(self.participants_field) or []),
@@ -276,6 +303,12 @@ class JiraDesk:
         return self._person({**made, "accountType": "customer"})
 
     def group_agents(self, group_id: str, *, with_load: bool = True) -> list[AgentLoad]:
+        """The group's active members (cached for `group_cache_seconds`), with open tickets counted."""
+        users = self._groups.get(group_id, lambda: self._group_members(group_id))
+        agents = [self._person(u) for u in users if u.get("active", True)]
+        return [AgentLoad(a, self._open_count(a.id) if with_load else 0) for a in agents]
+
+    def _group_members(self, group_id: str) -> list[Mapping[str, Any]]:
         """`/group/member` in pages of (at most) 50 until `isLast`: a large support group is read in full."""
         users: list[Mapping[str, Any]] = []
         while True:
@@ -284,9 +317,7 @@ class JiraDesk:
             values = page.get("values") or []
             users += values
             if page.get("isLast", True) or not values:
-                break
-        agents = [self._person(u) for u in users if u.get("active", True)]
-        return [AgentLoad(a, self._open_count(a.id) if with_load else 0) for a in agents]
+                return users
 
     def _open_count(self, account_id: str) -> int:
         """Cloud: `/search/approximate-count`; Data Center: the `total` of a `/search` asking for no issue."""
@@ -298,9 +329,12 @@ class JiraDesk:
 
     # --- writes ------------------------------------------------------------------------------------
 
-    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
-        """Fields in one `PUT`, then participants, the comment, and the transition last (so a resolving
-        write posts its explanation before the ticket leaves the queue)."""
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
+        """One `PUT` edit carries the fields, labels, participants (through the "Request participants" field),
+        the audit note (`audit_field`) and the comment (public, or internal through the `sd.public.comment`
+        property, as the service desk API marks it); a transition follows when the status changes (last, so a
+        resolving write posts its explanation before the ticket leaves the queue). Without a participants
+        field, participants are added through the service desk API, one more call."""
         key = ticket.id
         fields: dict[str, Any] = {}
         if changes.assignee_id is not None:
@@ -312,30 +346,43 @@ class JiraDesk:
         if changes.priority is not None:
             fields["priority"] = {"name": changes.priority.capitalize()}
         fields.update(changes.custom_fields)
+        if changes.audit_note is not None and self.audit_field:
+            fields[self.audit_field] = adf.from_text(changes.audit_note) if self.cloud else changes.audit_note
+        update: dict[str, list[dict[str, Any]]] = {}
         labels = [{"add": t} for t in changes.add_tags] + [{"remove": t} for t in changes.remove_tags]
-        if fields or labels:
+        if labels:
+            update["labels"] = labels
+        participants = list(changes.add_participant_ids)
+        if participants and self.participants_field:
+            update[self.participants_field] = [{"add": self._user_ref(p)} for p in participants]
+            participants = []
+        if changes.comment is not None:
+            update["comment"] = [{"add": self._comment_body(changes.comment)}]
+        if fields or update:
             body: dict[str, Any] = {"fields": fields}
-            if labels:
-                body["update"] = {"labels": labels}
+            if update:
+                body["update"] = update
             self.api.call("PUT", f"{self.rest}/issue/{key}", json=body)
-        if changes.add_participant_ids:
+        if participants:
             self.api.call(
                 "POST",
                 f"/rest/servicedeskapi/request/{key}/participant",
-                json={("accountIds" if self.cloud else "usernames"): list(changes.add_participant_ids)},
-            )
-        if changes.comment is not None:
-            self.api.call(
-                "POST",
-                f"/rest/servicedeskapi/request/{key}/comment",
-                json={
-                    "body": _wiki_mentions(changes.comment, self.cloud),
-                    "public": changes.comment.visibility is Visibility.PUBLIC,
-                },
+                json={("accountIds" if self.cloud else "usernames"): participants},
             )
         if changes.status is not None:
             keep = changes.resolution is None and ticket.status is Status.SOLVED  # closing a resolved request
             self._transition(key, changes.status, changes.resolution, keep_resolution=keep)
+        return None  # no version to guard a next write with
+
+    def _comment_body(self, comment: NewComment) -> dict[str, Any]:
+        """A comment in an edit: ADF on Cloud (mention nodes notify), wiki markup on Data Center; an internal
+        note carries the `sd.public.comment` property JSM reads as "internal"."""
+        body: dict[str, Any] = {
+            "body": _adf_comment(comment) if self.cloud else _wiki_mentions(comment),
+        }
+        if comment.visibility is not Visibility.PUBLIC:
+            body["properties"] = [{"key": INTERNAL_PROPERTY, "value": {"internal": True}}]
+        return body
 
     def _transition(self, key: str, status: Status, resolution: str | None, *, keep_resolution: bool = False) -> None:
         """The transition leading to `status`; into a done status it sets the resolution (`default_resolution`
@@ -383,7 +430,7 @@ class JiraDesk:
             remote = {"object": {"url": ticket.url, "title": f"{ticket.desk.title()} ticket {ticket.id}"}}
             self.api.call("POST", f"{self.rest}/issue/{key}/remotelink", json=remote)
         if comment is not None:
-            body: Any = _adf_comment(comment) if self.cloud else _wiki_mentions(comment, cloud=False)
+            body: Any = _adf_comment(comment) if self.cloud else _wiki_mentions(comment)
             self.api.call("POST", f"{self.rest}/issue/{key}/comment", json={"body": body})
         return LinkedIssue(key=key, id=str(made.get("id")), url=f"{self.api.base_url}/browse/{key}")
 
@@ -421,14 +468,8 @@ class JiraDesk:
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.
         Data Center: `/rest/api/2/search`, the cursor is the next `startAt`."""
-        clauses = [f"project = {query.project or self.project}"]
-        names = self._status_names(query.project or self.project, query.statuses)
-        if names:
-            clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
-        if query.updated_before is not None:
-            clauses.append(f'updated < "{query.updated_before.astimezone(UTC).strftime("%Y/%m/%d %H:%M")}"')
         body: dict[str, Any] = {
-            "jql": " AND ".join(clauses) + " ORDER BY key ASC",
+            "jql": self._jql(query) + " ORDER BY key ASC",
             "maxResults": 100,
             "fields": [f for f in (*FIELDS.split(","), self.request_type_field, self.participants_field) if f],
         }
@@ -444,6 +485,32 @@ class JiraDesk:
         page = self.api.call("POST", "/rest/api/3/search/jql", json=body)
         tickets = tuple(self._ticket(issue, ()) for issue in page.get("issues") or [])
         return SearchPage(tickets, None if page.get("isLast", True) else page.get("nextPageToken"))
+
+    def count(self, query: TicketQuery) -> int:
+        """How many issues match `query`: Cloud `/search/approximate-count`, Data Center the `total` of a
+        `/search` asking for no issue."""
+        jql = self._jql(query)
+        if self.cloud:
+            return int(self.api.call("POST", "/rest/api/3/search/approximate-count", json={"jql": jql})["count"])
+        page = self.api.call("POST", "/rest/api/2/search", json={"jql": jql, "maxResults": 0, "fields": ["id"]})
+        return int(page["total"])
+
+    def _jql(self, query: TicketQuery) -> str:
+        """The JQL of `query`, bounded by its project (Cloud refuses unbounded searches). An organization is
+        searched by name (`Organizations = "Acme"`, as JQL takes it); times are written in UTC."""
+        clauses = [f"project = {query.project or self.project}"]
+        names = self._status_names(query.project or self.project, query.statuses) if query.statuses else []
+        if names:
+            clauses.append("status in (" + ", ".join(f'"{n}"' for n in names) + ")")
+        if query.updated_before is not None:
+            clauses.append(f'updated < "{_jql_time(query.updated_before)}"')
+        if query.created_after is not None:
+            clauses.append(f'created >= "{_jql_time(query.created_after)}"')
+        if query.requester_id is not None:
+            clauses.append(f'reporter = "{_quoted(query.requester_id)}"')
+        if query.organization_name is not None:
+            clauses.append(f'Organizations = "{_quoted(query.organization_name)}"')
+        return " AND ".join(clauses)
 
     def _normalize(self, status: Mapping[str, Any]) -> Status | None:
         """A workflow status on the common scale: by name (`status_map`), else by its category."""
@@ -497,6 +564,15 @@ def _channel(properties: Mapping[str, Any]) -> str:
     return str(value).strip().lower() if value else "portal"
 
 
+def _jql_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
+
+
+def _quoted(value: str) -> str:
+    """A value inside a JQL double-quoted string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _adf_comment(comment: NewComment) -> dict[str, Any]:
     """Cloud's v3 API takes ADF: a mention node per person (that is what notifies them), then the text."""
     return adf.from_text(comment.body, [adf.mention(p.id, p.name) for p in comment.mentions])
@@ -507,13 +583,11 @@ def _uid(user: Mapping[str, Any]) -> str:
     return str(user.get("accountId") or user.get("name") or "")
 
 
-def _wiki_mentions(comment: NewComment, cloud: bool) -> str:
-    """Jira wiki markup (JSM comments, Data Center): `[~accountid:ID]` notifies the person on Cloud,
-    `[~username]` on Data Center (which has no account ids)."""
+def _wiki_mentions(comment: NewComment) -> str:
+    """Data Center's wiki markup: `[~username]` notifies the person (Data Center has no account ids)."""
     if not comment.mentions:
         return comment.body
-    mentions = (f"[~accountid:{p.id}]" if cloud else f"[~{p.id}]" for p in comment.mentions)
-    return " ".join(mentions) + " " + comment.body
+    return " ".join(f"[~{p.id}]" for p in comment.mentions) + " " + comment.body
 
 
 def _time(value: str | None) -> datetime:

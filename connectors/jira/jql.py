@@ -1,9 +1,10 @@
 """The part of JQL the Jira sandbox evaluates, on both deployments: what the bot and the `jira` client send.
 
-Clauses joined by `AND` on `project`, `status`, `statusCategory`, `assignee`, `labels` and `updated`
-(`=`, `!=`, `in`, `not in`, `<`, `<=`, `>`, `>=`), then `ORDER BY` (results always come by project and
-issue number). What Jira would refuse (an unknown field, a status the site does not have, a clause it
-cannot read) raises `JqlError` with Jira's wording, which the sandbox answers as 400.
+Clauses joined by `AND` on `project`, `status`, `statusCategory`, `assignee`, `reporter`, `labels`,
+`Organizations` (JSM's field, by organization name as JQL takes it) and `updated` / `created` (`=`, `!=`,
+`in`, `not in`, `<`, `<=`, `>`, `>=`), then `ORDER BY` (results always come by project and issue number).
+What Jira would refuse (an unknown field, a status the site does not have, a clause it cannot read)
+raises `JqlError` with Jira's wording, which the sandbox answers as 400.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import Any, TypeVar
 
 CLAUSE = re.compile(r"^\s*(\w+)\s*(=|!=|<=|>=|<|>|not in|in)\s*(.+?)\s*$", re.IGNORECASE)
 Issue = TypeVar("Issue", bound=Mapping[str, Any])
-FIELDS = ("project", "status", "statuscategory", "assignee", "labels", "updated")
+FIELDS = (
+    "project",
+    "status",
+    "statuscategory",
+    "assignee",
+    "reporter",
+    "labels",
+    "organizations",
+    "updated",
+    "created",
+)
 CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
 
 
@@ -28,8 +39,11 @@ def user_id(user: Mapping[str, Any]) -> str:
     return str(user.get("accountId") or user.get("name") or "")
 
 
-def select(issues: Iterable[Issue], jql: str, statuses: Iterable[str]) -> list[Issue]:
-    """The issues `jql` matches, by project and number; `statuses` are the status names the site has."""
+def select(
+    issues: Iterable[Issue], jql: str, statuses: Iterable[str], organizations_field: str = "customfield_10002"
+) -> list[Issue]:
+    """The issues `jql` matches, by project and number; `statuses` are the status names the site has, and
+    `organizations_field` the id of the site's "Organizations" field."""
     known = {s.lower() for s in statuses}
     found = list(issues)
     text = re.split(r"\s+order\s+by\s+", jql, flags=re.IGNORECASE)[0].strip()
@@ -45,11 +59,11 @@ def select(issues: Iterable[Issue], jql: str, statuses: Iterable[str]) -> list[I
             unknown = [v for v in values if v.lower() not in known]
             if unknown:
                 raise JqlError(f"The value '{unknown[0]}' does not exist for the field 'status'.")
-        found = [i for i in found if _holds(i["fields"], name, op, values)]
+        found = [i for i in found if _holds(i["fields"], name, op, values, organizations_field)]
     return sorted(found, key=lambda i: (i["fields"]["project"]["key"], int(str(i["key"]).split("-")[1])))
 
 
-def _holds(fields: Mapping[str, Any], name: str, op: str, values: list[str]) -> bool:
+def _holds(fields: Mapping[str, Any], name: str, op: str, values: list[str], organizations_field: str) -> bool:
     if name == "project":
         actual: Any = fields["project"]["key"]
     elif name == "status":
@@ -58,10 +72,15 @@ def _holds(fields: Mapping[str, Any], name: str, op: str, values: list[str]) -> 
         actual = CATEGORY_NAMES[fields["status"]["statusCategory"]["key"]]
     elif name == "assignee":
         actual = user_id(fields.get("assignee") or {}) or None
+    elif name == "reporter":
+        actual = user_id(fields.get("reporter") or {}) or None
     elif name == "labels":
         return any(v in fields["labels"] for v in values) is (op in ("=", "in"))
-    else:  # updated, the last of FIELDS
-        stamp = datetime.strptime(fields["updated"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    elif name == "organizations":
+        names = {str(o.get("name", "")).lower() for o in fields.get(organizations_field) or []}
+        return any(v.lower() in names for v in values) is (op in ("=", "in"))
+    else:  # updated or created
+        stamp = datetime.strptime(fields[name][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
         limit = datetime.strptime(values[0], "%Y/%m/%d %H:%M").replace(tzinfo=UTC)
         return {"<": stamp < limit, "<=": stamp <= limit, ">": stamp > limit, ">=": stamp >= limit}.get(op, False)
     present = str(actual).lower() in [v.lower() for v in values]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 StatusName = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
 
@@ -30,6 +30,11 @@ class JiraOptions(BaseModel):
     """The "Request participants" field id. Unset: participants are added through the JSM API only."""
     organizations_field: str | None = None
     """The "Organizations" field id. Unset: the organization is not read."""
+    audit_field: str | None = None
+    """Id of a paragraph (multi-line text) custom field that keeps the bot's audit note (the triage note), written
+    in the same edit as the first response (e.g. `customfield_10050`). Unset: the note is an internal comment."""
+    group_cache_seconds: float = Field(default=60, ge=0)
+    """How long a group's member list is reused before it is read again."""
     dev_project: str | None = None
     """Key of the project linked bugs are created in (e.g. `DEV`)."""
     link_type: str = "Relates"

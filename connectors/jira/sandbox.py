@@ -41,6 +41,10 @@ from connectors.sandbox_kit import SandboxControl, WebhookEmitter, basic_login, 
 REQUEST_TYPE_FIELD = "customfield_10010"
 CHANNEL_PROPERTY = "request.channel.type"
 PARTICIPANTS_FIELD = "customfield_10011"
+AUDIT_FIELD = "customfield_10050"
+"""The demo site's "Bot triage" paragraph field (`desks.jira.audit_field`): rich text, so ADF in REST v3."""
+INTERNAL_PROPERTY = "sd.public.comment"
+"""The comment property that makes a comment added through the platform API internal on a JSM request."""
 REQUEST_TYPES = {
     "1": "General inquiry",
     "2": "Technical support",
@@ -71,6 +75,8 @@ DEV_TRANSITIONS = [("71", "Done", "10011"), ("81", "Reopen", "10010")]
 RESOLUTIONS = ("Done", "Won't Do", "User not responded", "Duplicate", "Known error")
 PRIORITIES = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low", "5": "Lowest"}
 PAGE = 50
+EMBEDDED_COMMENTS = 100
+"""Comments an issue read embeds (a page of the comment endpoint); `total` tells a client there are more."""
 MODES = ("cloud", "datacenter")
 PROJECTS = {
     "SD": {"id": "10000", "name": "Service Desk", "projectTypeKey": "service_desk", "issuetypes": ("10100",)},
@@ -275,6 +281,7 @@ class JiraSandbox:
                 "issuetype": {"id": type_id, "name": ISSUE_TYPES[type_id][0], "subtask": False},
                 REQUEST_TYPE_FIELD: self._request_type(request_type or "1") if service else None,
                 PARTICIPANTS_FIELD: [],
+                AUDIT_FIELD: None,
                 "customfield_10002": self._org(reporter) if service else [],
                 "issuelinks": [],
             },
@@ -388,11 +395,24 @@ class JiraSandbox:
             "labels",
             REQUEST_TYPE_FIELD,
             PARTICIPANTS_FIELD,
+            AUDIT_FIELD,
         }
         _check_text("description", given.get("description"), version)
+        _check_text(AUDIT_FIELD, given.get(AUDIT_FIELD), version)
         for name in given:
             if name not in known:
                 errors[name] = UNKNOWN_FIELD.format(name)
+        operations = dict(body.get("update") or {})
+        for name, ops in operations.items():
+            allowed = {"labels": ("add", "remove", "set"), PARTICIPANTS_FIELD: ("add", "remove"), "comment": ("add",)}
+            if name not in allowed:
+                errors[name] = UNKNOWN_FIELD.format(name)
+            elif not isinstance(ops, list) or any(
+                not isinstance(o, Mapping) or set(o) - set(allowed[name]) for o in ops
+            ):
+                errors[name] = f"Field '{name}' does not support these operations: {ops!r}"
+        for op in operations.get("comment") or []:
+            _check_text("comment", (op.get("add") or {}).get("body"), version)
         if errors:
             raise ApiError(400, errors=errors)
         for name, value in given.items():
@@ -417,7 +437,7 @@ class JiraSandbox:
                 new = [self._account(v, name) for v in value]
                 from_string, to_string = None, ", ".join(u["displayName"] for u in new if u)
             else:
-                new, from_string, to_string = value, str(old), str(value)
+                new, from_string, to_string = value, _text(old), _text(value)
             if new != old:
                 fields[name] = new
                 items.append(
@@ -431,16 +451,32 @@ class JiraSandbox:
                         "toString": to_string,
                     }
                 )
-        for op in (body.get("update") or {}).get("labels") or []:
+        for op in operations.get("labels") or []:
             if "add" in op and op["add"] not in fields["labels"]:
                 fields["labels"].append(op["add"])
                 items.append({"field": "labels", "fieldtype": "jira", "fromString": "", "toString": op["add"]})
             if "remove" in op and op["remove"] in fields["labels"]:
                 fields["labels"].remove(op["remove"])
+        for op in operations.get(PARTICIPANTS_FIELD) or []:
+            current = [jql.user_id(u) for u in fields[PARTICIPANTS_FIELD]]
+            user = self._account(op["add"], PARTICIPANTS_FIELD) if "add" in op else None
+            if user and jql.user_id(user) not in current:
+                fields[PARTICIPANTS_FIELD].append(user)
+                items.append({"field": PARTICIPANTS_FIELD, "fieldtype": "custom", "toString": user["displayName"]})
+            gone = self._account(op["remove"], PARTICIPANTS_FIELD) if "remove" in op else None
+            if gone:
+                fields[PARTICIPANTS_FIELD] = [u for u in fields[PARTICIPANTS_FIELD] if u != gone]
         if items:
             fields["updated"] = _now()
             kind = "issue_assigned" if any(i["field"] == "assignee" for i in items) else "issue_updated"
             self._emit("jira:issue_updated", kind, issue, actor, changelog=items)
+        for op in operations.get("comment") or []:  # an edit's comment lands after its fields, as in the UI
+            add = op["add"]
+            internal = any(
+                p.get("key") == INTERNAL_PROPERTY and (p.get("value") or {}).get("internal") is True
+                for p in add.get("properties") or []
+            )
+            self._comment(issue, actor, add.get("body"), public=not internal, version=version)
 
     def _transition(self, issue: dict[str, Any], actor: str, body: Mapping[str, Any]) -> None:
         wanted = str((body.get("transition") or {}).get("id") or "")
@@ -700,6 +736,16 @@ class JiraSandbox:
                     },
                 ),
                 fld(
+                    AUDIT_FIELD,
+                    "Bot triage",
+                    True,
+                    {
+                        "type": "string",
+                        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+                        "customId": 10050,
+                    },
+                ),
+                fld(
                     PARTICIPANTS_FIELD,
                     "Request participants",
                     True,
@@ -735,10 +781,11 @@ class JiraSandbox:
             body = sb._issue_json(sb._issue(ref), v, wanted or None, properties)
             if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
+                shown = comments[:EMBEDDED_COMMENTS]
                 body["fields"]["comment"] = {
-                    "comments": [{**c, "body": _adf(c["body"]) if v == 3 else _text(c["body"])} for c in comments],
+                    "comments": [{**c, "body": _adf(c["body"]) if v == 3 else _text(c["body"])} for c in shown],
                     "total": len(comments),
-                    "maxResults": len(comments),
+                    "maxResults": len(shown),
                     "startAt": 0,
                 }
             return 200, body

@@ -40,7 +40,7 @@ from bot.domain.tickets import (
     TicketQuery,
     Visibility,
 )
-from connectors.base import DeskConfig, chunked
+from connectors.base import DeskConfig, TtlCache, chunked
 from connectors.http import JsonApi, error_for_status
 from connectors.zendesk.options import ZendeskOptions
 
@@ -90,6 +90,8 @@ class ZendeskDesk:
     name = "zendesk"
     atomic_writes = True
     """One ticket update carries fields, comment and tags together, all or nothing."""
+    guards_writes = True
+    """A write carries the snapshot's `updated_at` (`safe_update`): a change made meanwhile makes it `Conflict`."""
 
     def __init__(self, config: DeskConfig) -> None:
         self.api = JsonApi(config.url, (f"{config.email}/token", config.token), config.timeout, gate=config.gate)
@@ -110,10 +112,10 @@ class ZendeskDesk:
         options = ZendeskOptions.of(config.options)
         self.request_type_field = options.request_type_field
         self.away_field = options.away_field
-        self.group_cache_seconds = options.group_cache_seconds
         self.resolution_field = options.resolution_field
+        self.audit_field = options.audit_field
         self._me: Person | None = None
-        self._groups: dict[str, tuple[float, list[Person]]] = {}
+        self._groups: TtlCache[str, list[Person]] = TtlCache(options.group_cache_seconds)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -225,9 +227,9 @@ class ZendeskDesk:
         return [AgentLoad(agent, self._open_count(agent.id) if with_load else 0) for agent in members]
 
     def group_members(self, group_id: str) -> list[Person]:
-        cached = self._groups.get(group_id)
-        if cached and time.monotonic() - cached[0] < self.group_cache_seconds:
-            return cached[1]
+        return self._groups.get(group_id, lambda: self._read_members(group_id))
+
+    def _read_members(self, group_id: str) -> list[Person]:
         members: list[Person] = []
         url: str | None = f"/api/v2/groups/{_number(group_id, 'group')}/memberships.json"
         params: dict[str, Any] | None = {"include": "users", "page[size]": 100}
@@ -236,7 +238,6 @@ class ZendeskDesk:
             members += [self._person(u) for u in page.get("users") or [] if u.get("role") in ("agent", "admin")]
             url = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
             params = None
-        self._groups[group_id] = (time.monotonic(), members)
         return members
 
     def _open_count(self, agent_id: str) -> int:
@@ -268,6 +269,8 @@ class ZendeskDesk:
             out["remove_tags"] = list(changes.remove_tags)
         if changes.request_type is not None and self.request_type_field:
             fields[str(self.request_type_field)] = changes.request_type
+        if changes.audit_note is not None and self.audit_field is not None:
+            fields[str(self.audit_field)] = changes.audit_note
         if fields:
             out["custom_fields"] = [{"id": _number(k, "custom field"), "value": v} for k, v in fields.items()]
         if changes.add_participant_ids:
@@ -279,10 +282,11 @@ class ZendeskDesk:
             }
         return out
 
-    def apply(self, ticket: Ticket, changes: TicketChanges) -> None:
-        """One `PUT`; guarded by `safe_update` unless the snapshot version is empty (a follow-up write)."""
+    def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
+        """One `PUT`; guarded by `safe_update` unless the snapshot version is empty (a follow-up write).
+        Returns the ticket's new `updated_at` from Zendesk's answer: the version a next write guards with."""
         if changes.is_empty():
-            return
+            return None
         body = self._payload(changes)
         if changes.assignee_id and changes.group_id is None and changes.assignee_id != ticket.assignee_id:
             group = self._group_for(changes.assignee_id, ticket.group_id)
@@ -290,7 +294,9 @@ class ZendeskDesk:
                 body["group_id"] = group
         if ticket.version:
             body.update(safe_update=True, updated_stamp=ticket.version)
-        self.api.call("PUT", f"/api/v2/tickets/{_number(ticket.id, 'ticket')}.json", json={"ticket": body})
+        done = self.api.call("PUT", f"/api/v2/tickets/{_number(ticket.id, 'ticket')}.json", json={"ticket": body})
+        updated = ((done or {}).get("ticket") or {}).get("updated_at")
+        return str(updated) if updated else None
 
     def _group_for(self, agent_id: str, current: str | None) -> int | None:
         """The group to move a ticket to with a new assignee: none when they are in its group already, else
@@ -327,10 +333,7 @@ class ZendeskDesk:
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """The export endpoint: cursor-paginated with no 1,000-result cap (plain search stops there)."""
-        terms = ["type:ticket", *(f"status:{FROM_STATUS[s]}" for s in query.statuses)]
-        if query.updated_before is not None:
-            terms.append(f"updated<{query.updated_before.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        params: dict[str, Any] = {"query": " ".join(terms), "filter[type]": "ticket", "page[size]": 100}
+        params: dict[str, Any] = {"query": _search_query(query), "filter[type]": "ticket", "page[size]": 100}
         if cursor:
             params["page[after]"] = cursor
         page = self.api.call("GET", "/api/v2/search/export.json", params=params)
@@ -341,6 +344,10 @@ class ZendeskDesk:
         )
         meta = page.get("meta") or {}
         return SearchPage(tickets, meta.get("after_cursor") if meta.get("has_more") else None)
+
+    def count(self, query: TicketQuery) -> int:
+        """How many tickets match `query` (`/api/v2/search/count.json`: one call, no results read)."""
+        return int(self.api.call("GET", "/api/v2/search/count.json", params={"query": _search_query(query)})["count"])
 
     def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
         """`tickets/update_many` (each ticket with its own changes), ≤100 per job, jobs polled to the end."""
@@ -411,6 +418,24 @@ def _with_mentions(comment: NewComment) -> str:
         return comment.body
     names = ", ".join(p.name or p.email or p.id for p in comment.mentions)
     return f"{names}: {comment.body}"
+
+
+def _search_query(query: TicketQuery) -> str:
+    """Zendesk search syntax for `query` (statuses OR-ed, everything else AND-ed; times in UTC)."""
+    terms = ["type:ticket", *(f"status:{FROM_STATUS[s]}" for s in query.statuses)]
+    if query.updated_before is not None:
+        terms.append(f"updated<{_search_time(query.updated_before)}")
+    if query.created_after is not None:
+        terms.append(f"created>={_search_time(query.created_after)}")
+    if query.requester_id is not None:
+        terms.append(f"requester:{_number(query.requester_id, 'user')}")
+    if query.organization_id is not None:
+        terms.append(f"organization:{_number(query.organization_id, 'organization')}")
+    return " ".join(terms)
+
+
+def _search_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def resolution_tag(resolution: str) -> str:

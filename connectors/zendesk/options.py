@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class ZendeskOptions(BaseModel):
@@ -23,10 +23,17 @@ class ZendeskOptions(BaseModel):
     dates (and agents Zendesk itself marks unavailable) are skipped."""
     group_cache_seconds: float = Field(default=60, ge=0)
     """How long a group's member list is reused before it is read again."""
-    resolution_field: int | None = None
+    resolution_field: int | None = Field(
+        default=None, validation_alias=AliasChoices("resolution_field", "closure_code_field")
+    )
     """Id of a custom ticket field (text or dropdown) that keeps the method of resolution ("User not
     responded"...), which Zendesk has no field of its own for. Unset: the resolution is written as a tag
-    `resolution-<words>` instead, so it is never dropped."""
+    `resolution-<words>` instead, so it is never dropped. `closure_code_field` is accepted as its other name."""
+
+    audit_field: int | None = None
+    """Id of a multi-line text ticket field that keeps the bot's audit note (the triage note: rule, reasoning,
+    who was chosen and why), written in the same update as the first response. Unset: the note is an internal
+    comment, which costs a second update per new ticket (one update carries one comment)."""
 
     @classmethod
     def of(cls, value: BaseModel | Mapping[str, Any] | None) -> ZendeskOptions:

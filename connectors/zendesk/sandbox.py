@@ -29,6 +29,9 @@ STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
 RESOLUTION_FIELD = 900002
+AUDIT_FIELD = 900003
+"""The demo desk's "Bot triage" multi-line text field (`desks.zendesk.audit_field`)."""
+CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, AUDIT_FIELD)
 """A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
@@ -317,11 +320,11 @@ class ZendeskSandbox:
             "is_public": bool(comment.get("public", True)),
             "due_at": None,
             "tags": list(data.get("tags") or []),
-            "custom_fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
+            "custom_fields": [{"id": f, "value": None} for f in CUSTOM_FIELDS],
             "satisfaction_rating": None,
             "sharing_agreement_ids": [],
             "custom_status_id": 1,
-            "fields": [{"id": REQUEST_TYPE_FIELD, "value": None}, {"id": RESOLUTION_FIELD, "value": None}],
+            "fields": [{"id": f, "value": None} for f in CUSTOM_FIELDS],
             "followup_ids": [],
             "ticket_form_id": data.get("ticket_form_id"),
             "brand_id": 1,
@@ -762,11 +765,18 @@ class ZendeskSandbox:
                 "active": True,
                 "required": False,
             }
+            audit = {
+                "id": AUDIT_FIELD,
+                "type": "textarea",
+                "title": "Bot triage",
+                "active": True,
+                "required": False,
+            }
             return 200, {
-                "ticket_fields": [field_json, resolution],
+                "ticket_fields": [field_json, resolution, audit],
                 "next_page": None,
                 "previous_page": None,
-                "count": 2,
+                "count": 3,
             }
 
         @route("/tickets", ["POST"])

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 import requests
@@ -160,8 +161,11 @@ def call_split(before: dict[str, int], after: dict[str, int], exclude: str) -> t
 
 
 @contextmanager
-def bot_stack(start_worker: bool = True, concurrency: int | None = None) -> Iterator[BotStack]:
-    """Sandbox + web (+ one worker), all `helpdesk-bot` subcommands; Redis keys removed afterwards."""
+def bot_stack(
+    start_worker: bool = True, concurrency: int | None = None, zendesk: dict[str, Any] | None = None
+) -> Iterator[BotStack]:
+    """Sandbox + web (+ one worker), all `helpdesk-bot` subcommands; Redis keys removed afterwards. `zendesk`
+    overrides keys of the policy's `desks.zendesk` section (e.g. `{"audit_field": None}`)."""
     prefix = new_prefix()
     sandbox_port, web_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -170,6 +174,7 @@ def bot_stack(start_worker: bool = True, concurrency: int | None = None) -> Iter
         # (default 100 calls/min) is lifted out of reach, as for an account with a large plan.
         policy = yaml.safe_load(DEFAULT_POLICY.read_text())
         policy["desks"]["zendesk"]["api_budget"] = {"per_minute": 100_000}
+        policy["desks"]["zendesk"].update(zendesk or {})
         policy_path = Path(tmp) / "policy.yaml"
         policy_path.write_text(yaml.safe_dump(policy))
         env = dict(

@@ -28,12 +28,18 @@ SMOKE_ARGS = {
         "1" if WRK else "0",
     ],
     "e2e": ["--rate", "20", "--seconds", "0.3"],
-    "worker": ["--tickets", "4"],
+    "worker": ["--tickets", "4", "--compare-tickets", "2"],
 }
 EXPECTED_KEYS = {
     "ingest": {"receivers", "bot_vs_naive"} if WRK else {"receivers"},
     "e2e": {"p50_ms", "p99_ms", "desk_reads_per_ticket", "desk_writes_per_ticket"},
-    "worker": {"tickets_per_s", "desk_reads_per_ticket", "web_peak_rss_mib", "worker_peak_rss_mib"},
+    "worker": {
+        "tickets_per_s",
+        "desk_reads_per_ticket",
+        "web_peak_rss_mib",
+        "worker_peak_rss_mib",
+        "triage_note_as_comment",
+    },
 }
 
 

@@ -22,8 +22,8 @@ CREATE_ROUTE = "POST /api/v2/requests.json"
 ME_ROUTE = "GET /api/v2/users/me.json"
 
 
-def run(tickets: int, concurrency: int | None) -> dict[str, Any]:
-    with bot_stack(start_worker=False) as stack:
+def run(tickets: int, concurrency: int | None, zendesk: dict[str, Any] | None = None) -> dict[str, Any]:
+    with bot_stack(start_worker=False, zendesk=zendesk) as stack:
         ids = [stack.create_ticket()[0] for _ in range(tickets)]
         wait_for(
             lambda: all(stack.log.ticket_event_ids("zendesk", tid) for tid in ids),
@@ -65,10 +65,21 @@ def run(tickets: int, concurrency: int | None) -> dict[str, Any]:
 
 
 def report(f: dict[str, Any]) -> str:
+    note = f.get("triage_note_as_comment") or {}
     rows = [
         ["triaged tickets/s (one worker process)", f["tickets_per_s"]],
         ["desk reads per ticket", f["desk_reads_per_ticket"]],
         ["desk writes per ticket", f["desk_writes_per_ticket"]],
+        *(
+            [
+                [
+                    f"desk reads / writes per ticket, triage note as a comment ({note['tickets']} tickets)",
+                    f"{note['desk_reads_per_ticket']} / {note['desk_writes_per_ticket']}",
+                ]
+            ]
+            if note
+            else []
+        ),
         *[[f"CPU ms per ticket, {name}", ms] for name, ms in f["cpu_ms_per_ticket"].items()],
         [f"peak RSS, web ({f['web_processes']} processes), MiB", f["web_peak_rss_mib"]],
         [f"peak RSS, worker ({f['worker_processes']} processes), MiB", f["worker_peak_rss_mib"]],
@@ -85,9 +96,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tickets", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=None, help="worker pool size (default: CPU count)")
+    p.add_argument(
+        "--compare-tickets",
+        type=int,
+        default=50,
+        help="then a backlog this large with the triage note as an internal comment (no desks.zendesk.audit_field),"
+        " the writes per ticket before the note had a field; 0 skips it",
+    )
     args = p.parse_args(argv)
     started = time.perf_counter()
     figures = run(args.tickets, args.concurrency)
+    if args.compare_tickets:
+        compared = run(args.compare_tickets, args.concurrency, zendesk={"audit_field": None})
+        figures["triage_note_as_comment"] = {
+            k: compared[k] for k in ("tickets", "desk_reads_per_ticket", "desk_writes_per_ticket", "not_triaged")
+        }
     figures["seconds"] = round(time.perf_counter() - started, 1)
     print(report(figures))
     emit("worker", figures)

@@ -250,6 +250,19 @@ def test_phone_only_is_answered_with_the_phone_number_and_resolved_without_assig
     assert reply.body.startswith("Hello Cathy,") and reply.template == "phone_only"
     assert Resolve(rule="phone-only", why=next(a for a in actions if isinstance(a, Resolve)).why) in actions
     assert isinstance(actions[-1], Tag)
+    assert "reply to this message within 7 days; after that, please open a new request" in reply.body
+
+
+@pytest.mark.parametrize("channel", ["voice", "api"])
+def test_a_phone_only_request_an_agent_logged_is_assigned_not_answered_or_resolved(channel: str) -> None:
+    t = ticket("Please unlock my account", "Customer called: locked out.", id="78", channel=channel)
+    plan, actions = decide(t, agents=loads((ALICE, 0), (BOB, 1)))
+    assert plan.request_type == "phone_only" and plan.needs_agent and not plan.phone_answer
+    assert not any(isinstance(a, Resolve) for a in actions)
+    assert not any(isinstance(a, Comment) and a.visibility is Visibility.PUBLIC for a in actions)
+    assert any(isinstance(a, Assign) and a.agent_id for a in actions)
+    note = next(a for a in actions if isinstance(a, Comment) and a.body.startswith("Phone-only request"))
+    assert f"came in by {channel}" in note.body
 
 
 @pytest.mark.parametrize(("channel", "notes"), [("email", 2), ("web", 1)])

@@ -106,6 +106,20 @@ def test_a_draft_holds_the_sla_three_events_next_steps_and_the_mood_with_its_inp
     assert "Prepared text:\nHello Cathy," in body
 
 
+def test_the_opening_counts_as_an_event_where_no_comment_carries_it() -> None:
+    reply = comment(2, BOT, "Thanks, we are on it.", WED)
+    jsm = ticket(subject="Export fails", status=Status.OPEN, created_at=WED - timedelta(hours=1), comments=(reply,))
+    assert pings.last_events(jsm) == [
+        "Wed 25 Nov 14:00 UTC: customer opened the ticket: “Export fails”",
+        "Wed 25 Nov 15:00 UTC: helpdesk-bot replied: “Thanks, we are on it.”",
+    ]
+    zendesk = open_ticket()  # the description is the first comment: no second opening event
+    assert [e.split(": ", 1)[1] for e in pings.last_events(zendesk)] == [
+        "customer replied: “The export fails.”",
+        "helpdesk-bot replied: “Thanks, we are on it.”",
+    ]
+
+
 def test_a_jsm_draft_shows_the_desks_own_sla_clock() -> None:
     now = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
     metric = SlaMetric("Time to resolution", now + timedelta(hours=2, minutes=5), False, True)

@@ -89,8 +89,9 @@ def test_one_put_carries_every_change(desk: Desk) -> None:
     assert read.comments[-1].body == "Bob Agent: Next steps: ..." and read.comments[-1].public
 
 
-def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: Desk) -> None:
-    adapter = build(DeskConfig(url=desk.url, email="bot@example.com", token="t", options={"resolution_field": 900002}))
+@pytest.mark.parametrize("key", ["resolution_field", "closure_code_field"])  # the setting's two names
+def test_resolving_keeps_the_method_of_resolution_in_the_configured_field(desk: Desk, key: str) -> None:
+    adapter = build(DeskConfig(url=desk.url, email="bot@example.com", token="t", options={key: 900002}))
     adapter.apply(adapter.get_ticket("2"), TicketChanges(status=Status.SOLVED, resolution="User not responded"))
     raw = desk.raw_ticket("2")
     assert raw["status"] == "solved"
