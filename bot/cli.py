@@ -417,7 +417,7 @@ def cmd_shadow_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.report import print_sweep, sweep_json
+    from bot.report import print_sweep, sweep_json, sweep_progress_bar
     from tasks.budget import sweep_calls
     from tasks.runtime import get_runtime
     from tasks.sweeps import requeue_stale, sweep_desk
@@ -428,15 +428,17 @@ def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
     runtime = get_runtime()
     now = args.at or datetime.now(UTC)
     stale = requeue_stale(runtime, dry_run=args.dry_run, now=now)
-    rows = (row for desk in desks for row in sweep_desk(runtime, desk, now, dry_run=args.dry_run))
     if args.json:
+        rows = (row for desk in desks for row in sweep_desk(runtime, desk, now, dry_run=args.dry_run))
         with sweep_calls():  # like beat's sweeps, only the sweeps' share of each desk's API budget
             for row in rows:
                 print(json.dumps(sweep_json(row), ensure_ascii=False), flush=True)
         return 0
     print(f"sweep as of {now.isoformat(timespec='minutes')}{' (dry run: nothing written)' if args.dry_run else ''}")
-    with sweep_calls():
-        print_sweep(rows)
+    with sweep_calls(), sweep_progress_bar() as progress:
+        print_sweep(
+            row for desk in desks for row in sweep_desk(runtime, desk, now, dry_run=args.dry_run, progress=progress)
+        )
     verb = "would requeue" if args.dry_run else "requeued"
     for event_id in stale:
         print(f"{verb} {event_id} (queued but never processed)")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from bot.domain.tickets import Ticket
     from bot.policy.followup import Standing
     from tasks.replay import ReplayResult
-    from tasks.sweeps import SweepRow
+    from tasks.sweeps import SweepProgress, SweepRow
 
 ROW = "{:<20} {:<20} {:<8} {:<16} {:<10} {:<8} {}"
 
@@ -131,6 +132,33 @@ def print_sweep(rows: Iterable[SweepRow]) -> None:
             print(SWEEP_ROW.format(f"{row.desk} {row.ticket}", row.runbook, action[:28], reason[:44], due[:25]))
     if not seen:
         print("(no ticket is due for a periodic runbook)")
+
+
+@contextmanager
+def sweep_progress_bar() -> Iterator[Callable[[SweepProgress], None] | None]:
+    """A live progress line under the sweep table on a terminal (rich): tickets seen and changed, API calls,
+    the budget left. None when standard output is not a terminal (a pipe, a log), so nothing extra is printed.
+    Rows printed meanwhile go above the bar. A cursor search has no total, so the bar counts, it does not fill."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console()
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("sweep starting", total=None)
+
+        def show(p: SweepProgress) -> None:
+            left = "?" if p.budget_left is None else str(p.budget_left)
+            bar.update(
+                task,
+                description=f"{p.desk} {p.runbook}: {p.seen} seen, {p.changed} changed, "
+                f"{p.calls} API calls, budget left {left}/min",
+            )
+
+        yield show
 
 
 def sweep_json(row: SweepRow) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from bot.domain.tickets import (
     AgentLoad,
+    BulkJob,
     BulkResult,
     LinkedIssue,
     NewComment,
@@ -90,8 +91,28 @@ class Helpdesk(Protocol):
         """How many tickets match `query`, without reading them (repeat-customer counts)."""
         ...
 
-    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
-        """Apply per-ticket changes in as few calls as the desk allows."""
+    def bulk_apply(self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None) -> BulkResult:
+        """Apply per-ticket changes in as few calls as the desk allows; where the desk can, a ticket with a
+        version in `versions` is only written if unchanged since (else it is listed in `conflicts`)."""
+        ...
+
+
+@runtime_checkable
+class BulkJobs(Protocol):
+    """Desks whose bulk writes run as background jobs (Zendesk): sending and checking are two steps, so a caller
+    can record which job carries a write before waiting for it, and a restarted worker asks that job again
+    instead of sending the write twice."""
+
+    def submit_bulk(
+        self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None
+    ) -> list[BulkJob]:
+        """Queue the changes (each ticket its own body, guarded by its version where given); at most
+        `max_jobs` jobs at once."""
+        ...
+
+    def bulk_results(self, jobs: Sequence[BulkJob]) -> BulkResult:
+        """Wait for the jobs to end; each of their tickets' outcome (None: written). A job the desk no longer
+        knows gives its tickets an error."""
         ...
 
 

@@ -96,6 +96,8 @@ class DeskBudget:
         self.sweep_cap = int(budget.per_minute * budget.sweep_share)
         self.pause_key = f"{prefix}desk-pause:{desk}"
         self._keep_later = client.register_script(_KEEP_LATER_RESUME)
+        self.calls = 0
+        """Calls this process has sent to the desk (progress reports count a sweep's share by difference)."""
 
     def before_call(self) -> None:
         deadline = self.clock() + self.budget.max_wait_seconds
@@ -111,10 +113,18 @@ class DeskBudget:
             self.sleep(wait)
 
     def after_call(self, status: int, headers: Mapping[str, str]) -> None:
+        self.calls += 1
         limited = status == 429 or (status == 503 and any(k.lower() == "retry-after" for k in headers))
         count_desk_call(self.client, self.prefix, self.desk, "rate_limited" if limited else "sent")
         if limited:
             self.pause(retry_after_seconds(headers))
+
+    def left(self) -> int:
+        """Calls still free in the desk's window for the current traffic (a sweep's share when sweeping)."""
+        stats = self.limiter.get_window_stats(self.window, self.desk)
+        used = self.window.amount - stats.remaining
+        cap = self.sweep_cap if _sweeping.get() else self.window.amount
+        return max(0, cap - used)
 
     def pause(self, seconds: float) -> None:
         """Hold every worker's calls to this desk for `seconds` from now."""

@@ -31,6 +31,7 @@ from bot.domain.actions import (
     CreateLinkedBug,
     PostChat,
     RecordFeedback,
+    RecordStep,
     Resolve,
     SetFields,
     SetPriority,
@@ -169,6 +170,9 @@ def compile_writes(
         elif isinstance(action, Tag):
             tags.extend(t for t in action.add if t not in ticket.tags)
             untag.extend(t for t in action.remove if t in ticket.tags)
+        elif isinstance(action, RecordStep):
+            if action.marker != ticket.followup_state:
+                main["followup_state"] = action.marker
         elif isinstance(action, SetFields):
             fields.update({k: v for k, v in action.fields.items() if ticket.custom_fields.get(k) != v})
         elif isinstance(action, Comment) and action.audit and audit_field:
@@ -270,7 +274,7 @@ class Plan:
             {
                 "version": self.version,
                 "runbook": self.runbook,
-                "writes": [asdict(w) for w in self.writes],
+                "writes": [vars(w) for w in self.writes],  # JSON-ready fields: no deep copy needed
                 "result": self.result.to_dict(),
             },
             ensure_ascii=False,
@@ -311,6 +315,18 @@ class PlanStore:
 
     def save(self, key: str, plan: Plan) -> None:
         self.r.set(self._key(key), plan.to_json(), ex=PLAN_TTL)
+
+    def load_many(self, keys: Sequence[str]) -> dict[str, Plan]:
+        """The stored plans among `keys`, in one round trip."""
+        raws = self.r.mget([self._key(k) for k in keys]) if keys else []
+        return {k: Plan.from_json(raw) for k, raw in zip(keys, raws, strict=True) if raw}
+
+    def save_many(self, plans: dict[str, Plan]) -> None:
+        """Several plans in one round trip (a bulk job's hundred tickets)."""
+        pipe = self.r.pipeline(transaction=False)
+        for key, plan in plans.items():
+            pipe.set(self._key(key), plan.to_json(), ex=PLAN_TTL)
+        pipe.execute()
 
     def drop(self, key: str) -> None:
         self.r.delete(self._key(key))

@@ -22,6 +22,7 @@ from bot.domain.events import Event
 from bot.domain.tickets import Ticket
 from bot.policy.runbook import Situation, Verdict
 from connectors.base import Helpdesk
+from tasks.bulk_writes import guard_of
 from tasks.executor import (
     ChatPost,
     People,
@@ -103,38 +104,52 @@ def run_one(
 def _run_one(
     runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: Runbook, run: Run, *, fresh_when_complete: bool = False
 ) -> tuple[RunbookResult, Plan | None]:
-    """`run_one`, with the plan this run wrote from start to end (None when it resumed one or wrote nothing)."""
+    """`run_one`, with the plan this run wrote from start to end (None when it resumed one or wrote nothing).
+
+    A plan that keeps the version it was decided on (a sweep's bulk plan, `tasks.bulk_writes`) resumes guarded
+    by that version, not the ticket's current one: if its first write landed before the run was cut short, the
+    desk refuses it again and the runbook decides anew on what is there."""
     store = PlanStore(runtime.redis, runtime.prefix)
     key = f"{run.key}:{runbook.name}"
     stored = None if run.dry_run else _stored_plan(store, key, run.key, runbook.name)
     if stored is not None and fresh_when_complete and all(w.done for w in stored.writes):
         stored = None
     if stored is not None:
-        sent = run_plan(runtime.desk, ticket, stored, store, key, _chat(runtime), lambda: runtime.feedback)
+        guard = guard_of(stored)
+        decided_on = replace(ticket, version=guard) if guard and not stored.writes[0].done else ticket
+        sent = run_plan(runtime.desk, decided_on, stored, store, key, _chat(runtime), lambda: runtime.feedback)
         return stored.result.sent(stored.result.writes_sent + sent, resumed=True), None
     verdict = decide_one(runtime, ticket, runbook, run)
-    actions = list(verdict.actions)
-    result = RunbookResult(
-        runbook=runbook.name,
-        outcome=verdict.outcome,
-        actions=tuple(a.describe() for a in actions),
-        shadow=verdict.shadow,
-        due=verdict.due.isoformat() if verdict.due else None,
-    )
-    if verdict.shadow is not None or not actions:
-        return result, None
-    if run.previous is not None:
-        actions = _not_done_before(actions, _previous_actions(run.previous, runbook.name) or ())
-    own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
-    people = resolve_people(desk, own, create=not run.dry_run, cache=runtime.people)
-    writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
-    result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
+    result, writes = compile_verdict(runtime, desk, ticket, runbook.name, verdict, run)
     if run.dry_run or not writes:
         return result, None
     plan = Plan(runbook=runbook.name, writes=writes, result=result)
     store.save(key, plan)
     sent = run_plan(runtime.desk, ticket, plan, store, key, _chat(runtime), lambda: runtime.feedback)
     return result.sent(sent), plan
+
+
+def compile_verdict(
+    runtime: Runtime, desk: Helpdesk, ticket: Ticket, runbook: str, verdict: Verdict, run: Run
+) -> tuple[RunbookResult, list[PlannedWrite]]:
+    """A verdict's result (as the event log and `sweep` show it) and the writes that carry it out."""
+    actions = list(verdict.actions)
+    result = RunbookResult(
+        runbook=runbook,
+        outcome=verdict.outcome,
+        actions=tuple(a.describe() for a in actions),
+        shadow=verdict.shadow,
+        due=verdict.due.isoformat() if verdict.due else None,
+    )
+    if verdict.shadow is not None or not actions:
+        return result, []
+    if run.previous is not None:
+        actions = _not_done_before(actions, _previous_actions(run.previous, runbook) or ())
+    own = [a for a in actions if _target(a, ticket) == (ticket.desk, ticket.id)]
+    people = resolve_people(desk, own, create=not run.dry_run, cache=runtime.people)
+    writes = _writes(desk, ticket, own, people) + _writes_elsewhere(runtime, ticket, actions)
+    result = replace(result, writes=tuple(describe_planned(w) for w in writes), unresolved_people=tuple(people.missing))
+    return result, writes
 
 
 def _chat(runtime: Runtime) -> ChatPost:

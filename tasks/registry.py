@@ -55,6 +55,9 @@ class Runbook:
     recheck: Callable[[Situation, Ticket], Verdict] | None = None
     """Periodic runbooks that write to customers: (the ticket read back after the writes, the snapshot decided on)
     -> what to put right when the customer wrote in between (see `tasks/sweeps.py`)."""
+    from_search: Callable[[Situation], Verdict | None] | None = None
+    """Periodic runbooks: the decision on a search result alone (no comments) where it is certain, None where the
+    ticket must be read; lets a sweep of a desk with bulk writes act without reading each ticket."""
 
     def runs_on(self, desk: str) -> bool:
         return not self.desks or desk in self.desks
@@ -91,6 +94,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
         schedule=Schedule(HOURLY, followup.select_waiting),
         gather=followup_io.gather,
         recheck=followup.recheck_after_write,
+        from_search=followup.decide_ladder_from_search,
     ),
     Runbook(
         "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)

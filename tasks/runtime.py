@@ -35,12 +35,19 @@ class Runtime:
     prefix: str
     people: PeopleCache = field(default_factory=PeopleCache)
     _desks: dict[str, Helpdesk] = field(default_factory=dict)
+    _budgets: dict[str, DeskBudget] = field(default_factory=dict)
 
     @cached_property
     def policy(self) -> Policy:
         from bot.policy.schema import load_policy
 
         return load_policy(self.settings.helpdesk_bot_policy)
+
+    def budget(self, name: str) -> DeskBudget:
+        """The API budget every call of this process to desk `name` passes (one per desk and process)."""
+        if name not in self._budgets:
+            self._budgets[name] = DeskBudget(self.redis, self.prefix, name, self.policy.desk(name).api_budget)
+        return self._budgets[name]
 
     def desk(self, name: str) -> Helpdesk:
         """The adapter for `name`, built on first use and then shared by every task of this process.
@@ -58,7 +65,7 @@ class Runtime:
                 email=self.settings.desk_email(name) or "",
                 token=self.settings.api_token(name) or "",
                 options=self.policy.desk(name),
-                gate=DeskBudget(self.redis, self.prefix, name, self.policy.desk(name).api_budget),
+                gate=self.budget(name),
             )
             adapter: Helpdesk = importlib.import_module(f"connectors.{name}.adapter").build(config)
             me = adapter.me()

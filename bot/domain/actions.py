@@ -101,6 +101,18 @@ class Tag(Action):
 
 
 @dataclass(frozen=True)
+class RecordStep(Action):
+    """The follow-up step just taken, as its marker, kept where a desk search returns it (a ticket field).
+
+    The internal note with the same marker is what agents read; this copy lets a sweep decide the ladder's
+    next step from a search result alone, without reading each ticket's comments (see `tasks/sweeps.py`).
+    Desks without such a field configured ignore it.
+    """
+
+    marker: str = ""
+
+
+@dataclass(frozen=True)
 class SetFields(Action):
     fields: dict[str, Any] = field(default_factory=dict)
 

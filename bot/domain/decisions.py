@@ -9,7 +9,7 @@ turns them into a one-runbook decision.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DECISION_VERSION = 2
@@ -31,7 +31,9 @@ class RunbookResult:
     """When this runbook next acts on the ticket (ISO-8601), for periodic runbooks that are waiting."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow on purpose: the values are JSON-ready already, and a deep copy of every action's text made
+        # storing a sweep's thousands of plans cost more than deciding them.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["actions"] = [dict(a) for a in self.actions]
         data["writes"] = list(self.writes)
         data["unresolved_people"] = list(self.unresolved_people)

@@ -121,6 +121,9 @@ class Ticket:
     url: str | None = None
     resolution: str | None = None
     """How a resolved ticket was resolved (Jira's resolution name: Done, Won't Do...); None while open."""
+    followup_state: str | None = None
+    """The last follow-up step's marker as the desk keeps it in a field (`RecordStep`); None when the desk has
+    no such field configured or no step was recorded there yet."""
     status_changes: tuple[StatusChange, ...] = ()
     """Status history, oldest first, where the adapter read it; empty when it did not (the follow-up state then
     relies on comments alone)."""
@@ -170,6 +173,8 @@ class TicketChanges:
     remove_tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     comment: NewComment | None = None
+    followup_state: str | None = None
+    """The follow-up step's marker for the desk's follow-up field (`RecordStep`); None leaves it as is."""
     audit_note: str | None = None
     """The bot's audit note, written to the desk's audit field (`audit_field`) in the same call."""
 
@@ -206,11 +211,21 @@ class LinkedIssue:
 
 
 @dataclass(frozen=True)
+class BulkJob:
+    """A bulk write the desk runs in the background (Zendesk `update_many`): its id and the tickets it carries."""
+
+    id: str
+    tickets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BulkResult:
     """Outcome of a bulk write per ticket id: None when it succeeded, else the desk's error text."""
 
     errors: Mapping[str, str | None]
     jobs: int
+    conflicts: tuple[str, ...] = ()
+    """Tickets refused because they changed since they were read (their `version` was passed and is stale)."""
 
     @property
     def failed(self) -> dict[str, str]:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.actions import Action, Comment, PostChat, Resolve, SetStatus, Tag
+from bot.domain.actions import Action, Comment, PostChat, RecordStep, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Role, Status, Ticket, TicketQuery, Visibility
 from bot.policy.calendar import BusinessCalendar, calendar_for
 from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_TAG, STRIKE_TAGS
+from bot.policy.linked_bug import LINKED_TAG
 from bot.policy.replies import ReplyClass, ReplyKind, asks_for_confirmation, classify_reply
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.templates import SAMPLE_VALUES, render
@@ -348,6 +349,9 @@ def decide_ladder(s: Situation) -> Verdict:
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
     if st.next_action == "reactivate":
         return _reactivate(s, cal)
+    waiting = _outside_hours(s, cal, st.next_action)
+    if waiting is not None:
+        return waiting
     if st.next_action.startswith("strike-"):
         return _strike(s, cal, int(st.next_action.rsplit("-", 1)[1]))
     if st.next_action == "resolve-unconfirmed":
@@ -359,6 +363,67 @@ def decide_ladder(s: Situation) -> Verdict:
     return _resolve_silent(s, st)
 
 
+def _outside_hours(s: Situation, cal: BusinessCalendar, action: str) -> Verdict | None:
+    """A step that writes to the customer waits for their business hours: a sweep that runs at night (or finds
+    a step that fell due while the bot was down) sends it at the next working moment, never at 00:00."""
+    if cal.is_working_time(s.now) or not s.policy.followup.business_hours_only:
+        return None
+    start = cal.next_working_moment(s.now)
+    return Verdict(f"waiting on the customer: {action} due; sent in their business hours from {when(start)}", due=start)
+
+
+SETTLE = timedelta(hours=1)
+"""How long after the instant a step was decided as of its write may land (a sweep's writes go out within its
+cursor's hour). A ticket changed later than that was touched by someone since, and is read."""
+
+
+def decide_ladder_from_search(s: Situation) -> Verdict | None:
+    """The ladder's step decided on a search result (no comments), where the result alone makes it certain.
+
+    A sweep over a large desk cannot read every candidate's comments: the step recorded in the desk's
+    follow-up field (`RecordStep`) says what the notes would. It is certain for a pending ticket whose field
+    holds a strike (with its tag still on) or a reactivation: the customer has not written since, or the
+    reply runbook would have recorded a `reply` step and the desk would have reopened the ticket. Anything
+    else (no step recorded, a reply, a hold, another ladder, a linked dev bug, a change made after the step was
+    written: an agent's request to confirm would start a closing rule) returns None and the sweep reads the
+    ticket.
+    A step decided here is written guarded by the result's version, so a change since it was found wins.
+    """
+    t = s.ticket
+    found = MARKER.fullmatch(t.followup_state or "")
+    if found is None or t.status is not Status.PENDING or LINKED_TAG in t.tags:
+        return None  # a linked dev bug may end the ladder (closing rules): the gather step looks it up
+    if t.updated_at > datetime.fromisoformat(found["at"]) + SETTLE:
+        return None  # changed after the step was written: an agent's comment may change what is next
+    ladder = ladder_for(s.policy, s.desk, t)
+    if ladder is not None and ladder.kind != DEFAULT_LADDER:
+        return None
+    blocked = blocked_by(s.policy, s.desk, t)
+    if blocked:
+        return Verdict(f"follow-up {blocked}")
+    cal = calendar_for(s.policy, s.desk, t.organization_id)
+    at = datetime.fromisoformat(found["at"])
+    step = found["step"]
+    if step == "reactivated":
+        if s.now < at:
+            return Verdict("waiting on the customer: strike-1 due", due=at)
+        return _outside_hours(s, cal, "strike-1") or _strike(s, cal, 1)
+    if not step.startswith("strike-") or STRIKE_TAG.format(step.rsplit("-", 1)[1]) not in t.tags:
+        return None
+    sent = int(step.rsplit("-", 1)[1])
+    due = cal.business_day_at(at, 1, _clock(s.policy))
+    nxt = f"strike-{sent + 1}" if sent < s.policy.followup.strikes else "resolve"
+    if s.now < due:
+        return Verdict(f"waiting on the customer: {nxt} due {when(due)}", due=due)
+    waiting = _outside_hours(s, cal, nxt)
+    if waiting is not None:
+        return waiting
+    if sent < s.policy.followup.strikes:
+        return _strike(s, cal, sent + 1)
+    st = Standing("customer", at, DEFAULT_LADDER, sent, "resolve", due, zone=str(cal.zone))
+    return _resolve_silent(s, st, documented=True)
+
+
 def decide_close(s: Situation) -> Verdict:
     """JSM: a request resolved for longer than the reopen window is closed (its resolution is kept)."""
     st = standing(s.ticket, s.policy, s.desk)
@@ -367,9 +432,11 @@ def decide_close(s: Situation) -> Verdict:
     if s.now < st.next_at:
         return Verdict(f"resolved: closes {when(st.next_at)}", due=st.next_at)
     days = s.policy.followup.reopen_days
-    note = _note(f"Closed: the {days}-day reopen window has passed without a reply.", marker("closed", s.now))
+    mark = marker("closed", s.now)
+    note = _note(f"Closed: the {days}-day reopen window has passed without a reply.", mark)
     return Verdict(
-        "closed after the reopen window", (SetStatus(rule=RULE, why="reopen window over", status=Status.CLOSED), note)
+        "closed after the reopen window",
+        (SetStatus(rule=RULE, why="reopen window over", status=Status.CLOSED), note, _record(mark)),
     )
 
 
@@ -428,6 +495,10 @@ def _note(text: str, mark: str, why: str = "follow-up step (internal)") -> Comme
     return Comment(rule=RULE, why=why, body=f"{text}\n{mark}", visibility=Visibility.INTERNAL)
 
 
+def _record(mark: str) -> RecordStep:
+    return RecordStep(rule=RULE, why="follow-up state where a search sees it", marker=mark)
+
+
 def chat_channel(policy: Policy, desk: str, ticket: Ticket) -> str | None:
     """The customer's chat channel for the chat attempt: their organization's, else `followup.chat.channel`."""
     chat = policy.followup.chat
@@ -460,7 +531,8 @@ def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
         plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
     else:
         plan = f"resolve due {when(next_due)} unless the customer replies"
-    actions.append(_note(f"Follow-up strike {n}/{total} sent{how}; {plan}.", marker(f"strike-{n}", s.now)))
+    mark = marker(f"strike-{n}", s.now)
+    actions += [_note(f"Follow-up strike {n}/{total} sent{how}; {plan}.", mark), _record(mark)]
     if n == 2:
         script = render("voicemail_script", s.policy.templates, _values(s, strike=n))
         actions.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
@@ -474,11 +546,13 @@ def _thread(ticket: Ticket) -> str:
     return f"{ticket.desk}-{ticket.id}"
 
 
-def _resolve_silent(s: Situation, st: Standing) -> Verdict:
-    """Day 4 (or the quick rule): resolved "User not responded", never over a customer's reply."""
+def _resolve_silent(s: Situation, st: Standing, *, documented: bool = False) -> Verdict:
+    """Day 4 (or the quick rule): resolved "User not responded", never over a customer's reply.
+
+    `documented`: the last strike is known from the follow-up field, written with its public comment."""
     contacts = [c for c in since_last_reply(s.ticket) if c.public and c.author.role is Role.BOT]
     quick = st.next_action == "quick-resolve"
-    if not quick and len(contacts) < s.policy.followup.strikes:
+    if not quick and not documented and len(contacts) < s.policy.followup.strikes:
         return Verdict(
             f"not resolved: {len(contacts)} of {s.policy.followup.strikes} strikes are documented as public comments"
         )
@@ -543,6 +617,7 @@ def _resolved(
         _public(s, template, why, **extra),
         Resolve(rule=RULE, why=why, resolution=resolution),
         _note(text, marker(step, s.now)),
+        _record(marker(step, s.now)),
     ]
     if add or remove:
         actions.append(
@@ -562,6 +637,7 @@ def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
         (
             SetStatus(rule=RULE, why="reactivation date reached", status=Status.PENDING),
             _note(text, marker("reactivated", s.now)),
+            _record(marker("reactivated", s.now)),
             Tag(rule=RULE, why="hold over, strikes restart", remove=(ON_HOLD_TAG, *STRIKE_TAGS)),
         ),
     )
@@ -627,6 +703,7 @@ def _hold(s: Situation, cal: BusinessCalendar, ooo: TicketComment, asked: Ticket
         (
             SetStatus(rule=RULE, why="out-of-office auto-reply: not a reply", status=Status.ON_HOLD),
             _note(text, marker("hold", s.now, until=until, reply=ooo.id)),
+            _record(marker("hold", s.now, until=until, reply=ooo.id)),
             Tag(rule=RULE, why="on hold for an out-of-office", add=(ON_HOLD_TAG,), remove=strike_tags(s.ticket)),
         ),
         due=until,
@@ -642,6 +719,7 @@ def _confirmed(s: Situation, comment: TicketComment, reason: str) -> Verdict:
             _public(s, "confirmed_resolved", "the customer confirmed the problem is solved"),
             Resolve(rule=RULE, why=f"customer confirmation: {reason}", resolution=resolution),
             _note(text, marker("confirmed", s.now, reply=comment.id)),
+            _record(marker("confirmed", s.now, reply=comment.id)),
             Tag(rule=RULE, why="follow-ups end", remove=(*strike_tags(s.ticket), ON_HOLD_TAG)),
         ),
     )
@@ -667,6 +745,7 @@ def _back_to_agent(s: Situation, comment: TicketComment) -> Verdict:
         (
             SetStatus(rule=RULE, why=why, status=Status.OPEN),
             _note(f"{why[0].upper()}{why[1:]}.", marker("reply", s.now, reply=comment.id)),
+            _record(marker("reply", s.now, reply=comment.id)),
             Tag(rule=RULE, why="the customer answered", remove=clear),
         ),
     )
@@ -697,6 +776,7 @@ def recheck_after_write(s: Situation, decided: Ticket) -> Verdict:
         (
             SetStatus(rule=RULE, why="customer reply during the bot's write", status=Status.OPEN),
             _note(text, marker("reply", s.now, reply=reply.id)),
+            _record(marker("reply", s.now, reply=reply.id)),
             Tag(rule=RULE, why="the customer answered", remove=clear),
         ),
     )

@@ -651,6 +651,10 @@ class FollowUp(Strict):
     enabled: bool = False
     hour: Clock = "10:00"
     """Local time (the customer's calendar) at which reminders go out and tickets are resolved."""
+    business_hours_only: bool = True
+    """A strike or resolve found due outside the customer's business hours (a sweep at night, a step that fell
+    due while the bot was down) waits for their next working moment. False: sent whenever the sweep runs (the
+    chat attempt is then skipped outside working hours)."""
     strikes: int = Field(default=3, ge=1, le=3)
     """Reminders before the three-strikes ladder resolves (at most the three of the runbook)."""
     quick_days: int = Field(default=1, ge=1)

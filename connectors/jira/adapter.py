@@ -532,9 +532,10 @@ class JiraDesk:
         }
         return sorted(names)
 
-    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
+    def bulk_apply(self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None) -> BulkResult:
         """Jira has no endpoint taking different changes per issue: each ticket is one `apply`, i.e. one
         batch of calls, and `jobs` counts those batches (nothing runs asynchronously on the Jira side).
+        Jira writes carry no version guard, so `versions` is not used.
 
         A rate limit or transient fault stops the run and is raised (the caller retries the rest later,
         after `Retry-After`); permanent errors are recorded per ticket and the run goes on.

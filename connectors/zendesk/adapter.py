@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import BaseAdapter
 from zenpy import Zenpy
-from zenpy.lib.api_objects import Ticket as ZenpyTicket
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.domain.errors import InvalidRequest, NotFound, Unavailable
 from bot.domain.tickets import (
     AgentLoad,
+    BulkJob,
     BulkResult,
     Comment,
     LinkedIssue,
@@ -55,6 +55,10 @@ TO_STATUS = {
 FROM_STATUS = {v: k for k, v in TO_STATUS.items()}
 BULK_LIMIT = 100
 """`tickets/update_many` takes at most 100 tickets per call (more is 400 TooManyValues)."""
+EXPORT_PAGE = 1000
+"""The export's largest page: a sweep reads a 100,000-ticket desk in 100 calls."""
+MAX_JOBS = 30
+"""Zendesk runs at most 30 background jobs of an account at a time: a bulk write waits for its jobs every 30."""
 SANDBOX_HOST = "sandbox.zendesk.invalid"
 
 
@@ -113,6 +117,7 @@ class ZendeskDesk:
         self.request_type_field = options.request_type_field
         self.away_field = options.away_field
         self.resolution_field = options.resolution_field
+        self.followup_field = options.followup_field
         self.audit_field = options.audit_field
         self._me: Person | None = None
         self._groups: TtlCache[str, list[Person]] = TtlCache(options.group_cache_seconds)
@@ -206,6 +211,7 @@ class ZendeskDesk:
             ),
             custom_fields=custom,
             comments=comments,
+            followup_state=(custom.get(str(self.followup_field)) or None) if self.followup_field else None,
             url=f"{self.api.base_url}/agent/tickets/{raw['id']}",  # where agents open it (`url` is the API's)
         )
 
@@ -267,6 +273,8 @@ class ZendeskDesk:
             out["additional_tags"] = tags
         if changes.remove_tags:
             out["remove_tags"] = list(changes.remove_tags)
+        if changes.followup_state is not None and self.followup_field is not None:
+            fields[str(self.followup_field)] = changes.followup_state
         if changes.request_type is not None and self.request_type_field:
             fields[str(self.request_type_field)] = changes.request_type
         if changes.audit_note is not None and self.audit_field is not None:
@@ -333,7 +341,7 @@ class ZendeskDesk:
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """The export endpoint: cursor-paginated with no 1,000-result cap (plain search stops there)."""
-        params: dict[str, Any] = {"query": _search_query(query), "filter[type]": "ticket", "page[size]": 100}
+        params: dict[str, Any] = {"query": _search_query(query), "filter[type]": "ticket", "page[size]": EXPORT_PAGE}
         if cursor:
             params["page[after]"] = cursor
         page = self.api.call("GET", "/api/v2/search/export.json", params=params)
@@ -349,42 +357,95 @@ class ZendeskDesk:
         """How many tickets match `query` (`/api/v2/search/count.json`: one call, no results read)."""
         return int(self.api.call("GET", "/api/v2/search/count.json", params={"query": _search_query(query)})["count"])
 
-    def bulk_apply(self, changes: Mapping[str, TicketChanges]) -> BulkResult:
-        """`tickets/update_many` (each ticket with its own changes), ≤100 per job, jobs polled to the end."""
-        errors: dict[str, str | None] = {}
-        jobs = 0
-        for batch in chunked(list(changes.items()), BULK_LIMIT):
-            tickets = [ZenpyTicket(id=_number(tid, "ticket"), **self._payload(change)) for tid, change in batch]
-            with _zenpy_errors("PUT /api/v2/tickets/update_many.json"):
-                job = self.zenpy.tickets.update(tickets)
-            jobs += 1
-            done = self._wait(job.id)
-            failure = None if done.status == "completed" else f"job {done.status}: {done.message or 'no message'}"
-            by_id = {str(getattr(r, "id", "")): r for r in done.results or []}
-            for tid, _ in batch:
-                result = by_id.get(tid)
-                ok = result is not None and bool(getattr(result, "success", getattr(result, "status", "") == "Updated"))
-                reason = (
-                    getattr(result, "details", None)
-                    or getattr(result, "error", None)
-                    or failure
-                    or "no result for this ticket"
-                )
-                errors[tid] = None if ok else str(reason)
-        return BulkResult(errors, jobs)
+    max_jobs = MAX_JOBS
 
-    def _wait(self, job_id: str, timeout: float = 120.0) -> Any:
+    def bulk_apply(self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None) -> BulkResult:
+        """`submit_bulk` and `bulk_results`, `MAX_JOBS` jobs at a time."""
+        errors: dict[str, str | None] = {}
+        conflicts: list[str] = []
+        jobs = 0
+        items = list(changes.items())
+        for start in range(0, len(items), BULK_LIMIT * MAX_JOBS):
+            queued = self.submit_bulk(dict(items[start : start + BULK_LIMIT * MAX_JOBS]), versions)
+            done = self.bulk_results(queued)
+            errors.update(done.errors)
+            conflicts += done.conflicts
+            jobs += len(queued)
+        return BulkResult(errors, jobs, tuple(conflicts))
+
+    def submit_bulk(
+        self, changes: Mapping[str, TicketChanges], versions: Mapping[str, str] | None = None
+    ) -> list[BulkJob]:
+        """`PUT tickets/update_many` with each ticket's own body, ≤100 per job. A ticket with a version in
+        `versions` is written with `safe_update` and that `updated_stamp`."""
+        queued: list[BulkJob] = []
+        for batch in chunked(list(changes.items()), BULK_LIMIT):
+            tickets = []
+            for tid, change in batch:
+                body = {"id": _number(tid, "ticket"), **self._payload(change)}
+                if versions and versions.get(tid):
+                    body.update(safe_update=True, updated_stamp=versions[tid])
+                tickets.append(body)
+            job = self.api.call("PUT", "/api/v2/tickets/update_many.json", json={"tickets": tickets})
+            queued.append(BulkJob(str(job["job_status"]["id"]), tuple(tid for tid, _ in batch)))
+        return queued
+
+    def bulk_results(self, jobs: Sequence[BulkJob]) -> BulkResult:
+        """`GET job_statuses/show_many` (100 jobs a call) until every job has ended, then each ticket's result:
+        `UpdateConflict` (its `safe_update` found it changed) is listed in `conflicts`."""
+        errors: dict[str, str | None] = {}
+        conflicts: list[str] = []
+        ended = self._wait_all([j.id for j in jobs])
+        for job in jobs:
+            done = ended.get(job.id)
+            if done is None:
+                errors.update(dict.fromkeys(job.tickets, f"job {job.id} is no longer known to the desk"))
+                continue
+            failure = None if done.get("status") == "completed" else f"job {done.get('status')}: {done.get('message')}"
+            by_id = {str(r.get("id")): r for r in done.get("results") or []}
+            for tid in job.tickets:
+                result = by_id.get(tid)
+                if result is not None and (result.get("success") or result.get("status") == "Updated"):
+                    errors[tid] = None
+                    continue
+                if result is not None and result.get("error") == "UpdateConflict":
+                    conflicts.append(tid)
+                reason = (result or {}).get("details") or (result or {}).get("error") or failure
+                errors[tid] = str(reason or "no result for this ticket")
+        return BulkResult(errors, len(jobs), tuple(conflicts))
+
+    def _wait_all(self, job_ids: list[str], timeout: float = 300.0) -> dict[str, Mapping[str, Any]]:
+        """Every job's final status, polled together (one `show_many` call per 100 jobs and round), backing
+        off between rounds. Jobs the desk does not list (expired after a day) are left out."""
+        ended: dict[str, Mapping[str, Any]] = {}
         deadline = time.monotonic() + timeout
         delay = 0.05
-        while True:
-            with _zenpy_errors(f"GET /api/v2/job_statuses/{job_id}.json"):
-                job = self.zenpy.job_status(id=job_id)
-            if job.status in ("completed", "failed", "killed"):
-                return job
+        waiting = list(job_ids)
+        while waiting:
+            running: list[str] = []
+            for batch in chunked(waiting, BULK_LIMIT):
+                page = self.api.call("GET", "/api/v2/job_statuses/show_many.json", params={"ids": ",".join(batch)})
+                for job in page.get("job_statuses") or []:
+                    if job.get("status") in ("completed", "failed", "killed"):
+                        ended[str(job["id"])] = job
+                    else:
+                        running.append(str(job["id"]))
+            waiting = running
+            if not waiting:
+                break
             if time.monotonic() > deadline:
-                raise Unavailable(f"job {job_id} still {job.status} after {timeout:g}s")
+                raise Unavailable(f"jobs {', '.join(waiting)} still running after {timeout:g}s")
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+        return ended
+
+    def people(self, ids: list[str]) -> dict[str, Person]:
+        """Users by id, 100 per `GET users/show_many` (requester names for results a search returned bare)."""
+        out: dict[str, Person] = {}
+        for batch in chunked(list(dict.fromkeys(ids)), BULK_LIMIT):
+            page = self.api.call("GET", "/api/v2/users/show_many.json", params={"ids": ",".join(batch)})
+            out.update({str(u["id"]): self._person(u) for u in page.get("users") or []})
+        return out
 
 
 @contextmanager

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,10 +30,14 @@ STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = (None, "low", "normal", "high", "urgent")
 REQUEST_TYPE_FIELD = 900001
 RESOLUTION_FIELD = 900002
+"""A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
 AUDIT_FIELD = 900003
 """The demo desk's "Bot triage" multi-line text field (`desks.zendesk.audit_field`)."""
-CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, AUDIT_FIELD)
-"""A text field for the method of resolution ("User not responded"...), which Zendesk has no field of its own for."""
+FOLLOWUP_FIELD = 900004
+"""A text field where the bot keeps its last follow-up step, so a search result says where a ticket stands."""
+CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, AUDIT_FIELD, FOLLOWUP_FIELD)
+EXPORTS_KEPT = 50
+"""Export cursors kept at once (Zendesk's expire after an hour; the sandbox forgets the oldest)."""
 REQUEST_TYPES = ("general_inquiry", "technical_support", "configuration_change", "feedback", "phone_only", "incident")
 MAX_IDS = 100
 SEARCH_LIMIT = 1000
@@ -52,7 +57,7 @@ SEARCH_LIMIT_BODY = {
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # Zendesk's own format; cheap, seeding calls it a lot
 
 
 def error_body(status: int) -> dict[str, Any]:
@@ -98,6 +103,8 @@ class State:
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    """Open export cursors: the (kind, id) of every record the export's query matched when it began."""
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     ticket_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -235,6 +242,36 @@ class ZendeskSandbox:
         self._create_ticket(
             302, {"subject": "Question about limits", "comment": {"body": "What are the limits?"}}, emit=False
         )
+
+    def insert_ticket(
+        self,
+        requester: int,
+        subject: str,
+        *,
+        status: str = "open",
+        tags: tuple[str, ...] = (),
+        updated_at: str | None = None,
+        fields: Mapping[int, Any] | None = None,
+        organization_id: int | None = None,
+        comments: Sequence[tuple[int, str, bool]] = (),
+    ) -> int:
+        """A ticket put straight into the store, as it would be after its history (no webhook, no HTTP):
+        how tests and benchmarks seed a desk of many thousand tickets in seconds. `comments` are (author,
+        body, public) after the description, all dated `updated_at`."""
+        with self._lock:
+            ticket = self._create_ticket(requester, {"subject": subject, "comment": {"body": subject}}, emit=False)
+            for author, body, public in comments:
+                self._add_comment(int(ticket["id"]), author, body, public)
+            ticket.update(status=status, tags=list(tags))
+            if organization_id is not None:
+                ticket["organization_id"] = organization_id
+            for slot in ticket["custom_fields"]:
+                slot["value"] = (fields or {}).get(slot["id"], slot["value"])
+            if updated_at is not None:
+                ticket["updated_at"] = ticket["created_at"] = updated_at
+                for comment in self.state.comments[ticket["id"]]:
+                    comment["created_at"] = updated_at
+            return int(ticket["id"])
 
     # --- tickets -----------------------------------------------------------------------------------
 
@@ -600,6 +637,39 @@ class ZendeskSandbox:
             "links": {"next": next_url, "prev": None},
         }
 
+    def _export_page(self, kind: str, caller: int) -> dict[str, Any]:
+        """One page of an export: the query is matched once, when the export begins, and its cursor walks
+        that list (as Zendesk's export cursor does), each page showing the records as they are now."""
+        size = max(1, min(int(request.args.get("page[size]", 100)), 1000))
+        after = request.args.get("page[after]") or ""
+        token, _, offset = after.partition(".")
+        if not after:
+            query = replace(search_syntax.parse(request.args.get("query", "")), types=frozenset({kind}))
+            token = uuid.uuid4().hex
+            found = self._search(query, caller, export=True)
+            self.state.exports[token] = [(str(r["result_type"]), int(r["id"])) for r in found]
+            for old in list(self.state.exports)[:-EXPORTS_KEPT]:
+                del self.state.exports[old]
+        refs = self.state.exports.get(token)
+        if refs is None or (after and not offset.isdigit()):
+            raise ApiError(400, {"error": "InvalidPaginationParameter", "description": "cursor is invalid or expired"})
+        start = int(offset or 0)
+        tables = {"ticket": self.state.tickets, "user": self.state.users, "organization": self.state.organizations}
+        page = [
+            {**self._ticket_json(record), "result_type": rkind}
+            for rkind, rid in refs[start : start + size]
+            if (record := tables.get(rkind, self.state.groups).get(rid)) is not None
+        ]
+        more = start + size < len(refs)
+        cursor = f"{token}.{start + size}" if more else None
+        args = {**request.args.to_dict(), "page[size]": str(size), "page[after]": cursor or ""}
+        return {
+            "results": page,
+            "facets": None,
+            "meta": {"has_more": more, "after_cursor": cursor, "before_cursor": f"{token}.{start}" if start else None},
+            "links": {"next": f"{request.base_url}?{urlencode(args, safe='[]:')}" if more else None, "prev": None},
+        }
+
     def _offset_page(self, key: str, items: list[dict[str, Any]], extra: Mapping[str, Any] | None) -> dict[str, Any]:
         per_page = max(1, min(int(request.args.get("per_page", 100)), 100))
         number = max(1, int(request.args.get("page", 1)))
@@ -772,11 +842,12 @@ class ZendeskSandbox:
                 "active": True,
                 "required": False,
             }
+            followup = {**resolution, "id": FOLLOWUP_FIELD, "title": "Follow-up state"}
             return 200, {
-                "ticket_fields": [field_json, resolution, audit],
+                "ticket_fields": [field_json, resolution, audit, followup],
                 "next_page": None,
                 "previous_page": None,
-                "count": 3,
+                "count": 4,
             }
 
         @route("/tickets", ["POST"])
@@ -900,6 +971,13 @@ class ZendeskSandbox:
             queued = {**job, "status": "queued", "progress": 0, "message": None, "results": None}
             return 200, {"job_status": queued}
 
+        @route("/job_statuses/show_many", ["GET"])
+        def show_many_job_statuses(caller: int) -> tuple[int, Any]:
+            ids = [i for i in request.args.get("ids", "").split(",") if i]
+            if len(ids) > MAX_IDS:
+                raise ApiError(400, _too_many("ids"))
+            return 200, {"job_statuses": [sb.state.jobs[i] for i in ids if i in sb.state.jobs]}
+
         @route("/job_statuses/<job_id>", ["GET"])
         def job_status(caller: int, job_id: str) -> tuple[int, Any]:
             if job_id not in sb.state.jobs:
@@ -923,9 +1001,7 @@ class ZendeskSandbox:
             kind = request.args.get("filter[type]")
             if kind not in search_syntax.TYPES:
                 raise ApiError(400, {"error": "InvalidValue", "description": "filter[type] is required"})
-            query = search_syntax.parse(request.args.get("query", ""))
-            found = sb._search(replace(query, types=frozenset({kind})), caller, export=True)
-            return 200, sb._paged("results", found, {"facets": None}, max_size=1000)
+            return 200, sb._export_page(kind, caller)
 
         @route("/search/count", ["GET"])
         def search_count(caller: int) -> tuple[int, Any]:
@@ -954,16 +1030,17 @@ class ZendeskSandbox:
         `created_at` newest first (ties by id, as its cursor says); search by `sort_by`/`order_by:`."""
         directory = _Directory(self, caller)
         now = datetime.now(UTC)
-        kinds: list[tuple[str, list[dict[str, Any]]]] = [
-            ("ticket", [self._ticket_json(t) for t in self.state.tickets.values()]),
-            ("user", list(self.state.users.values())),
-            ("organization", list(self.state.organizations.values())),
-            ("group", list(self.state.groups.values())),
-        ]
-        found = [
-            {**record, "result_type": kind}
-            for kind, records in kinds
-            for record in records
+        tables: dict[str, dict[int, dict[str, Any]]] = {
+            "ticket": self.state.tickets,
+            "user": self.state.users,
+            "organization": self.state.organizations,
+            "group": self.state.groups,
+        }
+        found = [  # matched on the stored records, copied only when they match (a desk of 100,000 tickets)
+            {**self._ticket_json(record), "result_type": kind}
+            for kind, records in tables.items()
+            if not query.types or kind in query.types
+            for record in records.values()
             if search_syntax.matches(record, kind, query, directory, now)
         ]
         if export:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 TYPES = ("ticket", "user", "organization", "group")
@@ -179,6 +180,7 @@ def _date(field_name: str) -> Callable[[Mapping[str, Any], Term, Directory, date
     return check
 
 
+@lru_cache(maxsize=65536)  # a search compares every record's stamps: the same few thousand strings recur
 def _parse_time(text: str) -> datetime | None:
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -187,6 +189,7 @@ def _parse_time(text: str) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=1024)  # one query value, parsed once per search instead of once per record
 def _time_span(value: str, now: datetime) -> tuple[datetime, datetime] | None:
     """The instant range a date value names: a day is the whole (UTC) day, a time or a relative age
     (`2days`, `4hours`: that long before `now`) one instant."""

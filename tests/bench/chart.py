@@ -35,3 +35,25 @@ def plot_ingest(figures: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_sweep_budget(figures: dict[str, Any], path: Path) -> None:
+    """Calls the bot's sweep made in the trailing minute, over the sweep, against its share of the budget."""
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    series = figures["bot"]["per_minute_series"]
+    ax.plot([t for t, _ in series], [n for _, n in series], "-", color=COLORS["bot"], label="helpdesk-bot sweep")
+    ax.axhline(figures["sweep_cap_per_minute"], color="tab:red", linestyle="--", label="sweep share of the budget")
+    ax.axhline(figures["budget_per_minute"], color="tab:gray", linestyle=":", label="the desk's whole budget")
+    ax.set_xlabel("seconds since the sweep's first call")
+    ax.set_ylabel("API calls in the trailing 60 s")
+    ax.set_title(
+        f"Sweep of {figures['tickets']:,} Zendesk tickets ({figures['due']:,} due): "
+        f"{figures['bot_calls']:,} calls in {figures['bot_wall_s']:.0f} s"
+    )
+    ax.set_ylim(0, figures["budget_per_minute"] * 1.15)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)

@@ -11,14 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench import e2e, ingest, worker
-from tests.bench.chart import plot_ingest
+from tests.bench import e2e, ingest, sweep, worker
+from tests.bench.chart import plot_ingest, plot_sweep_budget
 from tests.bench.common import ROOT, BenchError
 
 BENCHES: dict[str, Callable[[list[str]], dict[str, Any]]] = {
     "ingest": ingest.main,
     "e2e": e2e.main,
     "worker": worker.main,
+    "sweep": sweep.main,
 }
 
 
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of: " + ", ".join(BENCHES))
     p.add_argument("--out", type=Path, default=ROOT / "bench-results" / "latest.json")
     p.add_argument("--chart", type=Path, default=ROOT / "docs" / "latency.png")
+    p.add_argument("--sweep-chart", type=Path, default=ROOT / "docs" / "sweep-budget.png")
     args = p.parse_args(argv)
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if "receivers" in results.get("ingest", {}):
         plot_ingest(results["ingest"], args.chart)
         print(f"wrote {args.chart}")
+    if "bot" in results.get("sweep", {}):
+        plot_sweep_budget(results["sweep"], args.sweep_chart)
+        print(f"wrote {args.sweep_chart}")
     return 1 if failed else 0
 
 

@@ -1,7 +1,7 @@
 """Every benchmark script still runs end to end, with a tiny load (figures are not asserted: CI is noisy).
 
 Each script runs as `make bench` runs it, in its own process, and must exit 0 and print its one
-`BENCH <name> {json}` line with the figures the README quotes. The three run side by side to stay fast.
+`BENCH <name> {json}` line with the figures the README quotes. They run side by side to stay fast.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ SMOKE_ARGS = {
     ],
     "e2e": ["--rate", "20", "--seconds", "0.3"],
     "worker": ["--tickets", "4", "--compare-tickets", "2"],
+    "sweep": ["--tickets", "300", "--due", "60", "--per-minute", "100000"],
 }
 EXPECTED_KEYS = {
     "ingest": {"receivers", "bot_vs_naive"} if WRK else {"receivers"},
@@ -40,6 +41,7 @@ EXPECTED_KEYS = {
         "worker_peak_rss_mib",
         "triage_note_as_comment",
     },
+    "sweep": {"bot_calls", "naive_calls", "target_calls", "bot_rss_growth_mib", "peak_calls_per_minute"},
 }
 
 

@@ -69,14 +69,23 @@ def test_the_chat_attempt_uses_the_organization_channel() -> None:
 @pytest.mark.parametrize(
     ("now", "policy_", "why"),
     [
-        (at(2, 18), "chat", "outside the customer's working hours"),  # a late sweep: no chat at 18:00
+        (at(2, 18), "chat", "outside the customer's working hours"),  # a late sweep, sending out of hours: no chat
         (at(2), "none", "no chat channel for this customer"),
     ],
 )
 def test_no_chat_outside_working_hours_or_without_a_channel(now: datetime, policy_: str, why: str) -> None:
-    verdict = decide(waiting(), now, chat_policy() if policy_ == "chat" else DEFAULT)
+    out_of_hours = policy({"customers": SLACK}, chat={"channel": "customers"}, business_hours_only=False)
+    chosen = out_of_hours if policy_ == "chat" else DEFAULT
+    verdict = decide(waiting(), now, chosen)
     assert verdict.outcome == "strike 1/3 sent" and of(verdict, PostChat) == []
     assert why in notes(verdict)[0]
+
+
+def test_a_strike_due_after_hours_waits_for_the_next_working_moment_and_its_chat_attempt() -> None:
+    late = decide(waiting(), at(2, 18), chat_policy())
+    assert late.actions == () and late.due is not None and late.due.hour == 9
+    morning = decide(waiting(), late.due, chat_policy())
+    assert morning.outcome == "strike 1/3 sent" and len(of(morning, PostChat)) == 1
 
 
 def test_strike_two_is_a_call_task_with_the_voicemail_script() -> None:

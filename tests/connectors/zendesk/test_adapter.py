@@ -10,6 +10,7 @@ import pytest
 from bot.domain.errors import Conflict, InvalidRequest, RateLimited, Unavailable
 from bot.domain.tickets import NewComment, Person, Role, Status, TicketChanges, TicketQuery, Visibility
 from connectors.base import DeskConfig, iter_search
+from connectors.zendesk import adapter as adapter_module
 from connectors.zendesk.adapter import build
 from tests.connectors.zendesk.conftest import Desk
 
@@ -139,14 +140,14 @@ def test_closed_ticket_cannot_be_changed(desk: Desk) -> None:
     assert "closed" in str(caught.value.details)
 
 
-def test_429_surfaces_at_once_with_zendesks_delay_even_through_zenpy(desk: Desk) -> None:
-    """zenpy would sleep out Retry-After inside the worker; the adapter must hand the delay back instead."""
+def test_429_surfaces_at_once_with_zendesks_delay_on_a_bulk_write(desk: Desk) -> None:
+    """A client that slept out Retry-After would hold the worker; the adapter must hand the delay back instead."""
     ticket_id = desk.open_ticket(CATHY, "Rate limit")
     desk.adapter.me()
     desk.knob("faults", {"count": 1, "status": 429, "retry_after": 45})
     started = time.monotonic()
     with pytest.raises(RateLimited) as caught:
-        desk.adapter.bulk_apply({ticket_id: TicketChanges(priority="low")})  # update_many goes through zenpy
+        desk.adapter.bulk_apply({ticket_id: TicketChanges(priority="low")})
     assert caught.value.retry_after == 45 and time.monotonic() - started < 2
     assert desk.raw_ticket(ticket_id)["priority"] is None
 
@@ -190,7 +191,8 @@ def test_group_agents_without_load_spends_no_searches(desk: Desk) -> None:
     assert sum(v for k, v in desk.calls().items() if "search" in k) == before
 
 
-def test_search_pages_through_export_cursors(desk: Desk) -> None:
+def test_search_pages_through_export_cursors(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adapter_module, "EXPORT_PAGE", 100)  # 1,000 a page on a real desk
     made = [desk.open_ticket(GARY, f"sweep {i}") for i in range(130)]
     desk.adapter.apply(replace(desk.adapter.get_ticket(made[0]), version=""), TicketChanges(status=Status.PENDING))
     first = desk.adapter.search(TicketQuery(statuses=(Status.NEW,)))
@@ -247,8 +249,8 @@ def test_ids_that_are_not_zendesk_ids_are_invalid_requests(desk: Desk, ticket_id
         desk.adapter.group_agents("support")
 
 
-def test_a_failed_bulk_write_through_zenpy_is_sent_once(desk: Desk) -> None:
-    """zenpy's own session would retry a PUT on 503; the bot's session leaves retries to the task layer."""
+def test_a_failed_bulk_write_is_sent_once(desk: Desk) -> None:
+    """A session that retried a PUT on 503 could write twice; the bot's session leaves retries to the task layer."""
     desk.knob("faults", {"count": 1, "status": 503})
     with pytest.raises(Unavailable):
         desk.adapter.bulk_apply({"2": TicketChanges(add_tags=("once",))})

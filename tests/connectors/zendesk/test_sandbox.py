@@ -263,8 +263,9 @@ def test_zenpy_reads_the_sandbox_into_its_own_classes(desk: Desk) -> None:
     assert [type(c) for c in zenpy.tickets.comments(ticket=1)] == [Comment]
     members = list(zenpy.groups.memberships(group=201))
     assert all(isinstance(m, GroupMembership) for m in members) and {m.user_id for m in members} == {101, 102, 103}
-    field, resolution, audit = list(zenpy.ticket_fields())
-    assert isinstance(field, TicketField) and (field.id, resolution.id, audit.id) == (900001, 900002, 900003)
+    field, resolution, audit, followup = list(zenpy.ticket_fields())
+    assert isinstance(field, TicketField) and (field.id, resolution.id) == (900001, 900002)
+    assert (audit.id, followup.id) == (900003, 900004)
     assert "technical_support" in {o.value for o in field.custom_field_options}
     [cathy] = list(zenpy.users.search(query="email:cathy@acme.test"))
     assert isinstance(cathy, User) and cathy.organization_id == 401
