@@ -102,6 +102,8 @@ class State:
     organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    audits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Status changes as Zendesk's ticket audits record them (`GET /tickets/{id}/audits`), oldest first."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     exports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Open export cursors: the (kind, id) of every record the export's query matched when it began."""
@@ -371,12 +373,48 @@ class ZendeskSandbox:
         }
         self.state.tickets[tid] = ticket
         self.state.comments[tid] = []
+        self.state.audits[tid] = []
         self._add_comment(tid, author, body, bool(comment.get("public", True)), via)
+        self._audit_status(tid, author, ticket["status"], None, "Create", via)
         if emit:
             self._emit("ticket.created", ticket, author)
         return ticket
 
-    def _add_comment(self, tid: int, author: int, body: str, public: bool, channel: str = "api") -> dict[str, Any]:
+    def _audit_status(
+        self,
+        tid: int,
+        author: int,
+        status: str,
+        previous: str | None,
+        kind: str = "Change",
+        channel: str = "api",
+        at: str | None = None,
+    ) -> None:
+        event: dict[str, Any] = {"id": next(self.state.ids), "type": kind, "field_name": "status", "value": status}
+        if kind == "Change":
+            event["previous_value"] = previous
+        self.state.audits.setdefault(tid, []).append(
+            {
+                "id": next(self.state.ids),
+                "ticket_id": tid,
+                "created_at": at or _now(),
+                "author_id": author,
+                "metadata": {"system": {}, "custom": {}},
+                "events": [event],
+                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            }
+        )
+
+    def _add_comment(
+        self,
+        tid: int,
+        author: int,
+        body: str,
+        public: bool,
+        channel: str = "api",
+        metadata: Mapping[str, Any] | None = None,
+        at: str | None = None,
+    ) -> dict[str, Any]:
         comment = {
             "id": next(self.state.ids),
             "type": "Comment",
@@ -388,8 +426,8 @@ class ZendeskSandbox:
             "attachments": [],
             "audit_id": next(self.state.ids),
             "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": _now(),
-            "metadata": {"system": {}, "custom": {}},
+            "created_at": at or _now(),
+            "metadata": {"system": {}, "custom": dict(metadata or {})},
         }
         self.state.comments[tid].append(comment)
         return comment
@@ -430,12 +468,14 @@ class ZendeskSandbox:
                 422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
             )
         events: list[str] = []
+        stamp = _now()  # one update is one audit: its comment and status change share its time, as on Zendesk
         for key in ("assignee_id", "group_id", "requester_id", "priority", "subject", "type"):
             if key in data and data[key] != ticket[key]:
                 ticket[key] = int(data[key]) if key.endswith("_id") and data[key] is not None else data[key]
                 if key == "assignee_id":
                     events.append("ticket.agent_assignment_changed")
-                    if ticket["status"] == "new" and data[key] is not None:
+                    if ticket["status"] == "new" and data[key] is not None and "status" not in data:
+                        self._audit_status(tid, author, "open", "new", at=stamp)
                         ticket["status"] = "open"
                 if key == "requester_id" and "organization_id" not in data:
                     # Zendesk moves the ticket to the new requester's (default) organization
@@ -443,6 +483,7 @@ class ZendeskSandbox:
         if ticket["group_id"] is None and ticket["assignee_id"] is not None and "assignee_id" in data:
             ticket["group_id"] = next(iter(self._groups_of(ticket["assignee_id"])), None)  # the default group
         if "status" in data and data["status"] != ticket["status"]:
+            self._audit_status(tid, author, data["status"], ticket["status"], at=stamp)
             ticket["status"] = data["status"]
             events.append("ticket.status_changed")
         if "tags" in data:
@@ -470,10 +511,14 @@ class ZendeskSandbox:
         if comment:
             public = bool(comment.get("public", True))
             body = str(comment.get("body") or comment.get("html_body") or "")
-            self._add_comment(tid, int(comment.get("author_id") or author), body, public)
+            # The update's `metadata` is the audit's custom metadata, which its comment carries (a mail gateway
+            # posting through the API keeps the mail's subject and auto-reply headers there).
+            metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else None
+            self._add_comment(tid, int(comment.get("author_id") or author), body, public, metadata=metadata, at=stamp)
             ticket["is_public"] = ticket["is_public"] or public
             customer_reply = public and self.state.users[author]["role"] == "end-user" and "status" not in data
             if customer_reply and ticket["status"] in ("pending", "hold", "solved"):
+                self._audit_status(tid, author, "open", ticket["status"], at=stamp)
                 ticket["status"] = "open"
                 events.append("ticket.status_changed")
             events.append("ticket.comment_added")
@@ -928,6 +973,16 @@ class ZendeskSandbox:
             if "users" in request.args.get("include", ""):
                 extra["users"] = [sb.state.users[i] for i in {c["author_id"] for c in items}]
             return 200, sb._paged("comments", items, extra)
+
+        @route("/tickets/<int:tid>/audits", ["GET"])
+        def audits(caller: int, tid: int) -> tuple[int, Any]:
+            if tid not in sb.state.tickets:
+                raise ApiError(404)
+            items = sb.state.audits.get(tid, [])
+            extra = {}
+            if "users" in request.args.get("include", ""):
+                extra["users"] = [sb.state.users[i] for i in {a["author_id"] for a in items} if i in sb.state.users]
+            return 200, sb._paged("audits", items, extra)
 
         @route("/tickets/update_many", ["PUT"])
         def update_many(caller: int) -> tuple[int, Any]:
