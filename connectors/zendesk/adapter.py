@@ -24,7 +24,7 @@ from requests.adapters import BaseAdapter
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, ZenpyException
 
-from bot.domain.errors import InvalidRequest, Unavailable
+from bot.domain.errors import InvalidRequest, NotFound, Unavailable
 from bot.domain.tickets import (
     AgentLoad,
     BulkJob,
@@ -334,11 +334,29 @@ class ZendeskDesk:
         if changes.is_empty():
             return None
         body = self._payload(changes)
+        if changes.assignee_id and changes.group_id is None and changes.assignee_id != ticket.assignee_id:
+            group = self._group_for(changes.assignee_id, ticket.group_id)
+            if group is not None:
+                body["group_id"] = group
         if ticket.version:
             body.update(safe_update=True, updated_stamp=ticket.version)
         done = self.api.call("PUT", f"/api/v2/tickets/{_number(ticket.id, 'ticket')}.json", json={"ticket": body})
         updated = ((done or {}).get("ticket") or {}).get("updated_at")
         return str(updated) if updated else None
+
+    def _group_for(self, agent_id: str, current: str | None) -> int | None:
+        """The group to move a ticket to with a new assignee: none when they are in its group already, else
+        their default group (Zendesk refuses an assignee outside the ticket's group: 422 `Assignee: is not a
+        member of the group`). One `GET /api/v2/users/{id}/group_memberships`."""
+        path = f"/api/v2/users/{_number(agent_id, 'user')}/group_memberships.json"
+        try:
+            memberships = self.api.call("GET", path).get("group_memberships") or []
+        except NotFound:
+            return None  # no such user: the update itself says so (422 RecordInvalid)
+        groups = [str(m["group_id"]) for m in sorted(memberships, key=lambda m: not m.get("default"))]
+        if not groups or current in groups:
+            return None
+        return _number(groups[0], "group")
 
     def create_linked_issue(
         self,

@@ -173,6 +173,19 @@ class ZendeskSandbox:
             "user_fields": {"agent_away": False},
         }
 
+    def _groups_of(self, uid: int) -> list[int]:
+        """The agent's groups, their default group first."""
+        mine = sorted((m for m in self.state.memberships if m["user_id"] == uid), key=lambda m: not m["default"])
+        return [int(m["group_id"]) for m in mine]
+
+    def _outside_group(self, ticket: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+        """A new assignee who is not a member of the group the ticket will be in: Zendesk refuses the update
+        (422 `Assignee: is not a member of the group`). A ticket without a group takes the assignee's default."""
+        if data.get("assignee_id") is None or int(data["assignee_id"]) == ticket["assignee_id"]:
+            return False
+        group = data.get("group_id", ticket["group_id"])
+        return group is not None and int(group) not in self._groups_of(int(data["assignee_id"]))
+
     def _membership(self, uid: int, gid: int) -> dict[str, Any]:
         mid = next(self.state.ids)
         return {
@@ -214,7 +227,8 @@ class ZendeskSandbox:
             self._user(uid, name, email, "agent")
         self._user(301, "Cathy Customer", "cathy@acme.test", "end-user", 401)
         self._user(302, "Gary Globex", "gary@globex.test", "end-user", 402)
-        for gid, name, members in ((201, "Support", (101, 102, 103)), (202, "Escalations", (102,))):
+        groups = ((201, "Support", (101, 102, 103)), (202, "Escalations", (102,)), (203, "Account managers", (105,)))
+        for gid, name, members in groups:
             self.state.groups[gid] = {
                 "url": f"{self.base_url}/api/v2/groups/{gid}.json",
                 "id": gid,
@@ -434,6 +448,8 @@ class ZendeskSandbox:
                 details[key] = [{"description": f"{key}: is invalid"}]
         if data.get("group_id") is not None and int(data["group_id"]) not in self.state.groups:
             details["group_id"] = [{"description": "Group: is invalid"}]
+        elif "assignee_id" not in details and self._outside_group(ticket, data):
+            details["assignee"] = [{"description": "Assignee: is not a member of the group"}]
         if ticket["status"] == "closed":
             details["status"] = [{"description": "Status: closed prevents ticket update"}]
         followers: list[tuple[int, str]] = []
@@ -464,6 +480,8 @@ class ZendeskSandbox:
                 if key == "requester_id" and "organization_id" not in data:
                     # Zendesk moves the ticket to the new requester's (default) organization
                     ticket["organization_id"] = self.state.users[ticket["requester_id"]].get("organization_id")
+        if ticket["group_id"] is None and ticket["assignee_id"] is not None and "assignee_id" in data:
+            ticket["group_id"] = next(iter(self._groups_of(ticket["assignee_id"])), None)  # the default group
         if "status" in data and data["status"] != ticket["status"]:
             self._audit_status(tid, author, data["status"], ticket["status"], at=stamp)
             ticket["status"] = data["status"]
@@ -825,6 +843,12 @@ class ZendeskSandbox:
         @route("/group_memberships", ["GET"])
         def all_memberships(caller: int) -> tuple[int, Any]:
             return 200, sb._paged("group_memberships", list(sb.state.memberships))
+
+        @route("/users/<int:uid>/group_memberships", ["GET"])
+        def user_memberships(caller: int, uid: int) -> tuple[int, Any]:
+            if uid not in sb.state.users:
+                raise ApiError(404)
+            return 200, sb._paged("group_memberships", [m for m in sb.state.memberships if m["user_id"] == uid])
 
         @route("/groups/<int:gid>/memberships", ["GET"])
         def memberships(caller: int, gid: int) -> tuple[int, Any]:
