@@ -66,7 +66,7 @@ class Runbook:
 HOURLY = timedelta(hours=1)
 ESCALATION_EVENTS = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED, EventKind.COMMENT_ADDED)
 CLASSIFIED = (EventKind.TICKET_CREATED, EventKind.TICKET_UPDATED)
-"""Runbooks by request type: after triage set it on a new ticket, or when an agent changes it later."""
+"""Runbooks by request type: after triage set it on a new ticket, or when an agent asks later by tag."""
 
 RUNBOOKS: tuple[Runbook, ...] = (
     Runbook("triage", triage.decide, on=(EventKind.TICKET_CREATED,), gather=triage_io.gather),

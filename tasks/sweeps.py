@@ -56,8 +56,10 @@ BULK_BATCH = 3000
 """Tickets whose writes are flushed together: 30 `update_many` jobs of 100, as many as Zendesk runs at once."""
 NAMES_KEPT = 20_000
 """Requesters' names kept during a pass (then forgotten and looked up again), so memory stays bounded."""
+SWEEP_LOCK_TTL = 600.0
+"""Seconds a sweep's lock lives unless renewed: longer than a batch of bulk writes takes to land."""
 RENEW_EVERY = 10.0
-"""Seconds between two renewals of the sweep's lock (it lives `bot.locks.LOCK_TTL` unless renewed)."""
+"""Seconds between two renewals of the sweep's lock (while tickets are decided and batches written)."""
 PROGRESS_EVERY = 0.5
 """Seconds between two progress reports (each reads the budget's window in Redis)."""
 
@@ -161,12 +163,15 @@ def _sweep_runbook(
     next sweep while a long one still runs — leaves that runbook to it, so two never share a cursor."""
     assert runbook.schedule is not None  # periodic() only returns scheduled runbooks
     try:
-        with ticket_lock(runtime.redis, f"{runtime.prefix}sweep-lock:{desk.name}:{runbook.name}") as lock:
+        key = f"{runtime.prefix}sweep-lock:{desk.name}:{runbook.name}"
+        with ticket_lock(runtime.redis, key, ttl=SWEEP_LOCK_TTL) as lock:
             last = time.monotonic()
 
             def renew() -> None:
                 nonlocal last
                 if time.monotonic() - last > RENEW_EVERY:
+                    if not lock.owned():  # expired while a batch was written: another sweep may run it now
+                        raise LockBusy(key)
                     lock.reacquire()
                     last = time.monotonic()
 
@@ -176,7 +181,7 @@ def _sweep_runbook(
 
 
 def _pass(
-    runtime: Runtime, desk: Helpdesk, runbook: Runbook, now: datetime, dry_run: bool, renew: Callable[[], object]
+    runtime: Runtime, desk: Helpdesk, runbook: Runbook, now: datetime, dry_run: bool, renew: Callable[[], None]
 ) -> Iterator[SweepRow]:
     assert runbook.schedule is not None
     cursors = CursorStore(runtime.redis, runtime.prefix)
@@ -198,11 +203,11 @@ def _pass(
             yield from sweep.candidate(ticket)
             renew()
             if sweep.full():
-                yield from sweep.flush()
+                yield from sweep.flush(renew)
                 renew()
                 if not dry_run:  # every earlier page is written; a restart re-reads this one
                     cursors.save(desk.name, runbook.name, Checkpoint(now, page_cursor))
-    yield from sweep.flush()
+    yield from sweep.flush(renew)
     if not dry_run:
         cursors.clear(desk.name, runbook.name)
 
@@ -325,10 +330,11 @@ class _Pass:
     def pending(self) -> bool:
         return self.writer is not None and bool(self.writer.pending)
 
-    def flush(self) -> Iterator[SweepRow]:
+    def flush(self, renew: Callable[[], None]) -> Iterator[SweepRow]:
         if self.writer is None:
             return
         for item, error in self.writer.flush():
+            renew()
             tid = item.ticket.id
             if error is None:
                 sent = item.result.sent(len(item.plan.writes))

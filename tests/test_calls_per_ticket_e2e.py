@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.domain.tickets import Status
 from bot.eventlog import State
 from bot.policy.triage import TRIAGED_TAG
 from bot.webhooks import EMPTY_BOT_IDS_TTL
@@ -40,11 +41,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def open_and_triage(stack: Stack, desk: str, rounds: int) -> list[str]:
+WAITING = (  # technical support: the first response asks for details and the ticket waits on the customer
+    ("cathy@acme.test", "Export fails", "The CSV export fails with an error."),
+    ("gary@globex.test", "Import broken", "The import is broken since Monday."),
+)
+
+
+def open_and_triage(
+    stack: Stack, desk: str, rounds: int, tickets: tuple[tuple[str, str, str], ...] = TICKETS
+) -> list[str]:
     ids = [
         create_ticket(stack.sandbox_url, desk, customer, f"{subject} ({n})", body)
         for n in range(rounds)
-        for customer, subject, body in TICKETS
+        for customer, subject, body in tickets
     ]
 
     def settled() -> bool:  # triaged, and the echoes of the bot's own writes dealt with too
@@ -79,3 +88,18 @@ def test_a_new_ticket_costs_one_read_and_one_write(stack: Stack, desk: str) -> N
         assert "Triaged by helpdesk-bot" in (audit_note(stack.sandbox_url, desk, tid) or "")
     acme = stack.desk(desk).get_ticket(ids[0])  # Cathy's organisation keeps Sam in the loop: in the same write
     assert acme.participant_ids
+
+
+@pytest.mark.parametrize(("desk", "writes"), [("zendesk", 1), ("jira", 2)])
+def test_a_new_ticket_left_waiting_on_the_customer_costs_one_read(stack: Stack, desk: str, writes: int) -> None:
+    """Zendesk sets the status in the same update; JSM moves a request through its workflow with a transition
+    of its own (one more write), whose options are read once per status, not once per ticket."""
+    open_and_triage(stack, desk, rounds=1, tickets=WAITING)
+    time.sleep(EMPTY_BOT_IDS_TTL)
+    before = bot_calls(stack, desk)
+    ids = open_and_triage(stack, desk, rounds=3, tickets=WAITING)
+    spent = bot_calls(stack, desk) - before
+
+    reads = sum(n for key, n in spent.items() if key.startswith("GET "))
+    assert (reads, sum(spent.values()) - reads) == (len(ids), writes * len(ids)), dict(spent)
+    assert all(stack.desk(desk).get_ticket(tid).status is Status.PENDING for tid in ids)

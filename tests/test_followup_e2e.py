@@ -2,7 +2,8 @@
 own APIs, the real worker triages them and reads their replies, and `helpdesk-bot sweep --at …` drives the ladder
 day by day (no sleeping). The policy is the packaged default (the ping runbook on too: it must never prompt a
 customer the ladder chases) with German public holidays and test settings: a quick ladder for configuration
-changes, Globex exempt, and a chat channel for strike 1.
+changes, one with the approval text and a closing-rules ladder (by tag), Globex exempt, and a chat channel for
+strike 1.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 from bot.domain.tickets import NewComment, Role, Status, Ticket, TicketChanges, Visibility
 from bot.eventlog import State
 from bot.policy.calendar import calendar_for
+from bot.policy.followup import when
 from bot.policy.schema import DEFAULT_POLICY, load_policy
 from tests.conftest import wait_for
 from tests.sandbox_helpers import create_ticket, customer_reply
@@ -38,7 +40,9 @@ def write_policy(path: Path) -> Path:
     for desk in DESKS:  # the sweeps here run back to back: the API budget is not what is tested
         data["desks"][desk]["api_budget"] = {"per_minute": 100_000}
     data["followup"]["ladders"] = [
-        {"name": "quick-config", "match": {"request_types": ["configuration_change"]}, "kind": "quick"}
+        {"name": "approvals", "match": {"tags": ["awaiting-approval"]}, "kind": "quick", "approval": True},
+        {"name": "jsm-closing", "match": {"tags": ["closing-rules"]}, "kind": "closing_rules"},
+        {"name": "quick-config", "match": {"request_types": ["configuration_change"]}, "kind": "quick"},
     ]
     data["followup"]["exempt"] = {"organizations": ["globex"]}
     path.write_text(yaml.safe_dump(data))
@@ -251,6 +255,11 @@ def test_out_of_office_until_the_eve_of_a_holiday_holds_then_strikes_restart(sta
         and "Still needed from the customer" in notes(ticket)[-1]
     )
 
+    status = stack.cli("status", ticket_id).stdout  # what an agent sees: on hold until the reactivation date
+    assert "waiting on customer since" in status, status
+    assert f"on hold (out of office) until {when(reactivation)}" in status
+    assert f"next: reactivate at {when(reactivation)}" in status
+
     on_the_day_back = datetime.combine(back, time(10), tzinfo=UTC)
     assert outcomes(sweep(stack, desk, on_the_day_back, ticket_id))[0].startswith("waiting on the customer: reactivate")
     assert outcomes(sweep(stack, desk, reactivation, ticket_id)) == ["hold ended: waiting on the customer again"]
@@ -314,6 +323,8 @@ def test_jsm_reopens_on_a_reply_within_seven_days_and_closes_after(stack: Stack)
     assert outcome == "reopened"
     ticket = api.get_ticket(reopened)
     assert ticket.status is Status.OPEN and "closure-user-not-responded" not in ticket.tags
+    assert not set(STRIKES) & set(ticket.tags)  # back to the agent with the strikes cleared
+    assert "Reopened: the customer replied within the 7-day reopen window." in notes(ticket)[-1]
 
     thursday = mon + timedelta(days=3)
     early = sweep(stack, "jira", thursday + timedelta(days=6), closed)
@@ -341,3 +352,76 @@ def test_status_of_a_paused_ticket_and_user_errors(stack: Stack) -> None:
         failed = stack.cli(*args)
         assert failed.returncode == 2 and "Traceback" not in failed.stderr
         assert failed.stderr.strip().count("\n") == 0 and message in failed.stderr
+
+
+def agent_asks(stack: Stack, desk: str, ticket_id: str, body: str, **changes: Any) -> None:
+    """Support writes to the customer in public and leaves the ticket waiting on them."""
+    api = stack.desk(desk)
+    ticket = api.get_ticket(ticket_id)
+    status = None if ticket.status is Status.PENDING else Status.PENDING
+    api.apply(ticket, TicketChanges(status=status, comment=NewComment(body, Visibility.PUBLIC), **changes))
+
+
+@pytest.mark.parametrize("desk", DESKS)
+def test_closing_rule_no_answer_to_a_request_to_confirm(stack: Stack, desk: str) -> None:
+    ticket_id = waiting_ticket(stack, desk, "Export error after the fix")
+    agent_asks(stack, desk, ticket_id, "We have reset your export settings. Did that fix it? Can we close this?")
+    status = stack.cli("status", ticket_id)
+    assert "next: resolve-unconfirmed at" in status.stdout and "because: asked to confirm" in status.stdout
+    rows = sweep(stack, desk, monday(stack, 11), ticket_id)
+    assert outcomes(rows) == ["resolved: Done (resolved-unconfirmed)"]  # no strikes: the customer was asked
+    ticket = stack.desk(desk).get_ticket(ticket_id)
+    assert ticket.status is Status.SOLVED and resolution(stack, desk, ticket_id) == "Done"
+    assert "we asked whether your request" in bot_public(ticket)[-1]
+    assert any("closing rule: no answer for 1 business day(s)" in n for n in notes(ticket))
+    assert chat_posts(stack, ticket_id) == []
+
+
+@pytest.mark.parametrize("desk", DESKS)
+def test_closing_rule_only_a_low_priority_dev_bug_left(stack: Stack, desk: str) -> None:
+    ticket_id = waiting_ticket(stack, desk, "Export error in old browsers")
+    escalated = stack.cli("escalate-bug", "--desk", desk, ticket_id)
+    assert escalated.returncode == 0, escalated.stderr
+    [bug] = [
+        i
+        for i in stack.sandboxes["jira"].state.issues.values()  # type: ignore[attr-defined]
+        if f"helpdesk-bot-ref-{desk}-{ticket_id}".lower() in i["fields"]["labels"]
+    ]
+    jira = stack.desk("jira")
+    wait_for(lambda: "helpdesk-bot-bug-linked" in stack.desk(desk).get_ticket(ticket_id).tags, timeout=20)
+    mon = monday(stack, 13)
+    # A bug of normal priority is not "only a low-priority bug left": the ladder chases the customer.
+    assert outcomes(sweep(stack, desk, mon, ticket_id)) == ["strike 1/3 sent"]
+    jira.apply(jira.get_ticket(bug["key"]), TicketChanges(priority="low"))
+    status = stack.cli("status", "--desk", desk, ticket_id)
+    assert f"waiting on development ({bug['key']} (Low))" in status.stdout, status.stdout
+    rows = sweep(stack, desk, mon + timedelta(hours=1), ticket_id)
+    assert outcomes(rows) == ["resolved: Known error (resolved-dev-bug)"]
+    ticket = stack.desk(desk).get_ticket(ticket_id)
+    assert ticket.status is Status.SOLVED and resolution(stack, desk, ticket_id) == "Known error"
+    assert bug["key"] in bot_public(ticket)[-1] and "helpdesk-bot-strike-1" not in ticket.tags
+    assert jira.get_ticket(bug["key"]).status not in (Status.SOLVED, Status.CLOSED)  # the bug stays open
+
+
+@pytest.mark.parametrize("desk", DESKS)
+def test_closing_rules_ladder_two_ignored_attempts_and_the_approval_text(stack: Stack, desk: str) -> None:
+    ignored = create_ticket(stack.sandbox_url, desk, "cathy@acme.test", "Which plan do we have", "Please check.")
+    created_event(stack, desk, ignored)
+    agent_asks(stack, desk, ignored, "Which account is it about?", add_tags=("closing-rules",))
+    mon = monday(stack, 15)
+    rows = sweep(stack, desk, mon, ignored)
+    assert outcomes(rows) == ["waiting on the customer: 1 of 2 contact attempts unanswered"]
+    assert rows[0]["writes_sent"] == 0  # a closing-rules ladder sends no reminders of its own
+    agent_asks(stack, desk, ignored, "Just checking in: which account is it about?")
+    rows = sweep(stack, desk, mon + timedelta(days=1), ignored)
+    assert outcomes(rows) == ["resolved: User not responded"]
+    ticket = stack.desk(desk).get_ticket(ignored)
+    assert ticket.status is Status.SOLVED and resolution(stack, desk, ignored) == "User not responded"
+    assert "we have tried 2 times to reach you" in bot_public(ticket)[-1]
+
+    approval = create_ticket(stack.sandbox_url, desk, "cathy@acme.test", "New laptop for Cathy", "Please order.")
+    created_event(stack, desk, approval)
+    agent_asks(stack, desk, approval, "We need your manager's approval.", add_tags=("awaiting-approval",))
+    assert outcomes(sweep(stack, desk, mon, approval)) == ["resolved: User not responded"]
+    text = bot_public(stack.desk(desk).get_ticket(approval))[-1]
+    assert "The approver has 7 days to send the approval" in text and "a new request is needed" in text

@@ -111,6 +111,8 @@ def test_a_configuration_change_goes_to_the_account_owner_salesforce_names(stack
     assert [r.runbook for r in rec.decision.runbooks][:3] == ["triage", "linked-bug", "config-change"]  # type: ignore[union-attr]
     ticket = stack.desk(desk).get_ticket(ticket_id)
     assert ticket.assignee_id == DEMO_IDS[desk]["sam"]  # Sam is in no support group: only Salesforce names him
+    if desk == "zendesk":
+        assert ticket.group_id == "203"  # Sam's own group: Zendesk refuses an assignee outside the ticket's group
     [note] = comments(ticket, Visibility.INTERNAL, "Configuration change")
     assert "handed to the account manager, Sam Staff <sam@example.com>, owner of Salesforce account Acme" in note
     assert "[ ] Template: Configuration change request form - https://docs.example.com/forms/" in note
@@ -152,6 +154,19 @@ def test_an_account_manager_without_a_desk_account_is_named_and_the_ticket_stays
     assert HANDED_OFF in ticket.tags
 
 
+def test_an_agent_hands_an_older_ticket_over_with_a_tag(stack: Stack) -> None:
+    ticket_id = create_ticket(stack.sandbox_url, "zendesk", "cathy@acme.test", "Invoice copy", "Please send it.")
+    processed(stack, "zendesk", ticket_id)
+    zendesk = stack.desk("zendesk")
+    assert HANDED_OFF not in zendesk.get_ticket(ticket_id).tags  # a general inquiry stays with triage's pick
+    label_as_agent(stack, "zendesk", ticket_id, "helpdesk-bot-handoff")
+    wait_for(lambda: zendesk.get_ticket(ticket_id).assignee_id == DEMO_IDS["zendesk"]["sam"], timeout=60)
+    settled(stack, "zendesk", ticket_id)
+    ticket = zendesk.get_ticket(ticket_id)
+    assert len(comments(ticket, Visibility.INTERNAL, "Configuration change: handed to the account manager")) == 1
+    assert HANDED_OFF in ticket.tags
+
+
 # --- feedback --------------------------------------------------------------------------------------------
 
 
@@ -183,6 +198,18 @@ def test_feedback_becomes_one_aha_idea_and_the_customer_is_told_its_reference(st
     again = stack.desk(desk).get_ticket(ticket_id)
     assert len(comments(again, Visibility.PUBLIC, "thank you for your feedback")) == 1
     assert len(comments(again, Visibility.INTERNAL, "Feedback recorded")) == 1
+
+
+def test_an_agent_records_an_older_tickets_feedback_with_a_label(stack: Stack) -> None:
+    key = create_ticket(stack.sandbox_url, "jira", "gary@globex.test", "Reports", "Please add a yearly view.")
+    processed(stack, "jira", key)
+    assert aha_ideas(stack, "jira", key) == []
+    label_as_agent(stack, "jira", key, "helpdesk-bot-feedback")
+    [idea] = wait_for(lambda: aha_ideas(stack, "jira", key), timeout=60)
+    wait_for(lambda: RECORDED in stack.desk("jira").get_ticket(key).tags, timeout=60)
+    ticket = stack.desk("jira").get_ticket(key)
+    [reply] = comments(ticket, Visibility.PUBLIC, "thank you for your feedback")
+    assert reply.startswith("Hello Gary,") and f"as idea {idea['reference_num']}" in reply
 
 
 @pytest.mark.parametrize("desk", DESKS)

@@ -68,6 +68,11 @@ class Comment:
     body: str
     visibility: Visibility
     created_at: datetime
+    subject: str | None = None
+    """The subject of the mail the comment came from, where the desk kept it (else None)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Mail headers the desk kept with the comment (name, value), e.g. `Auto-Submitted`: what tells an
+    auto-reply from a person's mail most reliably."""
 
     @property
     def public(self) -> bool:

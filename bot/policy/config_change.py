@@ -1,9 +1,11 @@
 """The configuration-change runbook: hand the ticket to the customer's account manager, with a checklist.
 
-A ticket whose request type is *configuration change* (triage's classification, an agent's, or the one the
-customer picked on the portal) goes to the owner of the customer's account: the gather step
-(`tasks/config_change.py`) asks the CRM (Salesforce, then the policy's `crm.account_managers`) by the
-customer's email domain and organization name, then looks that person up among the desk's users by email.
+A new ticket whose request type is *configuration change* (triage's classification, or the one the customer
+picked on the portal), or any ticket an agent tags `helpdesk-bot-handoff`, goes to the owner of the customer's
+account; an older ticket is never handed over by a mere update (an upgrade does not reassign work in
+progress). The gather step (`tasks/config_change.py`) asks the CRM (Salesforce, then the policy's
+`crm.account_managers`) by the customer's email domain and organization name, then looks that person up
+among the desk's users by email.
 The decision reassigns the ticket to them and leaves one internal note: who the account manager is and why,
 and a checklist of the documents `config_change.documents` lists for such a request (templates, spec sheets,
 incentive links), each with its link. When the account manager has no agent account on the desk, or nobody
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.actions import Action, Assign, Comment, Tag
+from bot.domain.events import EventKind
 from bot.domain.tickets import Person, Role, Ticket, Visibility
 from bot.policy.classify import match_reasons
 from bot.policy.runbook import Situation, Verdict
@@ -26,6 +29,8 @@ from bot.policy.schema import DOCUMENT_KINDS, Document, Policy
 from connectors.crm.accounts import Account, email_domain, website_matches
 
 REQUEST_TYPE = "configuration_change"
+ASK_TAG = "helpdesk-bot-handoff"
+"""Agents add it to hand a ticket to its account manager later (a new ticket needs none: its type decides)."""
 HANDED_OFF_TAG = "helpdesk-bot-handed-off"
 """The bot adds it with the hand-off note, so later events of the ticket do not hand it over again."""
 RULE = "config-change"
@@ -52,10 +57,14 @@ def skip_reason(s: Situation) -> str | None:
         return "the configuration-change hand-off is disabled in the policy"
     if s.policy.shadow(s.desk):
         return f"desks.{s.desk} is in shadow mode: nothing handed over"
-    if not is_config_change(s.ticket, s.policy):
-        return "not a configuration change"
     if HANDED_OFF_TAG in s.ticket.tags and not s.replaying:
         return f"already handed over (tag {HANDED_OFF_TAG})"
+    if ASK_TAG in s.ticket.tags:
+        return None
+    if s.event is not None and s.event.kind is not EventKind.TICKET_CREATED:
+        return f"not a new ticket (agents ask for the hand-off with the tag {ASK_TAG})"
+    if not is_config_change(s.ticket, s.policy):
+        return "not a configuration change"
     return None
 
 

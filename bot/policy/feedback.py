@@ -1,5 +1,6 @@
 """The feedback runbook: a feedback ticket becomes an idea in the product-feedback tool, then the customer is
-told its reference.
+told its reference. New tickets of type *feedback* are recorded; an older ticket when an agent tags it
+`helpdesk-bot-feedback` (never by a mere update, so an upgrade does not write to old tickets).
 
 Two steps, registered one after the other (`tasks/registry.py`), so the reply is only written once the idea
 exists: `decide_record` asks for the idea (an Aha! idea in `feedback.aha.product`, or an issue of the Jira
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.actions import Action, Comment, RecordFeedback, Tag
+from bot.domain.events import EventKind
 from bot.domain.tickets import Ticket, Visibility
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.schema import Policy
@@ -27,6 +29,8 @@ from bot.policy.triage import _first_name
 from connectors.feedback.records import Idea
 
 REQUEST_TYPE = "feedback"
+ASK_TAG = "helpdesk-bot-feedback"
+"""Agents add it to record a ticket's feedback later (a new ticket needs none: its type decides)."""
 RECORDED_TAG = "helpdesk-bot-feedback-recorded"
 """The bot adds it with the reply, so later events of the ticket do not record or answer again."""
 RULE = "feedback"
@@ -44,10 +48,14 @@ def skip_reason(s: Situation) -> str | None:
         return "feedback is not recorded (no feedback.aha or feedback.jira in the policy)"
     if s.policy.shadow(s.desk):
         return f"desks.{s.desk} is in shadow mode: nothing recorded"
-    if not is_feedback(s.ticket, s.policy):
-        return "not feedback"
     if RECORDED_TAG in s.ticket.tags and not s.replaying:
         return f"already recorded (tag {RECORDED_TAG})"
+    if ASK_TAG in s.ticket.tags:
+        return None
+    if s.event is not None and s.event.kind is not EventKind.TICKET_CREATED:
+        return f"not a new ticket (agents ask for it to be recorded with the tag {ASK_TAG})"
+    if not is_feedback(s.ticket, s.policy):
+        return "not feedback"
     return None
 
 

@@ -232,10 +232,11 @@ def standing(ticket: Ticket, policy: Policy, desk: str, bug: Ticket | None = Non
         return _with(out, "quick-resolve", cal.add_business_days(anchor, policy.followup.quick_days))
     if kind == "closing_rules":
         needed = policy.followup.closing.ignored_attempts
-        detail = f"{len(support)} of {needed} contact attempts unanswered"
-        if len(support) < needed:
+        tried = attempts(support, since)
+        detail = f"{len(tried)} of {needed} contact attempts unanswered"
+        if len(tried) < needed:
             return _with(out, None, None, detail=detail)
-        return _with(out, "resolve-ignored", cal.business_day_at(support[-1].created_at, 1, hour), detail=detail)
+        return _with(out, "resolve-ignored", cal.business_day_at(tried[-1].created_at, 1, hour), detail=detail)
     if strikes < policy.followup.strikes:
         return _with(out, f"strike-{strikes + 1}", cal.business_day_at(anchor, 1, hour))
     return _with(out, "resolve", cal.business_day_at(anchor, 1, hour))
@@ -257,6 +258,19 @@ def _waiting_since(ticket: Ticket, support: Sequence[TicketComment], steps: Sequ
     first = support[0].created_at if support else (steps[0].at if steps else None)
     found = [t for t in (first, max(moved, default=None)) if t is not None]
     return max(found) if found else ticket.updated_at
+
+
+def attempts(support: Sequence[TicketComment], since: datetime) -> list[TicketComment]:
+    """Support's public comments since the ticket began to wait on the customer: the contact attempts the closing
+    rules count. The comment that came with the move into waiting counts (Zendesk stores both at one instant;
+    JSM writes the comment, then the transition); an earlier one (a first response written while the ticket
+    was still open) does not."""
+    before = [c for c in support if c.created_at <= since and since - c.created_at <= SAME_UPDATE]
+    return before[-1:] + [c for c in support if c.created_at > since]
+
+
+SAME_UPDATE = timedelta(minutes=1)
+"""How far apart a desk may store the comment and the status change of one update."""
 
 
 def _confirmation_request(support: Sequence[TicketComment]) -> tuple[TicketComment, str] | None:
@@ -582,13 +596,13 @@ def _resolve_unconfirmed(s: Situation, st: Standing) -> Verdict:
 def _resolve_ignored(s: Situation, st: Standing) -> Verdict:
     """Closing rule: the customer ignored two (`closing.ignored_attempts`) or more contact attempts."""
     resolution = s.policy.followup.resolution
-    attempts = len([c for c in since_last_reply(s.ticket) if c.public and c.author.role is not Role.CUSTOMER])
-    why = f"the customer ignored {attempts} contact attempts"
+    assert st.since is not None  # waiting on the customer
+    support = [c for c in since_last_reply(s.ticket) if c.public and c.author.role is not Role.CUSTOMER]
+    count = len(attempts(support, st.since))
+    why = f"the customer ignored {count} contact attempts"
     days = s.policy.followup.reopen_days
     text = f"Resolved as {resolution!r} (closing rule: {why}); a reply within {days} days reopens it."
-    return _resolved(
-        s, "resolved_ignored", why, resolution, text, "resolved-ignored", closure_tag=True, attempts=attempts
-    )
+    return _resolved(s, "resolved_ignored", why, resolution, text, "resolved-ignored", closure_tag=True, attempts=count)
 
 
 def _resolve_dev_bug(s: Situation, st: Standing) -> Verdict:
@@ -670,7 +684,9 @@ def decide_reply(s: Situation) -> Verdict:
     if s.ticket.status is Status.CLOSED:
         return Verdict("closed: a reply needs a new request")
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
-    reply = classify_reply(last.body, sent_at=last.created_at, zone=cal.zone)
+    reply = classify_reply(
+        last.body, sent_at=last.created_at, zone=cal.zone, subject=last.subject, headers=dict(last.headers)
+    )
     asked = next((c for c in reversed(public[:-1]) if c.author.role is not Role.CUSTOMER), None)
     solved = s.ticket.status is Status.SOLVED
     if reply.kind is ReplyKind.OUT_OF_OFFICE and asked is not None and not solved:

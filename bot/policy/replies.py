@@ -59,7 +59,7 @@ AUTO_HEADERS: Mapping[str, re.Pattern[str]] = {
 
 AUTO_SUBJECT = re.compile(
     r"^\s*(?:(?:re|aw|wg|fw|fwd|tr|rv)\s*:\s*)*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office|"
-    r"ooo\b|abwesenheitsnotiz|automatische antwort|abwesend|réponse automatique|absence du bureau|absent\b|"
+    r"ooo\b|abwesenheitsnotiz|automatische antwort|abwesend|réponse automatique|absence du bureau|absence\b|absent\b|"
     r"respuesta automática|fuera de la oficina|ausente\b)",
     re.IGNORECASE,
 )

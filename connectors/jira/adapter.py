@@ -24,6 +24,7 @@ Options: `JiraOptions` (`connectors/jira/options.py`, the policy's `desks.jira`)
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +43,7 @@ from bot.domain.tickets import (
     SearchPage,
     SlaMetric,
     Status,
+    StatusChange,
     Ticket,
     TicketChanges,
     TicketQuery,
@@ -67,6 +69,8 @@ CATEGORY = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLV
 CHANNEL_PROPERTY = "request.channel.type"
 """The issue entity property where JSM keeps how a request came in (portal, email, api, jira...): the
 service desk API's request has no channel field, and JQL's `request-channel-type` reads this property."""
+STATES_KEPT = 10_000
+"""Issues whose workflow status the adapter remembers (to pick a transition without reading them again)."""
 INTERNAL_PROPERTY = "sd.public.comment"
 """The comment property JSM reads as "internal note" on a comment added through the platform API."""
 FIELDS = "summary,description,status,reporter,assignee,priority,labels,created,updated,project,issuetype,resolution"
@@ -112,6 +116,10 @@ class JiraDesk:
         self._account_types: dict[str, str] = {}
         self._project_statuses: dict[str, list[Mapping[str, Any]]] = {}
         self._groups: TtlCache[str, list[Mapping[str, Any]]] = TtlCache(options.group_cache_seconds)
+        self._workflow: TtlCache[tuple[str, str, str], list[Mapping[str, Any]]] = TtlCache(
+            options.workflow_cache_seconds
+        )
+        self._states: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
         self.atomic_writes = bool(self.participants_field)
         """One edit carries fields, labels, participants and the comment together, all or nothing (participants
         need the "Request participants" field; without it they are a call of their own)."""
@@ -192,6 +200,17 @@ class JiraDesk:
             if isinstance(user, Mapping) and _uid(user) and user.get("accountType"):
                 self._account_types[_uid(user)] = str(user["accountType"])
 
+    def _remember_state(self, key: str, fields: Mapping[str, Any]) -> None:
+        """Where in its workflow an issue was last seen (project, issue type, status): what its transitions
+        depend on. Kept for the most recent `STATES_KEPT` issues."""
+        parts = ((fields.get("project") or {}).get("key"), (fields.get("issuetype") or {}).get("id"))
+        status = (fields.get("status") or {}).get("id")
+        if all(parts) and status:
+            self._states[key] = (str(parts[0]), str(parts[1]), str(status))
+            self._states.move_to_end(key)
+            while len(self._states) > STATES_KEPT:
+                self._states.popitem(last=False)
+
     def get_ticket(self, ticket_id: str) -> Ticket:
         """One call on Cloud: the issue with its comments, whose `jsdPublic` says which the customer sees; the
         service desk API pages the rest only when the issue holds more comments than it returned. Data Center's
@@ -199,7 +218,9 @@ class JiraDesk:
         of another project (a dev bug) is no request: its comments are all internal to the customer."""
         fields = self._fields() + (",comment" if self.cloud else "")
         issue = self.api.call(
-            "GET", f"{self.rest}/issue/{ticket_id}", params={"fields": fields, "properties": CHANNEL_PROPERTY}
+            "GET",
+            f"{self.rest}/issue/{ticket_id}",
+            params={"fields": fields, "properties": CHANNEL_PROPERTY, "expand": "changelog"},
         )
         self._learn_account_types(issue["fields"])
         embedded = issue["fields"].get("comment") or {}
@@ -261,6 +282,7 @@ class JiraDesk:
 
     def _ticket(self, issue: Mapping[str, Any], comments: tuple[Comment, ...]) -> Ticket:
         f = issue["fields"]
+        self._remember_state(str(issue["key"]), f)
         normalized = self._normalize(f.get("status") or {}) or Status.OPEN
         request_type = (f.get(self.request_type_field) or {}).get("requestType") or {}
         orgs = f.get(self.organizations_field) or []
@@ -287,7 +309,24 @@ class JiraDesk:
             project=(f.get("project") or {}).get("key"),
             resolution=(f.get("resolution") or {}).get("name"),
             url=f"{self.api.base_url}/browse/{issue['key']}",
+            status_changes=self._status_changes(issue.get("changelog") or {}),
         )
+
+    def _status_changes(self, changelog: Mapping[str, Any]) -> tuple[StatusChange, ...]:
+        """The status moves of the issue's changelog (`expand=changelog` on the same read: no extra call; Cloud
+        returns the latest 100 entries, enough for when the request last started waiting), oldest first."""
+        out: list[StatusChange] = []
+        for history in changelog.get("histories") or []:
+            for item in history.get("items") or []:
+                if item.get("field") != "status":
+                    continue
+                to = self._normalize({"name": item.get("toString")})
+                if to is None:
+                    continue
+                before = self._normalize({"name": item.get("fromString")})
+                by = self._person(history.get("author")).role if history.get("author") else None
+                out.append(StatusChange(_time(history.get("created")), to, before, by))
+        return tuple(sorted(out, key=lambda c: c.at))
 
     def find_person(self, email: str, *, create: bool = False, name: str | None = None) -> Person | None:
         params = {"query": email} if self.cloud else {"username": email}
@@ -386,8 +425,37 @@ class JiraDesk:
 
     def _transition(self, key: str, status: Status, resolution: str | None, *, keep_resolution: bool = False) -> None:
         """The transition leading to `status`; into a done status it sets the resolution (`default_resolution`
-        when none is given), except with `keep_resolution` (Resolved → Closed keeps "User not responded")."""
-        options = self.api.call("GET", f"{self.rest}/issue/{key}/transitions")["transitions"]
+        when none is given), except with `keep_resolution` (Resolved → Closed keeps "User not responded").
+
+        The transitions out of a workflow status are the same for every issue of a type in a project, so they are
+        read once per (project, issue type, status) and kept for `workflow_cache_seconds`; a transition the desk
+        refuses (the issue moved on meanwhile, the workflow changed) drops what was kept and reads them again."""
+        state = self._states.get(key)
+        reads: list[str] = []
+
+        def read() -> list[Mapping[str, Any]]:
+            reads.append(key)
+            return list(self.api.call("GET", f"{self.rest}/issue/{key}/transitions")["transitions"])
+
+        if state is None:
+            self._take(key, read(), status, resolution, keep_resolution)
+            return
+        try:
+            self._take(key, self._workflow.get(state, read), status, resolution, keep_resolution)
+        except InvalidRequest:
+            self._workflow.drop(state)
+            if reads:  # refused on transitions read just now: nothing was stale
+                raise
+            self._take(key, read(), status, resolution, keep_resolution)
+
+    def _take(
+        self,
+        key: str,
+        options: list[Mapping[str, Any]],
+        status: Status,
+        resolution: str | None,
+        keep_resolution: bool,
+    ) -> None:
         named = self.transitions.get(status)
         if named:
             options = [o for o in options if str(o.get("name", "")).lower() == named] or options
@@ -397,6 +465,7 @@ class JiraDesk:
                 if status in (Status.SOLVED, Status.CLOSED) and not keep_resolution:
                     body["fields"] = {"resolution": {"name": resolution or self.default_resolution}}
                 self.api.call("POST", f"{self.rest}/issue/{key}/transitions", json=body)
+                self._states.pop(key, None)  # in another status now: the next read says which
                 return
         names = ", ".join(f"{o['name']} → {(o.get('to') or {}).get('name')}" for o in options)
         raise InvalidRequest(f"{key}: no transition leads to {status.value} (available: {names or 'none'})")

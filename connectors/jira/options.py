@@ -35,6 +35,9 @@ class JiraOptions(BaseModel):
     in the same edit as the first response (e.g. `customfield_10050`). Unset: the note is an internal comment."""
     group_cache_seconds: float = Field(default=60, ge=0)
     """How long a group's member list is reused before it is read again."""
+    workflow_cache_seconds: float = Field(default=300, ge=0)
+    """How long the transitions out of a workflow status are reused before they are read again (a transition the
+    site refuses is read again at once)."""
     dev_project: str | None = None
     """Key of the project linked bugs are created in (e.g. `DEV`)."""
     link_type: str = "Relates"

@@ -157,6 +157,8 @@ class State:
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
     remote_links: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Changelog entries by issue key, oldest first (`expand=changelog`)."""
     counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(10100))
 
@@ -485,6 +487,9 @@ class JiraSandbox:
         if match is None:
             raise ApiError(400, [f"Transition id '{wanted}' is not valid for this issue."])
         fields = issue["fields"]
+        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
+        if resolution is not None and resolution not in RESOLUTIONS:  # refused before anything changes
+            raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
         old = fields["status"]
         fields["status"] = self._status(match[2])
         items = [
@@ -498,10 +503,7 @@ class JiraSandbox:
                 "toString": fields["status"]["name"],
             }
         ]
-        resolution = ((body.get("fields") or {}).get("resolution") or {}).get("name")
         if fields["status"]["statusCategory"]["key"] == "done":
-            if resolution is not None and resolution not in RESOLUTIONS:
-                raise ApiError(400, errors={"resolution": f"Resolution '{resolution}' is not valid."})
             if resolution is None and fields.get("resolution"):
                 resolution = fields["resolution"]["name"]  # Resolved -> Closed keeps the resolution it had
             fields["resolution"] = {"name": resolution or "Done"}
@@ -557,6 +559,15 @@ class JiraSandbox:
             payload["issue_event_type_name"] = type_name
         if changelog:
             payload["changelog"] = {"id": str(next(self.state.ids)), "items": changelog}
+            self.state.histories.setdefault(str(issue["key"]), []).append(
+                {
+                    "id": payload["changelog"]["id"],
+                    "author": self.state.users[actor],
+                    "created": issue["fields"]["updated"],
+                    # The REST changelog leaves out what is not set (the webhook's items carry nulls).
+                    "items": [{k: v for k, v in item.items() if v is not None} for item in changelog],
+                }
+            )
         if comment is not None:
             payload["comment"] = {**comment, "body": _text(comment["body"])}
             payload["eventType"] = "primaryAction"
@@ -779,6 +790,10 @@ class JiraSandbox:
             wanted = set(",".join(request.args.getlist("fields")).split(",")) - {""}
             properties = set(",".join(request.args.getlist("properties")).split(",")) - {""}
             body = sb._issue_json(sb._issue(ref), v, wanted or None, properties)
+            if "changelog" in str(request.args.get("expand") or ""):
+                histories = sb.state.histories.get(body["key"], [])[-100:]  # Cloud: the latest 100
+                total = len(sb.state.histories.get(body["key"], []))
+                body["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": total, "histories": histories}
             if not wanted or wanted & {"comment", "*all"}:
                 comments = sb.state.comments[body["key"]]
                 shown = comments[:EMBEDDED_COMMENTS]

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from requests.adapters import BaseAdapter
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, ZenpyException
 
-from bot.domain.errors import InvalidRequest, Unavailable
+from bot.domain.errors import InvalidRequest, NotFound, Unavailable
 from bot.domain.tickets import (
     AgentLoad,
     BulkJob,
@@ -35,6 +36,7 @@ from bot.domain.tickets import (
     Role,
     SearchPage,
     Status,
+    StatusChange,
     Ticket,
     TicketChanges,
     TicketQuery,
@@ -53,6 +55,8 @@ TO_STATUS = {
     "closed": Status.CLOSED,
 }
 FROM_STATUS = {v: k for k, v in TO_STATUS.items()}
+WAITING = ("pending", "hold")
+"""Zendesk statuses whose tickets get their status history read (see `ZendeskDesk._status_changes`)."""
 BULK_LIMIT = 100
 """`tickets/update_many` takes at most 100 tickets per call (more is 400 TooManyValues)."""
 EXPORT_PAGE = 1000
@@ -169,7 +173,36 @@ class ZendeskDesk:
             )
         else:
             comments = self._comments(raw["id"], users)
-        return self._ticket(raw, requester, comments)
+        changes = self._status_changes(raw["id"]) if raw.get("status") in WAITING else ()
+        return replace(self._ticket(raw, requester, comments), status_changes=changes)
+
+    def _status_changes(self, ticket_id: int) -> tuple[StatusChange, ...]:
+        """The status moves of the ticket's audits, oldest first. Read only for a waiting ticket (pending, on
+        hold), where the follow-up ladder counts from the last move into waiting: one call per 100 audits."""
+        out: list[StatusChange] = []
+        url: str | None = f"/api/v2/tickets/{ticket_id}/audits.json"
+        params: dict[str, Any] | None = {"page[size]": 100}
+        while url:
+            page = self.api.call("GET", url, params=params)
+            for audit in page.get("audits") or []:
+                by = self._role(audit.get("author_id"))
+                for event in audit.get("events") or []:
+                    if event.get("field_name") != "status" or event.get("type") not in ("Change", "Create"):
+                        continue
+                    status = TO_STATUS.get(str(event.get("value")))
+                    if status is not None:
+                        before = TO_STATUS.get(str(event.get("previous_value")))
+                        out.append(StatusChange(_time(audit["created_at"]), status, before, by))
+            url = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
+            params = None
+        return tuple(sorted(out, key=lambda c: c.at))
+
+    def _role(self, user_id: Any) -> Role | None:
+        """The bot's own audits are known by its id; others' roles would cost a user read each, so they stay
+        unknown (None) unless the author is the bot."""
+        if user_id in (None, -1):
+            return None
+        return Role.BOT if str(user_id) == self.me().id else None
 
     def _comments(self, ticket_id: int, users: dict[str, Person]) -> tuple[Comment, ...]:
         out: list[Comment] = []
@@ -181,7 +214,12 @@ class ZendeskDesk:
             for c in page["comments"]:
                 author = users.get(str(c["author_id"])) or Person(str(c["author_id"]), "")
                 visibility = Visibility.PUBLIC if c.get("public") else Visibility.INTERNAL
-                out.append(Comment(str(c["id"]), author, c.get("body") or "", visibility, _time(c["created_at"])))
+                subject, headers = mail_metadata(c.get("metadata"))
+                out.append(
+                    Comment(
+                        str(c["id"]), author, c.get("body") or "", visibility, _time(c["created_at"]), subject, headers
+                    )
+                )
             url = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
             params = None
         return tuple(out)
@@ -296,11 +334,29 @@ class ZendeskDesk:
         if changes.is_empty():
             return None
         body = self._payload(changes)
+        if changes.assignee_id and changes.group_id is None and changes.assignee_id != ticket.assignee_id:
+            group = self._group_for(changes.assignee_id, ticket.group_id)
+            if group is not None:
+                body["group_id"] = group
         if ticket.version:
             body.update(safe_update=True, updated_stamp=ticket.version)
         done = self.api.call("PUT", f"/api/v2/tickets/{_number(ticket.id, 'ticket')}.json", json={"ticket": body})
         updated = ((done or {}).get("ticket") or {}).get("updated_at")
         return str(updated) if updated else None
+
+    def _group_for(self, agent_id: str, current: str | None) -> int | None:
+        """The group to move a ticket to with a new assignee: none when they are in its group already, else
+        their default group (Zendesk refuses an assignee outside the ticket's group: 422 `Assignee: is not a
+        member of the group`). One `GET /api/v2/users/{id}/group_memberships`."""
+        path = f"/api/v2/users/{_number(agent_id, 'user')}/group_memberships.json"
+        try:
+            memberships = self.api.call("GET", path).get("group_memberships") or []
+        except NotFound:
+            return None  # no such user: the update itself says so (422 RecordInvalid)
+        groups = [str(m["group_id"]) for m in sorted(memberships, key=lambda m: not m.get("default"))]
+        if not groups or current in groups:
+            return None
+        return _number(groups[0], "group")
 
     def create_linked_issue(
         self,
@@ -487,6 +543,19 @@ def resolution_tag(resolution: str) -> str:
     """The tag that records a method of resolution when no field is configured ("User not responded" →
     `resolution-user-not-responded`): Zendesk tags are lower-case words without spaces."""
     return "resolution-" + ("-".join(re.findall(r"[a-z0-9]+", resolution.lower())) or "unspecified")
+
+
+def mail_metadata(metadata: Any) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """(subject, headers) of the mail a comment came from, from the comment's custom metadata: Zendesk's own mail
+    channel keeps neither, but a mail gateway that posts customers' mails through the API passes them as the
+    update's `metadata` (`{"subject": ..., "headers": {"Auto-Submitted": ...}}`), which the comment carries."""
+    custom = (metadata or {}).get("custom") if isinstance(metadata, Mapping) else None
+    if not isinstance(custom, Mapping):
+        return None, ()
+    subject = custom.get("subject")
+    raw = custom.get("headers")
+    headers = tuple((str(k), str(v)) for k, v in raw.items()) if isinstance(raw, Mapping) else ()
+    return (str(subject) if isinstance(subject, str) else None), headers
 
 
 def _sid(value: Any) -> str | None:

@@ -102,6 +102,8 @@ class State:
     organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    audits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Status changes as Zendesk's ticket audits record them (`GET /tickets/{id}/audits`), oldest first."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     exports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Open export cursors: the (kind, id) of every record the export's query matched when it began."""
@@ -171,6 +173,19 @@ class ZendeskSandbox:
             "user_fields": {"agent_away": False},
         }
 
+    def _groups_of(self, uid: int) -> list[int]:
+        """The agent's groups, their default group first."""
+        mine = sorted((m for m in self.state.memberships if m["user_id"] == uid), key=lambda m: not m["default"])
+        return [int(m["group_id"]) for m in mine]
+
+    def _outside_group(self, ticket: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+        """A new assignee who is not a member of the group the ticket will be in: Zendesk refuses the update
+        (422 `Assignee: is not a member of the group`). A ticket without a group takes the assignee's default."""
+        if data.get("assignee_id") is None or int(data["assignee_id"]) == ticket["assignee_id"]:
+            return False
+        group = data.get("group_id", ticket["group_id"])
+        return group is not None and int(group) not in self._groups_of(int(data["assignee_id"]))
+
     def _membership(self, uid: int, gid: int) -> dict[str, Any]:
         mid = next(self.state.ids)
         return {
@@ -212,7 +227,8 @@ class ZendeskSandbox:
             self._user(uid, name, email, "agent")
         self._user(301, "Cathy Customer", "cathy@acme.test", "end-user", 401)
         self._user(302, "Gary Globex", "gary@globex.test", "end-user", 402)
-        for gid, name, members in ((201, "Support", (101, 102, 103)), (202, "Escalations", (102,))):
+        groups = ((201, "Support", (101, 102, 103)), (202, "Escalations", (102,)), (203, "Account managers", (105,)))
+        for gid, name, members in groups:
             self.state.groups[gid] = {
                 "url": f"{self.base_url}/api/v2/groups/{gid}.json",
                 "id": gid,
@@ -357,12 +373,48 @@ class ZendeskSandbox:
         }
         self.state.tickets[tid] = ticket
         self.state.comments[tid] = []
+        self.state.audits[tid] = []
         self._add_comment(tid, author, body, bool(comment.get("public", True)), via)
+        self._audit_status(tid, author, ticket["status"], None, "Create", via)
         if emit:
             self._emit("ticket.created", ticket, author)
         return ticket
 
-    def _add_comment(self, tid: int, author: int, body: str, public: bool, channel: str = "api") -> dict[str, Any]:
+    def _audit_status(
+        self,
+        tid: int,
+        author: int,
+        status: str,
+        previous: str | None,
+        kind: str = "Change",
+        channel: str = "api",
+        at: str | None = None,
+    ) -> None:
+        event: dict[str, Any] = {"id": next(self.state.ids), "type": kind, "field_name": "status", "value": status}
+        if kind == "Change":
+            event["previous_value"] = previous
+        self.state.audits.setdefault(tid, []).append(
+            {
+                "id": next(self.state.ids),
+                "ticket_id": tid,
+                "created_at": at or _now(),
+                "author_id": author,
+                "metadata": {"system": {}, "custom": {}},
+                "events": [event],
+                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            }
+        )
+
+    def _add_comment(
+        self,
+        tid: int,
+        author: int,
+        body: str,
+        public: bool,
+        channel: str = "api",
+        metadata: Mapping[str, Any] | None = None,
+        at: str | None = None,
+    ) -> dict[str, Any]:
         comment = {
             "id": next(self.state.ids),
             "type": "Comment",
@@ -374,8 +426,8 @@ class ZendeskSandbox:
             "attachments": [],
             "audit_id": next(self.state.ids),
             "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": _now(),
-            "metadata": {"system": {}, "custom": {}},
+            "created_at": at or _now(),
+            "metadata": {"system": {}, "custom": dict(metadata or {})},
         }
         self.state.comments[tid].append(comment)
         return comment
@@ -396,6 +448,8 @@ class ZendeskSandbox:
                 details[key] = [{"description": f"{key}: is invalid"}]
         if data.get("group_id") is not None and int(data["group_id"]) not in self.state.groups:
             details["group_id"] = [{"description": "Group: is invalid"}]
+        elif "assignee_id" not in details and self._outside_group(ticket, data):
+            details["assignee"] = [{"description": "Assignee: is not a member of the group"}]
         if ticket["status"] == "closed":
             details["status"] = [{"description": "Status: closed prevents ticket update"}]
         followers: list[tuple[int, str]] = []
@@ -414,17 +468,22 @@ class ZendeskSandbox:
                 422, {"error": "RecordInvalid", "description": "Record validation errors", "details": details}
             )
         events: list[str] = []
+        stamp = _now()  # one update is one audit: its comment and status change share its time, as on Zendesk
         for key in ("assignee_id", "group_id", "requester_id", "priority", "subject", "type"):
             if key in data and data[key] != ticket[key]:
                 ticket[key] = int(data[key]) if key.endswith("_id") and data[key] is not None else data[key]
                 if key == "assignee_id":
                     events.append("ticket.agent_assignment_changed")
-                    if ticket["status"] == "new" and data[key] is not None:
+                    if ticket["status"] == "new" and data[key] is not None and "status" not in data:
+                        self._audit_status(tid, author, "open", "new", at=stamp)
                         ticket["status"] = "open"
                 if key == "requester_id" and "organization_id" not in data:
                     # Zendesk moves the ticket to the new requester's (default) organization
                     ticket["organization_id"] = self.state.users[ticket["requester_id"]].get("organization_id")
+        if ticket["group_id"] is None and ticket["assignee_id"] is not None and "assignee_id" in data:
+            ticket["group_id"] = next(iter(self._groups_of(ticket["assignee_id"])), None)  # the default group
         if "status" in data and data["status"] != ticket["status"]:
+            self._audit_status(tid, author, data["status"], ticket["status"], at=stamp)
             ticket["status"] = data["status"]
             events.append("ticket.status_changed")
         if "tags" in data:
@@ -452,10 +511,14 @@ class ZendeskSandbox:
         if comment:
             public = bool(comment.get("public", True))
             body = str(comment.get("body") or comment.get("html_body") or "")
-            self._add_comment(tid, int(comment.get("author_id") or author), body, public)
+            # The update's `metadata` is the audit's custom metadata, which its comment carries (a mail gateway
+            # posting through the API keeps the mail's subject and auto-reply headers there).
+            metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else None
+            self._add_comment(tid, int(comment.get("author_id") or author), body, public, metadata=metadata, at=stamp)
             ticket["is_public"] = ticket["is_public"] or public
             customer_reply = public and self.state.users[author]["role"] == "end-user" and "status" not in data
             if customer_reply and ticket["status"] in ("pending", "hold", "solved"):
+                self._audit_status(tid, author, "open", ticket["status"], at=stamp)
                 ticket["status"] = "open"
                 events.append("ticket.status_changed")
             events.append("ticket.comment_added")
@@ -781,6 +844,12 @@ class ZendeskSandbox:
         def all_memberships(caller: int) -> tuple[int, Any]:
             return 200, sb._paged("group_memberships", list(sb.state.memberships))
 
+        @route("/users/<int:uid>/group_memberships", ["GET"])
+        def user_memberships(caller: int, uid: int) -> tuple[int, Any]:
+            if uid not in sb.state.users:
+                raise ApiError(404)
+            return 200, sb._paged("group_memberships", [m for m in sb.state.memberships if m["user_id"] == uid])
+
         @route("/groups/<int:gid>/memberships", ["GET"])
         def memberships(caller: int, gid: int) -> tuple[int, Any]:
             if gid not in sb.state.groups:
@@ -904,6 +973,16 @@ class ZendeskSandbox:
             if "users" in request.args.get("include", ""):
                 extra["users"] = [sb.state.users[i] for i in {c["author_id"] for c in items}]
             return 200, sb._paged("comments", items, extra)
+
+        @route("/tickets/<int:tid>/audits", ["GET"])
+        def audits(caller: int, tid: int) -> tuple[int, Any]:
+            if tid not in sb.state.tickets:
+                raise ApiError(404)
+            items = sb.state.audits.get(tid, [])
+            extra = {}
+            if "users" in request.args.get("include", ""):
+                extra["users"] = [sb.state.users[i] for i in {a["author_id"] for a in items} if i in sb.state.users]
+            return 200, sb._paged("audits", items, extra)
 
         @route("/tickets/update_many", ["PUT"])
         def update_many(caller: int) -> tuple[int, Any]:

@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from bot.domain.actions import Assign, Comment, Tag
-from bot.domain.tickets import Person, Role, Visibility
-from bot.policy.config_change import HANDED_OFF_TAG, customer, decide, documents_for
+from bot.domain.events import Actor, Event, EventKind
+from bot.domain.tickets import Person, Role, Status, Visibility
+from bot.policy.config_change import ASK_TAG, HANDED_OFF_TAG, customer, decide, documents_for
 from bot.policy.runbook import Situation
 from bot.policy.schema import ConfigChange, Document, Match, load_policy
 from connectors.crm.accounts import Account
@@ -20,9 +21,12 @@ ACME = Account("001A", "Acme", "sam@example.com", "Sam Staff", "https://www.acme
 GLOBEX = Account("001G", "Globex", "gina@example.com", "Gina Growth", "http://globex.test/", "salesforce")
 
 
-def situation(t: Any = None, policy: Any = POLICY, previous: Any = None, **facts: Any) -> Situation:
+def situation(
+    t: Any = None, policy: Any = POLICY, previous: Any = None, kind: EventKind = EventKind.TICKET_CREATED, **facts: Any
+) -> Situation:
     t = t or ticket("Please enable SSO", "Can you configure SAML for us?", request_type="configuration_change")
-    return Situation(t.desk, t, policy, NOW, None, facts, previous)
+    event = Event("e-1", t.desk, kind, t.id, Actor("101", Role.AGENT), "d-1", NOW)
+    return Situation(t.desk, t, policy, NOW, event, facts, previous)
 
 
 def note(actions: tuple[Any, ...]) -> str:
@@ -117,3 +121,12 @@ def test_a_document_needs_a_link() -> None:
     with pytest.raises(ValidationError):
         Document(title="T", url="docs/form.pdf")
     assert Document(title="T", url="https://x.test/a", match=Match(keywords=["sso"])).kind == "other"
+
+
+def test_an_update_of_an_older_ticket_hands_nothing_over_unless_an_agent_asks() -> None:
+    old = ticket("Enable SSO", "x", request_type="configuration_change", status=Status.OPEN)
+    verdict = decide(situation(old, kind=EventKind.TICKET_UPDATED, account=ACME, manager=SAM))
+    assert verdict.actions == () and ASK_TAG in verdict.outcome
+    asked = ticket("Invoice address", "x", request_type="general_inquiry", tags=(ASK_TAG,))
+    verdict = decide(situation(asked, kind=EventKind.TICKET_UPDATED, account=ACME, manager=SAM))
+    assert [a.agent_id for a in verdict.actions if isinstance(a, Assign)] == [SAM.id]

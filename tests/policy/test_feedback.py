@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.actions import Comment, RecordFeedback, Tag
-from bot.domain.tickets import Visibility
-from bot.policy.feedback import RECORDED_TAG, decide_record, decide_reply
+from bot.domain.events import Actor, Event, EventKind
+from bot.domain.tickets import Role, Visibility
+from bot.policy.feedback import ASK_TAG, RECORDED_TAG, decide_record, decide_reply
 from bot.policy.runbook import Situation
 from bot.policy.schema import Feedback, Triage, load_policy
 from connectors.feedback.records import Idea
@@ -16,9 +17,12 @@ POLICY = load_policy(None)
 IDEA = Idea("677", "APP-I-2", "Dark mode", "https://acme.aha.io/ideas/ideas/APP-I-2", created=False)
 
 
-def situation(t: Any = None, policy: Any = POLICY, **facts: Any) -> Situation:
+def situation(
+    t: Any = None, policy: Any = POLICY, kind: EventKind = EventKind.TICKET_CREATED, **facts: Any
+) -> Situation:
     t = t or ticket("Feature idea: dark mode", "Would be great at night.", request_type="feedback")
-    return Situation(t.desk, t, policy, NOW, None, facts)
+    event = Event("e-1", t.desk, kind, t.id, Actor("101", Role.AGENT), "d-1", NOW)
+    return Situation(t.desk, t, policy, NOW, event, facts)
 
 
 def comments(actions: tuple[Any, ...], visibility: Visibility) -> list[str]:
@@ -73,3 +77,12 @@ def test_nothing_for_other_types_recorded_tickets_or_without_a_target() -> None:
     assert decide_reply(situation(policy=nowhere, tool="Aha!", idea=IDEA)).actions == ()
     jsm = ticket("Idea", "x", desk="jira", id="SD-9", request_type="4")  # the JSM desk stores "4"
     assert decide_record(situation(jsm, tool="Aha!", idea=None)).actions
+
+
+def test_an_update_of_an_older_ticket_records_nothing_unless_an_agent_asks() -> None:
+    old = ticket("Idea", "x", request_type="feedback")
+    assert decide_record(situation(old, kind=EventKind.TICKET_UPDATED, tool="Aha!", idea=None)).actions == ()
+    assert decide_reply(situation(old, kind=EventKind.TICKET_UPDATED, tool="Aha!", idea=IDEA)).actions == ()
+    asked = ticket("Idea", "x", request_type="general_inquiry", tags=(ASK_TAG,))
+    record = decide_record(situation(asked, kind=EventKind.TICKET_UPDATED, tool="Aha!", idea=None))
+    assert [type(a) for a in record.actions] == [RecordFeedback]

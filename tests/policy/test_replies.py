@@ -153,6 +153,10 @@ def test_the_table_covers_four_languages_and_near_misses() -> None:
         ({}, "Réponse automatique : Imprimante"),
         ({}, "Respuesta automática: Impresora"),
         ({}, "Out of Office: Printer"),
+        ({"X-Autorespond": "Out of office"}, None),
+        ({}, "Absence: Printer offline"),
+        ({}, "Fuera de la oficina: Impresora"),
+        ({}, "AW: Abwesenheitsnotiz"),
     ],
 )
 def test_headers_and_subjects_mark_auto_replies_whatever_the_text(headers: dict[str, str], subject: str | None) -> None:
@@ -165,6 +169,7 @@ def test_auto_submitted_no_and_ordinary_subjects_are_not_auto_replies() -> None:
     body = "Thanks, that fixed it."
     assert classify_reply(body, sent_at=SENT, headers={"Auto-Submitted": "no"}).kind is CONFIRM
     assert classify_reply(body, sent_at=SENT, subject="Re: Printer offline").kind is CONFIRM
+    assert classify_reply(body, sent_at=SENT, subject="Re: Absences in the report").kind is CONFIRM
 
 
 def test_reasons_name_the_pattern_or_the_veto() -> None:

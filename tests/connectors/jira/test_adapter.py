@@ -129,6 +129,23 @@ def test_status_changes_go_through_the_workflow_with_a_resolution(
     assert desk.get_ticket("SD-2").status is status
 
 
+def test_a_status_s_transitions_are_read_once_and_again_when_the_site_refuses_one(site: Site) -> None:
+    desk = site.adapter()
+    first, second, third = (site.raise_request(f"VPN #{n}") for n in range(3))
+    for key in (first, second):  # both "Waiting for support", a Service Request of SD
+        desk.apply(desk.get_ticket(key), TicketChanges(status=Status.PENDING))
+    assert site.calls("GET", "/transitions") == 1
+    ticket = desk.get_ticket(third)
+    site.sandbox.control.fail_next(1, 400)  # the kept transition is refused (the workflow changed meanwhile)
+    desk.apply(ticket, TicketChanges(status=Status.PENDING))
+    assert site.calls("GET", "/transitions") == 2  # read again, then taken
+    for key in (first, second, third):
+        assert site.issue(key, "status")["fields"]["status"]["name"] == "Waiting for customer"
+    fresh = site.adapter(workflow_cache_seconds=0)
+    fresh.apply(fresh.get_ticket(first), TicketChanges(status=Status.OPEN))
+    assert site.calls("GET", "/transitions") == 3  # 0 keeps nothing
+
+
 def test_the_transitions_option_picks_among_transitions_reaching_the_same_status(site: Site) -> None:
     desk = site.adapter()
     desk.apply(desk.get_ticket("SD-1"), TicketChanges(status=Status.PENDING))
