@@ -16,13 +16,13 @@ import yaml
 from pydantic import SecretStr
 
 from bot.app import create_app
-from bot.eventlog import EventLog
+from bot.eventlog import EventLog, State
 from bot.policy.schema import DEFAULT_POLICY
 from bot.runner import sandbox_services_env
 from connectors.base import DeskConfig, Helpdesk
 from connectors.sandbox_kit import Sandbox
 from connectors.sandboxes import build, point_webhooks
-from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix
+from tests.conftest import TEST_REDIS_URL, BotProcesses, ServedApp, cleanup_prefix, wait_for
 from tests.sandbox_helpers import demo_options
 from tests.test_intake import make_settings
 
@@ -52,6 +52,16 @@ class Stack:
         adapter = importlib.import_module(f"connectors.{name}.adapter")
         config = DeskConfig(url=self.sandbox_url, email="bot@example.com", token="x", options=demo_options(name))
         return adapter.build(config)  # type: ignore[no-any-return]
+
+    def settled(self, desk: str, ticket_id: str, timeout: float = 60) -> None:
+        """Wait until every event of the ticket finished (the echoes of the bot's own writes included), so a
+        sweep or replay that follows does not find the ticket's lock held."""
+
+        def done() -> bool:
+            records = self.log.records(self.log.ticket_event_ids(desk, ticket_id))
+            return all(r.state in (State.DONE, State.FAILED, State.IGNORED) for r in records)
+
+        wait_for(done, timeout=timeout, interval=0.2)
 
 
 def policy_with_budgets(home: Path, budgets: dict[str, dict[str, float]]) -> dict[str, str]:

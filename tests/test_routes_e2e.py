@@ -84,19 +84,9 @@ def redeliver_and_replay(stack: Stack, desk: str, rec: EventRecord) -> None:
         headers["X-Atlassian-Webhook-Identifier"] = rec.event.delivery_id.removeprefix("delivery:")
     again = requests.post(str(stack.sandboxes[desk].emitter.url), data=body, headers=headers, timeout=10)
     assert again.status_code == 200 and again.json()["status"] == "duplicate", again.text
-    settled(stack, desk, rec.event.ticket_id)  # the replay takes the ticket's lock, as the worker does
+    stack.settled(desk, rec.event.ticket_id)  # the replay takes the ticket's lock, as the worker does
     replay = stack.cli("replay", rec.event.id)
     assert replay.returncode == 0, replay.stderr
-
-
-def settled(stack: Stack, desk: str, ticket_id: str) -> None:
-    """Every event of the ticket finished (the bot's own echoes and agents' updates included)."""
-
-    def done() -> bool:
-        records = stack.log.records(stack.log.ticket_event_ids(desk, ticket_id))
-        return all(r.state in (State.DONE, State.FAILED, State.IGNORED) for r in records)
-
-    wait_for(done, timeout=60, interval=0.2)
 
 
 # --- configuration changes -----------------------------------------------------------------------------
@@ -161,7 +151,7 @@ def test_an_agent_hands_an_older_ticket_over_with_a_tag(stack: Stack) -> None:
     assert HANDED_OFF not in zendesk.get_ticket(ticket_id).tags  # a general inquiry stays with triage's pick
     label_as_agent(stack, "zendesk", ticket_id, "helpdesk-bot-handoff")
     wait_for(lambda: zendesk.get_ticket(ticket_id).assignee_id == DEMO_IDS["zendesk"]["sam"], timeout=60)
-    settled(stack, "zendesk", ticket_id)
+    stack.settled("zendesk", ticket_id)
     ticket = zendesk.get_ticket(ticket_id)
     assert len(comments(ticket, Visibility.INTERNAL, "Configuration change: handed to the account manager")) == 1
     assert HANDED_OFF in ticket.tags
