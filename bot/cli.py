@@ -157,6 +157,7 @@ def _user_error(exc: Exception, settings: Settings) -> str | None:
     import redis
 
     from bot.domain.errors import HelpdeskError
+    from bot.locks import LockBusy
     from bot.policy.schema import PolicyError
     from tasks.replay import UnknownEvent
     from tasks.runtime import DeskNotConfigured
@@ -168,6 +169,11 @@ def _user_error(exc: Exception, settings: Settings) -> str | None:
         )
     if isinstance(exc, DeskNotConfigured):
         return f"{exc} (start `helpdesk-bot up` with this HELPDESK_BOT_HOME for the sandbox, or set it)"
+    if isinstance(exc, LockBusy):
+        return (
+            "a worker is handling this ticket right now (its lock is held); try again in a moment, or use "
+            "`replay --queue` to let a worker replay it when the ticket is free"
+        )
     if isinstance(exc, UnknownEvent | HelpdeskError | PolicyError):
         return str(exc).replace("\n", "; ")
     return None

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from bot.domain.events import EventKind
 from bot.domain.tickets import Status, TicketChanges, Visibility
 from bot.eventlog import EventRecord, State
-from tests.conftest import wait_for
+from bot.locks import ticket_lock, ticket_lock_key
+from tests.conftest import TEST_REDIS_URL, wait_for
 from tests.runbooks.demo import ACKED, NUDGED
 from tests.sandbox_helpers import create_ticket
 from tests.stack import Stack, policy_with_budgets, running_stack
@@ -176,3 +178,19 @@ def test_replay_errors_are_one_line(stack: Stack) -> None:
     assert bad.stderr.strip().count("\n") == 0 and "not an ISO-8601 date/time" in bad.stderr
     both = stack.cli("replay", "x", "--queue", "--dry-run")
     assert both.returncode == 2 and "Traceback" not in both.stderr
+
+
+def test_a_replay_of_a_ticket_a_worker_holds_is_one_line_and_records_nothing(stack: Stack) -> None:
+    ticket_id = create_ticket(stack.sandbox_url, "jira", "cathy@acme.test", "Cannot export", "Since Monday.")
+    rec = created_event(stack, "jira", ticket_id)
+    stack.settled("jira", ticket_id)
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    with ticket_lock(client, ticket_lock_key(stack.worker.prefix, "jira", ticket_id)):
+        busy = stack.cli("replay", rec.event.id)
+    assert busy.returncode == 2, busy.stderr
+    assert busy.stderr.strip().count("\n") == 0 and "Traceback" not in busy.stderr
+    assert "handling this ticket right now" in busy.stderr
+    assert stack.log.get(rec.event.id).replays == ()  # type: ignore[union-attr]
+    again = stack.cli("replay", rec.event.id)  # the lock let go: the same command now replays
+    assert again.returncode == 0, again.stderr
+    assert len(stack.log.get(rec.event.id).replays) == 1  # type: ignore[union-attr]
