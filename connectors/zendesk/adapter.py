@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -392,8 +392,18 @@ class ZendeskDesk:
         return SearchPage(tickets, meta.get("after_cursor") if meta.get("has_more") else None)
 
     def count(self, query: TicketQuery) -> int:
-        """How many tickets match `query` (`/api/v2/search/count.json`: one call, no results read)."""
-        return int(self.api.call("GET", "/api/v2/search/count.json", params={"query": _search_query(query)})["count"])
+        """How many tickets match `query` (`/api/v2/search/count.json`: one call, no results read).
+
+        Zendesk search cannot leave one ticket out, and its times are whole seconds: a query with `exclude_id`
+        counts up to the end of `created_before`'s second (other tickets opened in that second count too), newest
+        first, and takes the excluded ticket off when the index already lists it (still one call)."""
+        if query.exclude_id is None:
+            found = self.api.call("GET", "/api/v2/search/count.json", params={"query": _search_query(query)})
+            return int(found["count"])
+        params = {"query": _search_query(query), "sort_by": "created_at", "sort_order": "desc", "per_page": 100}
+        page = self.api.call("GET", "/api/v2/search.json", params=params)
+        listed = {str(raw.get("id")) for raw in page.get("results") or ()}
+        return int(page["count"]) - (query.exclude_id in listed)
 
     max_jobs = MAX_JOBS
 
@@ -526,8 +536,9 @@ def _search_query(query: TicketQuery) -> str:
         terms.append(f"updated<{_search_time(query.updated_before)}")
     if query.created_after is not None:
         terms.append(f"created>={_search_time(query.created_after)}")
-    if query.created_before is not None:  # also leaves out `exclude_id`, created at that second
-        terms.append(f"created<{_search_time(query.created_before)}")
+    if query.created_before is not None:  # whole seconds: with `exclude_id`, to the end of that second
+        before = query.created_before + timedelta(seconds=1 if query.exclude_id is not None else 0)
+        terms.append(f"created<{_search_time(before)}")
     if query.requester_id is not None:
         terms.append(f"requester:{_number(query.requester_id, 'user')}")
     if query.organization_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -271,3 +272,19 @@ def test_count_by_requester_or_organization_in_a_window(desk: Desk) -> None:
     assert desk.adapter.count(TicketQuery(organization_id="401", **before)) == 1
     assert desk.adapter.count(TicketQuery(requester_id="301", statuses=(), created_after=since)) == 2
     assert desk.adapter.count(TicketQuery(organization_id="402", statuses=(), created_after=since)) == 1
+
+
+def test_a_repeat_count_takes_in_tickets_opened_in_the_same_second(desk: Desk) -> None:
+    """Zendesk's times are whole seconds: a customer's tickets opened in the second of the one being decided
+    count, the ticket itself does not (whether or not the search index lists it yet)."""
+    at = "2026-03-03T10:00:07Z"
+    ids = [str(desk.sandbox.insert_ticket(301, f"Invoice {n}", updated_at=at)) for n in range(3)]
+    last = desk.adapter.get_ticket(ids[-1])
+    window = TicketQuery(
+        requester_id="301",
+        statuses=(),
+        created_after=last.created_at - timedelta(days=1),
+        created_before=last.created_at,
+        exclude_id=last.id,
+    )
+    assert desk.adapter.count(window) == 2
