@@ -152,6 +152,25 @@ class BusinessCalendar:
             return opens
         return result
 
+    def after_slot(self, t: datetime, share: float, window: tuple[int, int]) -> datetime:
+        """The first moment at or after `t` that lies between a working day's slot and its closing.
+
+        The slot is `share` (0 <= share < 1) of the way through `window` (minutes after local midnight) clipped
+        to that day's working hours, or through the whole working hours where the two do not overlap; whole
+        minutes, so a ticket's slot reads the same every day. `t` past the slot of its day is `t` itself while
+        the day's hours last (a message that falls due later in the day is not held to the next one).
+        """
+        t = _utc(t)
+        for day, (opens, closes) in self._working_days(self._local_date(t)):
+            start, end = max(opens, self._at(day, window[0])), min(closes, self._at(day, window[1]))
+            if start >= end:
+                start, end = opens, closes
+            minutes = (end - start) // timedelta(minutes=1)
+            moment = max(t, start + timedelta(minutes=int(share * minutes)))
+            if moment < closes:
+                return moment
+        raise AssertionError("unreachable: _working_days raises when it runs out")
+
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from `a` to `b` (negative when `b` is before `a`)."""
         a, b = _utc(a), _utc(b)

@@ -28,6 +28,7 @@ from bot.policy.followup_state import ON_HOLD_TAG, PAUSE_TAG, STOP_TAG, STRIKE_T
 from bot.policy.linked_bug import LINKED_TAG
 from bot.policy.replies import ReplyClass, ReplyKind, asks_for_confirmation, classify_reply
 from bot.policy.runbook import Situation, Verdict
+from bot.policy.spread import sends_at
 from bot.policy.templates import SAMPLE_VALUES, render
 
 if TYPE_CHECKING:
@@ -358,12 +359,12 @@ def decide_ladder(s: Situation) -> Verdict:
     if st.next_action in (None, "close") or st.waiting_on == "support":
         return Verdict(f"waiting on {st.waiting_on}")
     assert st.next_at is not None  # every next action has its time
-    if s.now < st.next_at:
-        return Verdict(f"waiting on the {st.waiting_on}: {st.next_action} due {when(st.next_at)}", due=st.next_at)
     cal = calendar_for(s.policy, s.desk, s.ticket.organization_id)
-    if st.next_action == "reactivate":
+    if st.next_action == "reactivate":  # back to waiting: nothing is written to the customer
+        if s.now < st.next_at:
+            return Verdict(f"waiting on the {st.waiting_on}: reactivate due {when(st.next_at)}", due=st.next_at)
         return _reactivate(s, cal)
-    waiting = _outside_hours(s, cal, st.next_action)
+    waiting = _outside_hours(s, cal, st.next_action, st.next_at, st.waiting_on)
     if waiting is not None:
         return waiting
     if st.next_action.startswith("strike-"):
@@ -377,13 +378,22 @@ def decide_ladder(s: Situation) -> Verdict:
     return _resolve_silent(s, st)
 
 
-def _outside_hours(s: Situation, cal: BusinessCalendar, action: str) -> Verdict | None:
-    """A step that writes to the customer waits for their business hours: a sweep that runs at night (or finds
-    a step that fell due while the bot was down) sends it at the next working moment, never at 00:00."""
-    if cal.is_working_time(s.now) or not s.policy.followup.business_hours_only:
+def _outside_hours(
+    s: Situation, cal: BusinessCalendar, action: str, due: datetime, waiting_on: str = "customer"
+) -> Verdict | None:
+    """None when the step due at `due` is sent now, else the verdict that says when it goes. A step that writes
+    to the customer waits for their business hours and, with `sweeps.spread`, for the ticket's slot of the day
+    (`bot/policy/spread.py`): a sweep that runs at night, or finds a backlog after a weekend, sends each step at
+    its own time of the customer's next business day, never at 00:00 and not all at the opening."""
+    hours = s.policy.followup.business_hours_only
+    send = sends_at(s.policy, s.desk, s.ticket.id, cal, max(s.now, due)) if hours else due
+    if s.now >= send:
         return None
-    start = cal.next_working_moment(s.now)
-    return Verdict(f"waiting on the customer: {action} due; sent in their business hours from {when(start)}", due=start)
+    if send == due:
+        return Verdict(f"waiting on the {waiting_on}: {action} due {when(due)}", due=due)
+    how = "at the ticket's slot of the customer's day," if s.policy.sweeps.spread else "in their business hours from"
+    due_at = f" {when(due)};" if s.now < due else ";"
+    return Verdict(f"waiting on the {waiting_on}: {action} due{due_at} sent {how} {when(cal.local(send))}", due=send)
 
 
 SETTLE = timedelta(hours=1)
@@ -419,17 +429,13 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
     at = datetime.fromisoformat(found["at"])
     step = found["step"]
     if step == "reactivated":
-        if s.now < at:
-            return Verdict("waiting on the customer: strike-1 due", due=at)
-        return _outside_hours(s, cal, "strike-1") or _strike(s, cal, 1)
+        return _outside_hours(s, cal, "strike-1", at) or _strike(s, cal, 1)
     if not step.startswith("strike-") or STRIKE_TAG.format(step.rsplit("-", 1)[1]) not in t.tags:
         return None
     sent = int(step.rsplit("-", 1)[1])
     due = cal.business_day_at(at, 1, _clock(s.policy))
     nxt = f"strike-{sent + 1}" if sent < s.policy.followup.strikes else "resolve"
-    if s.now < due:
-        return Verdict(f"waiting on the customer: {nxt} due {when(due)}", due=due)
-    waiting = _outside_hours(s, cal, nxt)
+    waiting = _outside_hours(s, cal, nxt, due)
     if waiting is not None:
         return waiting
     if sent < s.policy.followup.strikes:

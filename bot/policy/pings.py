@@ -33,6 +33,7 @@ from bot.policy.followup import chases
 from bot.policy.mood import Mood, mood
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.schema import PingMode, Policy
+from bot.policy.spread import sends_at
 from bot.policy.templates import render
 
 RULE = "ping"
@@ -123,9 +124,11 @@ def decide(s: Situation) -> Verdict:
     ping = due(s.ticket, s.policy, calendar)
     if ping is None:
         return Verdict("not open or pending")
-    if s.now < ping.at:
-        return Verdict(f"next {ping.kind} due {_when(ping.at)}", due=ping.at)
     mode = mode_for(s.ticket, s.policy, s.desk)
+    send = _posts_at(s, calendar, ping) if mode == "post" else ping.at
+    if s.now < send:
+        slot = "" if send == ping.at else f"; posted at the ticket's slot of the customer's day, {_when(send, calendar)}"
+        return Verdict(f"next {ping.kind} due {_when(ping.at)}{slot}", due=send)
     values = texts(s, ping, calendar)
     public = render(f"ping_{ping.kind}", s.policy.templates, values)
     mark = Tag(rule=RULE, why=f"the {ping.kind} due {_when(ping.at)} is done", add=(ping.tag,))
@@ -136,6 +139,15 @@ def decide(s: Situation) -> Verdict:
     note = render("ping_draft", s.policy.templates, {**values, "prepared": public})
     draft = Comment(rule=RULE, why=why, body=note, visibility=Visibility.INTERNAL, template="ping_draft")
     return Verdict(f"{ping.kind} drafted", (draft, mark))
+
+
+def _posts_at(s: Situation, calendar: BusinessCalendar, ping: Due) -> datetime:
+    """When a ping the customer sees goes out: with `sweeps.spread`, at the ticket's slot of the customer's
+    business day or later (`bot/policy/spread.py`), so a night's or a weekend's backlog is not posted at once;
+    without it, as soon as it is due. A draft is for the assignee and is written when due."""
+    if not s.policy.sweeps.spread:
+        return ping.at
+    return sends_at(s.policy, s.desk, s.ticket.id, calendar, max(s.now, ping.at))
 
 
 def texts(s: Situation, ping: Due, calendar: BusinessCalendar) -> dict[str, Any]:
@@ -307,8 +319,10 @@ def _excerpt(text: str, size: int = 70) -> str:
     return flat if len(flat) <= size else flat[: size - 1] + "…"
 
 
-def _when(t: datetime) -> str:
-    return t.strftime("%a %d %b %H:%M %Z").replace("  ", " ")
+def _when(t: datetime, calendar: BusinessCalendar | None = None) -> str:
+    """ "Mon 30 Nov 15:00 UTC"; on the `calendar`'s wall clock when one is given."""
+    shown = calendar.local(t) if calendar is not None else t
+    return shown.strftime("%a %d %b %H:%M %Z").replace("  ", " ")
 
 
 def _span(d: timedelta) -> str:

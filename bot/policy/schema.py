@@ -682,6 +682,22 @@ class FollowUp(Strict):
         return ladders
 
 
+class Sweeps(Strict):
+    """How the periodic sweeps write to customers: follow-up strikes and resolves, pings in `post` mode (internal
+    drafts and event-driven replies are never held back)."""
+
+    spread: bool = True
+    """Each ticket's message goes out at the ticket's own slot of the customer's business day (a stable hash of
+    desk and ticket id over `spread_window`): sent at the first moment at or after both its due time and that
+    day's slot, within business hours. A backlog that fell due over a night or a weekend is then spread over
+    the next business day instead of all going out at the opening. False: a due message is sent at the next
+    working moment (`followup.business_hours_only`), pings whenever the sweep runs."""
+    spread_window: Hours = "10:00-16:00"
+    """Local time of each customer's calendar over which the slots are spread, clipped to that day's business
+    hours (the whole business day where the two do not overlap). Starting it at `followup.hour` keeps the
+    daily strikes from gathering at that hour."""
+
+
 class Bugs(Strict):
     """`bugs`: linked dev bugs (see `bot/policy/linked_bug.py`)."""
 
@@ -826,6 +842,8 @@ class Policy(Strict):
     """Business days and hours (see `bot/policy/calendar.py`)."""
     followup: FollowUp = Field(default_factory=FollowUp)
     """Follow-up ladders and resolve rules (see `bot/policy/followup.py`)."""
+    sweeps: Sweeps = Field(default_factory=Sweeps)
+    """When sweep messages reach customers (see `bot/policy/spread.py`)."""
 
     bugs: Bugs = Field(default_factory=Bugs)
     """Linked dev bugs: when to file one, what goes in it, whom to mention."""

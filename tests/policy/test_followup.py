@@ -18,11 +18,13 @@ from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Person, Role, Status, Ticket, Visibility
 from bot.policy import followup
 from bot.policy.runbook import Situation, Verdict
-from bot.policy.schema import Policy, load_policy
+from bot.policy.schema import Policy, Sweeps, load_policy
 from tests.policy.helpers import ALICE, CATHY, ticket
 
 BOT = Person("1", "Helpdesk Bot", "bot@example.com", role=Role.BOT)
-DEFAULT = load_policy(None)
+DEFAULT = load_policy(None).model_copy(update={"sweeps": Sweeps(spread=False)})
+"""The shipped policy with `sweeps.spread` off: each step here is pinned to its due time (test_spread.py has the
+spread)."""
 FRIDAY = datetime(2026, 2, 27, 15, 0, tzinfo=UTC)
 _ids = count(1000)
 

@@ -12,10 +12,11 @@ from bot.domain.actions import Comment, RecordStep, Resolve, Tag
 from bot.domain.tickets import Status, Ticket, Visibility
 from bot.policy import followup
 from bot.policy.runbook import Situation
-from bot.policy.schema import load_policy
+from bot.policy.schema import Sweeps, load_policy
 from tests.policy.helpers import ticket
 
-POLICY = load_policy(None)  # UTC, 09:00-17:00 Monday to Friday, strikes at 10:00
+POLICY = load_policy(None).model_copy(update={"sweeps": Sweeps(spread=False)})
+"""UTC, 09:00-17:00 Monday to Friday, strikes at 10:00, each sent at its due time (test_spread.py has the spread)."""
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TUESDAY_NOON = MONDAY + timedelta(days=1, hours=2)
 
