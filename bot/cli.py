@@ -363,7 +363,8 @@ def _desk_of(ticket: str, given: str | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.policy.followup import standing
+    from bot.policy.followup import LINKED_BUG, decide_ladder, standing
+    from bot.policy.runbook import Situation
     from bot.report import standing_json, standing_lines
     from tasks.followup import linked_bug
     from tasks.runtime import get_runtime
@@ -373,11 +374,15 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"{args.ticket!r} is not a Zendesk ticket id (a number); Jira keys look like SD-12")
     runtime = get_runtime()
     ticket = runtime.desk(desk).get_ticket(args.ticket)
-    state = standing(ticket, runtime.policy, desk, linked_bug(runtime, ticket))
+    bug = linked_bug(runtime, ticket)
+    state = standing(ticket, runtime.policy, desk, bug)
+    # When the next step reaches the customer (their business hours, the ticket's slot): what a sweep would say now.
+    verdict = decide_ladder(Situation(desk, ticket, runtime.policy, datetime.now(UTC), facts={LINKED_BUG: bug}))
+    sends = verdict.due if verdict.due is not None and verdict.due != state.next_at else None
     if args.json:
-        print(json.dumps(standing_json(ticket, state), ensure_ascii=False))
+        print(json.dumps(standing_json(ticket, state, sends), ensure_ascii=False))
     else:
-        print("\n".join(standing_lines(ticket, state)))
+        print("\n".join(standing_lines(ticket, state, sends)))
     return 0
 
 

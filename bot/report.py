@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.domain.decisions import Decision, RunbookResult, action_key
 from bot.eventlog import EventRecord
@@ -165,8 +166,10 @@ def sweep_json(row: SweepRow) -> dict[str, Any]:
     return {"desk": row.desk, "ticket": row.ticket, **row.result.to_dict()}
 
 
-def standing_lines(ticket: Ticket, state: Standing) -> list[str]:
-    """`helpdesk-bot status`: a ticket's follow-up state as an agent reads it (times in the customer's zone)."""
+def standing_lines(ticket: Ticket, state: Standing, sends: datetime | None = None) -> list[str]:
+    """`helpdesk-bot status`: a ticket's follow-up state as an agent reads it (times in the customer's zone).
+    `sends`: when the next step goes out where that is later than its due time (the customer's business hours,
+    the ticket's slot of their day: `sweeps.spread`)."""
     from bot.policy.followup import when
     from bot.policy.followup_state import STRIKE_TAGS
 
@@ -183,6 +186,9 @@ def standing_lines(ticket: Ticket, state: Standing) -> list[str]:
         lines.append(f"  on hold (out of office) until {when(state.on_hold_until)}")
     if state.next_action and state.next_at and not state.blocked:
         lines.append(f"  next: {state.next_action} at {when(state.next_at)}")
+        if sends is not None:
+            local = sends.astimezone(ZoneInfo(state.zone))
+            lines.append(f"  sent: {when(local)} (in the customer's business hours, at the ticket's slot)")
     elif not state.blocked:
         lines.append("  next: nothing is due (the agent's move)" if state.waiting_on == "support" else "  next: -")
     if state.detail and not state.blocked:
@@ -190,6 +196,6 @@ def standing_lines(ticket: Ticket, state: Standing) -> list[str]:
     return lines
 
 
-def standing_json(ticket: Ticket, state: Standing) -> dict[str, Any]:
-    out = {"desk": ticket.desk, "ticket": ticket.id, "status": ticket.status.value, **asdict(state)}
+def standing_json(ticket: Ticket, state: Standing, sends: datetime | None = None) -> dict[str, Any]:
+    out = {"desk": ticket.desk, "ticket": ticket.id, "status": ticket.status.value, **asdict(state), "sends_at": sends}
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in out.items()}

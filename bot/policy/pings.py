@@ -127,7 +127,9 @@ def decide(s: Situation) -> Verdict:
     mode = mode_for(s.ticket, s.policy, s.desk)
     send = _posts_at(s, calendar, ping) if mode == "post" else ping.at
     if s.now < send:
-        slot = "" if send == ping.at else f"; posted at the ticket's slot of the customer's day, {_when(send, calendar)}"
+        slot = (
+            "" if send == ping.at else f"; posted at the ticket's slot of the customer's day, {_when(send, calendar)}"
+        )
         return Verdict(f"next {ping.kind} due {_when(ping.at)}{slot}", due=send)
     values = texts(s, ping, calendar)
     public = render(f"ping_{ping.kind}", s.policy.templates, values)

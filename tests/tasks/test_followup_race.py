@@ -20,6 +20,7 @@ import redis
 from bot.domain.tickets import NewComment, Role, Status, Ticket, TicketChanges, Visibility
 from bot.eventlog import EventLog
 from bot.policy.calendar import calendar_for
+from bot.policy.spread import sends_at
 from connectors.sandboxes import build
 from tasks.runtime import Runtime
 from tasks.sweeps import sweep_desk
@@ -73,9 +74,9 @@ def test_a_reply_landing_during_a_strike_write_hands_the_ticket_back(
     desk.apply(desk.get_ticket(ticket_id), TicketChanges(status=Status.PENDING, comment=asked))
     landed = reply_during_the_first_public_write(monkeypatch, desk, sandbox, ticket_id)
 
-    # two weeks on, within the customer's business hours (a strike due at night waits for the morning)
-    later = calendar_for(runtime.policy, desk_name).next_working_moment(datetime.now(UTC) + timedelta(days=14))
-    later += timedelta(minutes=30)
+    # two weeks on, when the strike goes out: the customer's business hours, the ticket's slot of the day
+    cal = calendar_for(runtime.policy, desk_name)
+    later = sends_at(runtime.policy, desk_name, ticket_id, cal, datetime.now(UTC) + timedelta(days=14))
     swept = sweep_desk(runtime, desk_name, later, dry_run=False)
     rows = [row for row in swept if row.ticket == ticket_id and row.runbook == "followup-ladder"]
 

@@ -60,6 +60,7 @@ def runtime_for(
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["pings"]["enabled"] = False  # the ladder's sweep is what is measured here
     data["escalation"]["enabled"] = False
+    data["sweeps"] = {"spread": False}  # every due step goes in the one sweep measured (the spread: test_spread*)
     if always_open:  # a task sweeps as of the real clock, which may be at night: strikes wait for business hours
         data["calendar"].update(workdays=list(WEEKDAYS), hours="00:00-24:00", country=None)
     data["desks"]["zendesk"]["api_budget"] = {"per_minute": per_minute, **budget}
