@@ -1,9 +1,9 @@
 """Follow-up and auto-resolve end to end on both sandbox desks: customers open and answer tickets through the desks'
 own APIs, the real worker triages them and reads their replies, and `helpdesk-bot sweep --at …` drives the ladder
 day by day (no sleeping). The policy is the packaged default (the ping runbook on too: it must never prompt a
-customer the ladder chases) with German public holidays and test settings: a quick ladder for configuration
-changes, one with the approval text and a closing-rules ladder (by tag), Globex exempt, and a chat channel for
-strike 1.
+customer the ladder chases) with German public holidays and test settings: each step sent at its due time (no
+spread over the day, which test_spread_e2e.py covers), a quick ladder for configuration changes, one with the
+approval text and a closing-rules ladder (by tag), Globex exempt, and a chat channel for strike 1.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ STRIKES = ["helpdesk-bot-strike-1", "helpdesk-bot-strike-2", "helpdesk-bot-strik
 def write_policy(path: Path) -> Path:
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["calendar"]["country"] = "DE"
+    data["sweeps"] = {"spread": False}  # each step at its due time, day by day (the spread: test_spread_e2e.py)
     for desk in DESKS:  # the sweeps here run back to back: the API budget is not what is tested
         data["desks"][desk]["api_budget"] = {"per_minute": 100_000}
     data["followup"]["ladders"] = [

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import holidays
@@ -18,8 +19,9 @@ import yaml
 
 from bot.domain.tickets import Role, Ticket, Visibility
 from bot.eventlog import State
-from bot.policy.calendar import BusinessCalendar
-from bot.policy.schema import DEFAULT_POLICY, Calendar
+from bot.policy import spread
+from bot.policy.calendar import BusinessCalendar, calendar_for
+from bot.policy.schema import DEFAULT_POLICY, Calendar, load_policy
 from tests.conftest import wait_for
 from tests.sandbox_helpers import create_ticket
 from tests.stack import Stack, running_stack
@@ -149,7 +151,9 @@ def test_a_posted_update_goes_out_once_per_due_time_when_two_sweeps_overlap(stac
     ticket = triaged(stack, desk, ticket_id)
     stack.settled(desk, ticket_id)  # a sweep skips a ticket whose events are still being handled
     _, due = due_time(ticket)
-    command = [sys.executable, "-m", "bot.cli", "sweep", "--desk", desk, "--at", due.isoformat(), "--json"]
+    policy = load_policy(Path(stack.env["HELPDESK_BOT_POLICY"]))  # a posted update waits for the ticket's slot
+    sends = spread.sends_at(policy, desk, ticket_id, calendar_for(policy, desk, ticket.organization_id), due)
+    command = [sys.executable, "-m", "bot.cli", "sweep", "--desk", desk, "--at", sends.isoformat(), "--json"]
     env = {**stack.worker.env, **stack.env}
     both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
     outputs = [p.communicate(timeout=120) for p in both]

@@ -13,7 +13,10 @@ Seeded mix (`--tickets`, `--due`): 40 % open or new (not candidates), 20 % solve
 changed within the hour, 10 % pending with a strike sent today (candidates, not due); the due part is pending
 tickets whose last strike was sent on Monday: strike 1 → 2 (40 %), strike 2 → 3 (30 %), strike 3 → resolve
 (30 %), spread over three organizations with their own calendars (Berlin, New York, London). The sweep runs as of
-Thursday 15:00 UTC, within the business hours of all three. Pings are off: their decision needs each
+Thursday 15:00 UTC, within the business hours of all three. Each ticket's message waits for its slot of the
+customer's day (`sweeps.spread`); the bench's `spread_window` is 09:00-10:00, which has passed in all three
+zones by then, so every due ticket is written in the one sweep measured (with the shipped 10:00-16:00 window,
+the tickets whose slot is later that day would wait for later sweeps). Pings are off: their decision needs each
 ticket's comments (see README "Sweeps at desk scale").
 """
 
@@ -52,6 +55,7 @@ def write_policy(path: Path, per_minute: int) -> Path:
     data = yaml.safe_load(DEFAULT_POLICY.read_text())
     data["pings"]["enabled"] = False  # like the SLA escalation sweep, it reads each candidate: not this bench
     data["escalation"]["enabled"] = False
+    data["sweeps"] = {"spread": True, "spread_window": "09:00-10:00"}  # every slot has passed at NOW (see above)
     data["desks"]["zendesk"]["organizations"] = {name: str(oid) for name, (oid, _) in ORGS.items()}
     data["desks"]["zendesk"]["api_budget"] = {"per_minute": per_minute, "sweep_share": 0.5, "max_wait_seconds": 60}
     data["calendar"]["organizations"] = {name: {"timezone": zone} for name, (_, zone) in ORGS.items()}
