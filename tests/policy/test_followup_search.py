@@ -19,6 +19,8 @@ POLICY = load_policy(None).model_copy(update={"sweeps": Sweeps(spread=False)})
 """UTC, 09:00-17:00 Monday to Friday, strikes at 10:00, each sent at its due time (test_spread.py has the spread)."""
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TUESDAY_NOON = MONDAY + timedelta(days=1, hours=2)
+REPLY = "7"
+"""The customer's last public comment when the recorded step was taken."""
 
 
 def found(step: int = 1, *, at: datetime = MONDAY, **extra: object) -> Ticket:
@@ -26,7 +28,7 @@ def found(step: int = 1, *, at: datetime = MONDAY, **extra: object) -> Ticket:
     base = ticket("Export fails", "It fails.", status=Status.PENDING, created_at=at - timedelta(days=3))
     fields = {
         "tags": (f"helpdesk-bot-strike-{step}",),
-        "followup_state": followup.marker(f"strike-{step}", at),
+        "followup_state": followup.marker(f"strike-{step}", at, after=REPLY),
         "updated_at": at + timedelta(minutes=3),  # the step's own write
         "comments": (),
         **extra,
@@ -44,7 +46,10 @@ def test_the_next_strike_is_decided_on_the_recorded_step() -> None:
     public = [a for a in verdict.actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
     assert len(public) == 1
     [record] = [a for a in verdict.actions if isinstance(a, RecordStep)]
-    assert record.marker == followup.marker("strike-2", TUESDAY_NOON)
+    assert record.marker == followup.marker("strike-2", TUESDAY_NOON, after=REPLY)  # carried over: no comments read
+    assert record.notes[0].startswith("Follow-up strike 2/3 sent (phone attempt")  # the step's notes ride along
+    assert record.notes[1].startswith("Task for the assignee: call")
+    assert not [a for a in verdict.actions if isinstance(a, Comment) and a.visibility is Visibility.INTERNAL]
     assert any(isinstance(a, Tag) and "helpdesk-bot-strike-2" in a.add for a in verdict.actions)
 
 
@@ -67,6 +72,7 @@ def test_after_the_third_strike_the_ticket_is_resolved() -> None:
         ("the ticket is open again", {"status": Status.OPEN}),
         ("a linked dev bug may end the ladder", {"tags": ("helpdesk-bot-strike-1", "helpdesk-bot-bug-linked")}),
         ("someone changed it after the step", {"updated_at": MONDAY + timedelta(hours=6)}),
+        ("the marker does not say which reply it follows", {"followup_state": followup.marker("strike-1", MONDAY)}),
     ],
 )
 def test_anything_the_result_cannot_settle_is_left_to_a_read(why: str, extra: dict[str, object]) -> None:
