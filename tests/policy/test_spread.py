@@ -155,7 +155,7 @@ def test_holidays_are_respected_the_backlog_goes_at_the_slots_of_the_next_workin
         t = replace(
             t,
             tags=("helpdesk-bot-strike-1",),
-            followup_state=followup.marker("strike-1", berlin(1, 10, month=4)),
+            followup_state=followup.marker("strike-1", berlin(1, 10, month=4), after=t.comments[0].id),
             updated_at=berlin(1, 10, 2, month=4),
             comments=(),
         )
