@@ -188,7 +188,7 @@ def standing_lines(ticket: Ticket, state: Standing, sends: datetime | None = Non
         lines.append(f"  next: {state.next_action} at {when(state.next_at)}")
         if sends is not None:
             local = sends.astimezone(ZoneInfo(state.zone))
-            lines.append(f"  sent: {when(local)} (in the customer's business hours, at the ticket's slot)")
+            lines.append(f"  goes out: {when(local)} (the customer's business hours, the ticket's slot of the day)")
     elif not state.blocked:
         lines.append("  next: nothing is due (the agent's move)" if state.waiting_on == "support" else "  next: -")
     if state.detail and not state.blocked:

@@ -235,7 +235,7 @@ def _utc(t: datetime) -> datetime:
 def _build(settings_json: str) -> BusinessCalendar:
     """Built once per distinct calendar: loading a country's holidays is the costly part."""
     settings = Calendar.model_validate_json(settings_json)
-    opens, closes = (_minutes(part) for part in settings.hours.split("-"))
+    opens, closes = hours_range(settings.hours)
     public = holidays.country_holidays(settings.country, subdiv=settings.subdivision) if settings.country else None
     return BusinessCalendar(
         zone=ZoneInfo(settings.timezone),
@@ -247,9 +247,10 @@ def _build(settings_json: str) -> BusinessCalendar:
     )
 
 
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
+def hours_range(hours: str) -> tuple[int, int]:
+    """A validated range of hours such as "09:00-17:00" as minutes after local midnight (end up to 24:00)."""
+    start, end = (part.split(":") for part in hours.split("-"))
+    return int(start[0]) * 60 + int(start[1]), int(end[0]) * 60 + int(end[1])
 
 
 def calendar_for(policy: Policy, desk: str, organization_id: str | None = None) -> BusinessCalendar:

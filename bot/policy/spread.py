@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.policy.calendar import BusinessCalendar
+from bot.policy.calendar import BusinessCalendar, hours_range
 
 if TYPE_CHECKING:
     from bot.policy.schema import Policy
@@ -30,21 +30,10 @@ def share(desk: str, ticket_id: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def window(policy: Policy) -> tuple[int, int]:
-    """`sweeps.spread_window` as minutes after local midnight."""
-    start, end = policy.sweeps.spread_window.split("-")
-    return _minutes(start), _minutes(end)
-
-
 def sends_at(policy: Policy, desk: str, ticket_id: str, cal: BusinessCalendar, earliest: datetime) -> datetime:
     """The first moment at or after `earliest` (the later of the due time and now) at which the sweep message of
     ticket `ticket_id` may go out: its slot of a business day or later that day with `sweeps.spread`, else the
     next working moment."""
     if not policy.sweeps.spread:
         return cal.next_working_moment(earliest)
-    return cal.after_slot(earliest, share(desk, ticket_id), window(policy))
-
-
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
+    return cal.after_slot(earliest, share(desk, ticket_id), hours_range(policy.sweeps.spread_window))
