@@ -117,7 +117,7 @@ def test_with_step_notes_as_comments_each_step_leaves_its_notes_in_the_thread() 
     assert len(notes) == 4  # three step notes and strike 2's call task
     assert "strike 2 due Tue 3 Mar 2026 10:00 UTC; resolve Thu 5 Mar" in notes[0]
     assert any(n.startswith("Task for") and "voicemail" in n and f"ticket number {t.id}" in n for n in notes)
-    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")  # the marker still
+    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")
     assert decide(t, at(5), p).outcome == "resolved: User not responded"
 
 
