@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from bot.domain.actions import Action, Comment, PostChat, RecordStep, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
@@ -40,13 +41,17 @@ CLOSURE_TAG = "closure-user-not-responded"
 RULE = "followup"
 MARKER = re.compile(
     r"\[helpdesk-bot follow-up: (?P<step>[a-z0-9-]+) as of (?P<at>\S+?)"
-    r"(?: until (?P<until>\S+?))?(?: reply (?P<reply>\S+?))?(?: after (?P<after>\S+?))?\]"
+    r"(?: until (?P<until>\S+?))?(?: reply (?P<reply>\S+?))?(?: after (?P<after>\S+?))?"
+    r"(?: greet (?P<greet>\S+?))?(?: agent (?P<agent>\S+?))?\]"
 )
 NO_REPLY = "-"
 """A field marker's `after` when the customer has not written on the ticket at all."""
 LAST_REPLY = "last_reply"
 """Fact: the id of the customer's last public comment (or `NO_REPLY`) when the ticket's comments were not read
 (a search result): the field's own marker says it."""
+KEPT_NAMES = "kept_names"
+"""Fact: (the customer's greeting, (assignee id, the agent's name)) as the field's marker keeps them, for a step
+decided on a search result (no comments, the requester by id only): its texts read as the full decision's."""
 DEFAULT_LADDER = "three_strikes"
 
 
@@ -61,6 +66,10 @@ class Step:
     after: str | None = None
     """In the follow-up field's copy: the customer's last public comment when the step was taken (`NO_REPLY`:
     none), which tells whether the step still counts (a reply since then restarts the ladder)."""
+    greet: str | None = None
+    """In the field's copy: the name the step's message greeted the customer by."""
+    agent: tuple[str, str] | None = None
+    """In the field's copy: (assignee id, name) of the agent the step's message spoke for."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,14 @@ class Standing:
 
 
 def marker(
-    step: str, at: datetime, *, until: datetime | None = None, reply: str | None = None, after: str | None = None
+    step: str,
+    at: datetime,
+    *,
+    until: datetime | None = None,
+    reply: str | None = None,
+    after: str | None = None,
+    greet: str | None = None,
+    agent: tuple[str, str] | None = None,
 ) -> str:
     out = f"[helpdesk-bot follow-up: {step} as of {at.isoformat()}"
     if until is not None:
@@ -96,12 +112,28 @@ def marker(
         out += f" reply {reply}"
     if after is not None:
         out += f" after {after}"
+    if greet:
+        out += f" greet {quote(greet, safe='')}"
+    if agent is not None:
+        out += f" agent {quote(agent[0], safe='')}={quote(agent[1], safe='')}"
     return out + "]"
 
 
 def _step(m: re.Match[str]) -> Step:
     until = datetime.fromisoformat(m["until"]) if m["until"] else None
-    return Step(m["step"], datetime.fromisoformat(m["at"]), until, m["reply"], m["after"])
+    agent = None
+    if m["agent"] and "=" in m["agent"]:
+        assignee, name = m["agent"].split("=", 1)
+        agent = (unquote(assignee), unquote(name))
+    greet = unquote(m["greet"]) if m["greet"] else None
+    return Step(m["step"], datetime.fromisoformat(m["at"]), until, m["reply"], m["after"], greet, agent)
+
+
+def greeting_kept(ticket: Ticket) -> bool:
+    """Whether the follow-up field keeps the name the ladder greets this customer by: a step decided on the search
+    result then needs no look-up of the requester (search results name them by id only)."""
+    kept = field_step(ticket)
+    return kept is not None and kept.greet is not None
 
 
 def ordered(ticket: Ticket) -> list[TicketComment]:
@@ -470,7 +502,7 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
         return None  # a linked dev bug may end the ladder (closing rules): the gather step looks it up
     if t.updated_at > found.at + SETTLE:
         return None  # changed after the step was written: an agent's comment may change what is next
-    s = replace(s, facts={**s.facts, LAST_REPLY: found.after})
+    s = replace(s, facts={**s.facts, LAST_REPLY: found.after, KEPT_NAMES: (found.greet, found.agent)})
     ladder = ladder_for(s.policy, s.desk, t)
     if ladder is not None and ladder.kind != DEFAULT_LADDER:
         return None
@@ -513,10 +545,12 @@ def decide_close(s: Situation) -> Verdict:
 
 def _values(s: Situation, **extra: Any) -> dict[str, Any]:
     """Every template variable (see `bot/policy/templates`), so a policy's own text may use any of them."""
-    name = s.ticket.requester.name or s.ticket.requester.email or "there"
+    name = s.ticket.requester.name or s.ticket.requester.email or ""
+    greet, agent = s.facts.get(KEPT_NAMES) or (None, None)
+    kept_agent = agent[1] if agent is not None and agent[0] == s.ticket.assignee_id else None
     return {
         **dict.fromkeys(SAMPLE_VALUES),  # a variable of another runbook's texts is empty here, never an error
-        "customer_name": name.split()[0] if name.strip() else "there",
+        "customer_name": name.split()[0] if name.strip() else (greet or "there"),
         "customer_email": s.ticket.requester.email,
         "ticket_id": s.ticket.id,
         "ticket_url": s.ticket.url,
@@ -524,7 +558,7 @@ def _values(s: Situation, **extra: Any) -> dict[str, Any]:
         "request_type_name": s.ticket.request_type or "",
         "phone": s.policy.service_desk.phone,
         "hours": s.policy.service_desk.hours,
-        "agent_name": agent_name(s.ticket),
+        "agent_name": agent_name(s.ticket) or kept_agent,
         "department": s.policy.service_desk.department,
         "reason": _reason(s.ticket),
         "rule": RULE,
@@ -575,8 +609,13 @@ def _documented(s: Situation, step: str, text: str, *extra: Comment) -> list[Act
     """A ladder step's record for agents and for the next sweep: its note (`text`, then `extra` notes such as the
     call task) and its marker. In the follow-up field when the desk keeps one and the policy says so: the step
     then costs one update (its customer message carries the field), which is what lets a sweep over a large desk
-    write each changed ticket once. Otherwise internal comments, one update each, and the marker in the field."""
-    kept = marker(step, s.now, after=_reply_id(s))
+    write each changed ticket once. Otherwise internal comments, one update each, and the marker in the field.
+    The field's marker also keeps whom the message greeted and which agent it spoke for, so the next step, decided
+    on a search result, reads the same without looking anyone up."""
+    values = _values(s)
+    greet = values["customer_name"] if values["customer_name"] != "there" else None
+    agent = (s.ticket.assignee_id, values["agent_name"]) if s.ticket.assignee_id and values["agent_name"] else None
+    kept = marker(step, s.now, after=_reply_id(s), greet=greet, agent=agent)
     if notes_in_field(s.policy, s.desk):
         notes = (text, *(c.body for c in extra))
         return [

@@ -114,8 +114,8 @@ def seed(sandbox: Any, tickets: int, due: int) -> dict[str, int]:
                 organization_id=oid,
                 comments=_history(step[0]) if step else (),
             )
-            if step:  # the field as the step's one update left it: its notes and marker
-                record_step(sandbox, tid, *step)
+            if step:  # the field as the step's one update left it: its notes, its marker, whom it greeted
+                record_step(sandbox, tid, *step, greet="Customer")
     return counts
 
 

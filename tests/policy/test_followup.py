@@ -96,7 +96,7 @@ def test_three_strikes_on_consecutive_business_days_then_resolved_on_day_four() 
     assert timeline[-1] == ["helpdesk-bot-strike-1", "helpdesk-bot-strike-2", "helpdesk-bot-strike-3"]
     assert not [c for c in t.comments if not c.public]  # each step one update: its notes ride in the field
     assert t.followup_state is not None and t.followup_state.startswith("Follow-up strike 3/3 sent (email); resolve")
-    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id)
+    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")
     strike_3 = public_bodies(t)[-1]
     assert strike_3.startswith("Good day Cathy. This is Alice Agent from the Service Desk.")  # the assignee
     assert "ticket number 42 for the issue you are currently experiencing with Export fails" in strike_3
@@ -119,7 +119,7 @@ def test_with_step_notes_as_comments_each_step_leaves_its_notes_in_the_thread() 
     assert len(notes) == 4  # three step notes and strike 2's call task
     assert "strike 2 due Tue 3 Mar 2026 10:00 UTC; resolve Thu 5 Mar" in notes[0]
     assert any(n.startswith("Task for") and "voicemail" in n and f"ticket number {t.id}" in n for n in notes)
-    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id)  # the marker still
+    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")
     assert decide(t, at(5), p).outcome == "resolved: User not responded"
 
 

@@ -46,7 +46,7 @@ def test_the_next_strike_is_decided_on_the_recorded_step() -> None:
     public = [a for a in verdict.actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
     assert len(public) == 1
     [record] = [a for a in verdict.actions if isinstance(a, RecordStep)]
-    assert record.marker == followup.marker("strike-2", TUESDAY_NOON, after=REPLY)  # carried over: no comments read
+    assert record.marker == followup.marker("strike-2", TUESDAY_NOON, after=REPLY, greet="Cathy")  # no comments read
     assert record.notes[0].startswith("Follow-up strike 2/3 sent (phone attempt")  # the step's notes ride along
     assert record.notes[1].startswith("Task for the assignee: call")
     assert not [a for a in verdict.actions if isinstance(a, Comment) and a.visibility is Visibility.INTERNAL]
@@ -91,3 +91,31 @@ def test_a_due_step_waits_for_the_customers_business_hours() -> None:
     assert verdict.due == datetime(2026, 3, 4, 9, 0, tzinfo=UTC)  # Wednesday, when the working day starts
     sent = decide(found(1), datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
     assert sent is not None and sent.outcome == "strike 2/3 sent"
+
+
+def test_the_step_greets_and_signs_as_the_full_decision_did_without_a_look_up() -> None:
+    """Search results name the requester by id only and carry no comments: the field's marker keeps the greeting
+    and the agent the last step used, so strike 3 on a search result reads as it would on a full read."""
+    nameless = replace(ticket().requester, name="", email="")
+    kept = followup.marker("strike-2", MONDAY, after=REPLY, greet="Cathy", agent=("101", "Alice Agent"))
+    t = found(2, followup_state=f"Follow-up strike 2/3 sent.\n\n{kept}", requester=nameless, assignee_id="101")
+    assert followup.greeting_kept(t)
+    verdict = decide(t, TUESDAY_NOON)
+    assert verdict is not None and verdict.outcome == "strike 3/3 sent"
+    [email] = [a.body for a in verdict.actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
+    assert email.startswith("Good day Cathy. This is Alice Agent from the Service Desk.")
+    [record] = [a for a in verdict.actions if isinstance(a, RecordStep)]
+    again = followup.field_step(replace(t, followup_state=record.value))
+    assert again is not None and (again.greet, again.agent) == ("Cathy", ("101", "Alice Agent"))  # kept onwards
+
+    moved = decide(replace(t, assignee_id="102"), TUESDAY_NOON)  # reassigned since: Alice no longer speaks for it
+    assert moved is not None
+    [email] = [a.body for a in moved.actions if isinstance(a, Comment) and a.visibility is Visibility.PUBLIC]
+    assert "Alice Agent" not in email and email.startswith("Good day Cathy.")
+
+
+def test_names_with_spaces_and_signs_survive_the_marker() -> None:
+    mark = followup.marker("strike-1", MONDAY, after="5", greet="José-María", agent=("7", "Zoë O'Neil = Lead]"))
+    step = followup.field_step(replace(ticket(), followup_state=f"note [x]\n\n{mark}"))
+    assert step is not None and step.greet == "José-María" and step.agent == ("7", "Zoë O'Neil = Lead]")
+    assert step.after == "5" and step.name == "strike-1"

@@ -86,11 +86,12 @@ def seed(sandbox: ZendeskSandbox, count: int, step: int) -> list[str]:
 SEEDED = "2026-03-02T10:00:00Z"
 
 
-def record_step(sandbox: ZendeskSandbox, ticket_id: int, step: str, at: datetime) -> str:
+def record_step(sandbox: ZendeskSandbox, ticket_id: int, step: str, at: datetime, greet: str | None = None) -> str:
     """The follow-up field as the bot leaves it after `step` taken as of `at`, following the customer's last
-    public comment (the seeded ticket's description, unless it holds a later one)."""
+    public comment (the seeded ticket's description, unless it holds a later one); `greet`: the name its message
+    greeted the customer by (None: a field from before names were kept)."""
     customer = [c for c in sandbox.state.comments[ticket_id] if c["public"] and c["author_id"] not in (1, 101)]
-    value = f"Follow-up {step} sent.\n\n{marker(step, at, after=str(customer[-1]['id']))}"
+    value = f"Follow-up {step} sent.\n\n{marker(step, at, after=str(customer[-1]['id']), greet=greet)}"
     sandbox.set_field(ticket_id, FOLLOWUP_FIELD, value)
     return value
 
@@ -126,7 +127,8 @@ def test_due_strikes_are_decided_on_search_results_and_written_in_update_many_jo
         field = next(f["value"] for f in ticket["custom_fields"] if f["id"] == FOLLOWUP_FIELD)
         assert field.startswith("Follow-up strike 2/3 sent (phone attempt")  # the step's notes, in its one update
         assert "Task for the assignee: call Cathy today" in field
-        assert field.endswith(marker("strike-2", NOW, after=str(sandbox.state.comments[int(tid)][0]["id"])))
+        after = str(sandbox.state.comments[int(tid)][0]["id"])
+        assert field.endswith(marker("strike-2", NOW, after=after, greet="Cathy"))  # kept for the next step
         assert not [c for c in sandbox.state.comments[int(tid)] if not c["public"]]  # no internal comment
         [strike] = public_bot_comments(sandbox, tid)
         assert strike.startswith("Hello Cathy,")  # the requester's name, looked up in bulk, not "there"
@@ -141,6 +143,24 @@ def test_due_strikes_are_decided_on_search_results_and_written_in_update_many_jo
     assert jobs == math.ceil(210 / 100)
     assert made["GET /api/v2/job_statuses/show_many.json"] == 1  # one poll for all the jobs at once
     assert made["GET /api/v2/search/export.json"] == 1
+
+
+def test_a_field_that_keeps_the_greeting_needs_no_look_up_of_requesters(
+    desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path
+) -> None:
+    url, sandbox = desk
+    runtime = runtime_for(url, redis_prefix, tmp_path)
+    ids = seed(sandbox, 20, 1)
+    for tid in ids:
+        record_step(sandbox, int(tid), "strike-1", DECIDED, greet="Cat")  # the name strike 1 greeted her by
+    runtime.desk("zendesk")
+    sandbox.control.reset()
+
+    rows = ladder_rows(runtime)
+
+    assert sum(r.result.writes_sent for r in rows) == 20
+    assert "GET /api/v2/users/show_many.json" not in calls(sandbox)  # names came with the search result
+    assert all(public_bot_comments(sandbox, t)[0].startswith("Hello Cat,") for t in ids)
 
 
 def test_a_ticket_changed_after_the_search_is_refused_and_decided_again_on_a_read(
