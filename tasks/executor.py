@@ -171,8 +171,8 @@ def compile_writes(
             tags.extend(t for t in action.add if t not in ticket.tags)
             untag.extend(t for t in action.remove if t in ticket.tags)
         elif isinstance(action, RecordStep):
-            if action.marker != ticket.followup_state:
-                main["followup_state"] = action.marker
+            if action.value != ticket.followup_state:
+                main["followup_state"] = action.value
         elif isinstance(action, SetFields):
             fields.update({k: v for k, v in action.fields.items() if ticket.custom_fields.get(k) != v})
         elif isinstance(action, Comment) and action.audit and audit_field:

@@ -58,6 +58,9 @@ class Runbook:
     from_search: Callable[[Situation], Verdict | None] | None = None
     """Periodic runbooks: the decision on a search result alone (no comments) where it is certain, None where the
     ticket must be read; lets a sweep of a desk with bulk writes act without reading each ticket."""
+    names_kept: Callable[[Ticket], bool] | None = None
+    """With `from_search`: whether the search result itself keeps the customer's name its texts need; where it
+    does not, the sweep looks requesters up (100 a call) before deciding."""
 
     def runs_on(self, desk: str) -> bool:
         return not self.desks or desk in self.desks
@@ -95,6 +98,7 @@ RUNBOOKS: tuple[Runbook, ...] = (
         gather=followup_io.gather,
         recheck=followup.recheck_after_write,
         from_search=followup.decide_ladder_from_search,
+        names_kept=followup.greeting_kept,
     ),
     Runbook(
         "followup-close", followup.decide_close, schedule=Schedule(HOURLY, followup.select_resolved), desks=("jira",)

@@ -274,7 +274,7 @@ class _Pass:
             return None
         situation = Situation(self.desk.name, ticket, self.runtime.policy, self.now)
         verdict = self.verdicts.pop(ticket.id) if ticket.id in self.verdicts else self.from_search(situation)
-        if verdict is None or not verdict.actions or ticket.requester.name:
+        if verdict is None or not verdict.actions or not self.needs_name(ticket):
             return verdict
         named = replace(ticket, requester=self.names.get(ticket.requester.id, ticket.requester))
         return self.from_search(replace(situation, ticket=named))
@@ -294,13 +294,18 @@ class _Pass:
         lookup = getattr(self.desk, "people", None)
         if lookup is None:
             return
-        wanted = [t.requester.id for t in tickets if (v := self.verdicts[t.id]) and v.actions and not t.requester.name]
+        wanted = [t.requester.id for t in tickets if (v := self.verdicts[t.id]) and v.actions and self.needs_name(t)]
         missing = [i for i in dict.fromkeys(wanted) if i not in self.names]
         if len(self.names) + len(missing) > NAMES_KEPT:
             self.names.clear()
         if missing:
             found = lookup(missing)
             self.names.update({i: found.get(i, Person(i, "")) for i in missing})
+
+    def needs_name(self, ticket: Ticket) -> bool:
+        """Whether the search result lacks the requester's name the step's texts need (it then is looked up)."""
+        kept = self.runbook.names_kept
+        return not ticket.requester.name and (kept is None or not kept(ticket))
 
     def read_and_run(self, ticket_id: str) -> SweepRow:
         """The ticket read and its runbook run on it, under its lock (see `sweep_ticket`)."""

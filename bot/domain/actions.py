@@ -104,12 +104,20 @@ class Tag(Action):
 class RecordStep(Action):
     """The follow-up step just taken, as its marker, kept where a desk search returns it (a ticket field).
 
-    The internal note with the same marker is what agents read; this copy lets a sweep decide the ladder's
-    next step from a search result alone, without reading each ticket's comments (see `tasks/sweeps.py`).
+    The copy in the field lets a sweep decide the ladder's next step from a search result alone, without
+    reading each ticket's comments (see `tasks/sweeps.py`). With `notes`, the field also carries the step's
+    notes for agents (then there are no internal comments: one update carries one comment, and the customer's
+    message is that comment); without, an internal note with the same marker is what agents read.
     Desks without such a field configured ignore it.
     """
 
     marker: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def value(self) -> str:
+        """What the field holds: the notes, if any, then the marker on its own last line."""
+        return "\n\n".join((*self.notes, self.marker)) if self.notes else self.marker
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ reopen window, as pure decisions over one ticket snapshot.
 
 The ladder keeps no state of its own: it reads the ticket. Tags say what an agent sees at a glance
 (`helpdesk-bot-strike-N`, `helpdesk-bot-on-hold`, `closure-user-not-responded`); each step also leaves an
-internal note ending in a marker such as `[helpdesk-bot follow-up: strike-2 as of 2026-03-03T10:00:00+01:00]`.
+note ending in a marker such as `[helpdesk-bot follow-up: strike-2 as of 2026-03-03T10:00:00+01:00]`: an
+internal comment, or, on a desk that keeps a follow-up field (`desks.<desk>.followup_field`, with
+`followup.step_notes: field`), the field itself, written in the same update as the customer's message.
 The marker carries the instant the step was *decided* as of, which is what the next step counts business days
 from: a sweep run late, or `helpdesk-bot sweep --at` deciding as of another instant, then still spaces the
 strikes one business day apart. Only steps after the customer's last public comment count, so a reply
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from bot.domain.actions import Action, Comment, PostChat, RecordStep, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
@@ -37,8 +40,17 @@ CLOSURE_TAG = "closure-user-not-responded"
 RULE = "followup"
 MARKER = re.compile(
     r"\[helpdesk-bot follow-up: (?P<step>[a-z0-9-]+) as of (?P<at>\S+?)"
-    r"(?: until (?P<until>\S+?))?(?: reply (?P<reply>\S+?))?\]"
+    r"(?: until (?P<until>\S+?))?(?: reply (?P<reply>\S+?))?(?: after (?P<after>\S+?))?"
+    r"(?: greet (?P<greet>\S+?))?(?: agent (?P<agent>\S+?))?\]"
 )
+NO_REPLY = "-"
+"""A field marker's `after` when the customer has not written on the ticket at all."""
+LAST_REPLY = "last_reply"
+"""Fact: the id of the customer's last public comment (or `NO_REPLY`) when the ticket's comments were not read
+(a search result): the field's own marker says it."""
+KEPT_NAMES = "kept_names"
+"""Fact: (the customer's greeting, (assignee id, the agent's name)) as the field's marker keeps them, for a step
+decided on a search result (no comments, the requester by id only): its texts read as the full decision's."""
 DEFAULT_LADDER = "three_strikes"
 
 
@@ -50,6 +62,13 @@ class Step:
     at: datetime
     until: datetime | None = None
     reply: str | None = None
+    after: str | None = None
+    """In the follow-up field's copy: the customer's last public comment when the step was taken (`NO_REPLY`:
+    none), which tells whether the step still counts (a reply since then restarts the ladder)."""
+    greet: str | None = None
+    """In the field's copy: the name the step's message greeted the customer by."""
+    agent: tuple[str, str] | None = None
+    """In the field's copy: (assignee id, name) of the agent the step's message spoke for."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +94,45 @@ class Standing:
 # --- reading the ticket ------------------------------------------------------------------------------------
 
 
-def marker(step: str, at: datetime, *, until: datetime | None = None, reply: str | None = None) -> str:
+def marker(
+    step: str,
+    at: datetime,
+    *,
+    until: datetime | None = None,
+    reply: str | None = None,
+    after: str | None = None,
+    greet: str | None = None,
+    agent: tuple[str, str] | None = None,
+) -> str:
     out = f"[helpdesk-bot follow-up: {step} as of {at.isoformat()}"
     if until is not None:
         out += f" until {until.isoformat()}"
     if reply is not None:
         out += f" reply {reply}"
+    if after is not None:
+        out += f" after {after}"
+    if greet:
+        out += f" greet {quote(greet, safe='')}"
+    if agent is not None:
+        out += f" agent {quote(agent[0], safe='')}={quote(agent[1], safe='')}"
     return out + "]"
+
+
+def _step(m: re.Match[str]) -> Step:
+    until = datetime.fromisoformat(m["until"]) if m["until"] else None
+    agent = None
+    if m["agent"] and "=" in m["agent"]:
+        assignee, name = m["agent"].split("=", 1)
+        agent = (unquote(assignee), unquote(name))
+    greet = unquote(m["greet"]) if m["greet"] else None
+    return Step(m["step"], datetime.fromisoformat(m["at"]), until, m["reply"], m["after"], greet, agent)
+
+
+def greeting_kept(ticket: Ticket) -> bool:
+    """Whether the follow-up field keeps the name the ladder greets this customer by: a step decided on the search
+    result then needs no look-up of the requester (search results name them by id only)."""
+    kept = field_step(ticket)
+    return kept is not None and kept.greet is not None
 
 
 def ordered(ticket: Ticket) -> list[TicketComment]:
@@ -90,14 +141,43 @@ def ordered(ticket: Ticket) -> list[TicketComment]:
 
 
 def steps_in(comments: Sequence[TicketComment]) -> list[Step]:
-    out = []
+    out: list[Step] = []
     for comment in comments:
         if comment.public or comment.author.role is not Role.BOT:
             continue
-        for m in MARKER.finditer(comment.body):
-            until = datetime.fromisoformat(m["until"]) if m["until"] else None
-            out.append(Step(m["step"], datetime.fromisoformat(m["at"]), until, m["reply"]))
+        out.extend(_step(m) for m in MARKER.finditer(comment.body))
     return out
+
+
+def field_step(ticket: Ticket) -> Step | None:
+    """The step the desk's follow-up field holds (its last line's marker), None when it holds none."""
+    found = list(MARKER.finditer(ticket.followup_state or ""))
+    return _step(found[-1]) if found else None
+
+
+def field_note(ticket: Ticket) -> str:
+    """The step's note for agents as the follow-up field holds it (empty when the note is a comment)."""
+    found = list(MARKER.finditer(ticket.followup_state or ""))
+    return (ticket.followup_state or "")[: found[-1].start()].strip() if found else ""
+
+
+def last_reply_id(ticket: Ticket) -> str:
+    last = last_customer_comment(ticket)
+    return last.id if last is not None else NO_REPLY
+
+
+def current_steps(ticket: Ticket, after: Sequence[TicketComment]) -> list[Step]:
+    """The steps taken since the customer's last public comment (`after`: the comments since): the notes' markers,
+    then the follow-up field's step when it was taken after that same comment. With step notes kept in the
+    field, the field is the only record of the latest step; its `after` is what places it in the thread (the
+    instant a step was decided as of may be another than the instant it was written, `sweep --at`)."""
+    steps = steps_in(after)
+    kept = field_step(ticket)
+    if kept is None or kept.after is None or kept.after != last_reply_id(ticket):
+        return steps
+    if any((s.name, s.at) == (kept.name, kept.at) for s in steps):
+        return steps  # the note is a comment too
+    return [*steps, kept]
 
 
 def last_customer_comment(ticket: Ticket) -> TicketComment | None:
@@ -117,7 +197,8 @@ def since_last_reply(ticket: Ticket) -> list[TicketComment]:
 
 def handled(ticket: Ticket, comment_id: str) -> bool:
     """Whether the bot already answered the customer's comment `comment_id` (a note names it)."""
-    return any(step.reply == comment_id for step in steps_in(ordered(ticket)))
+    kept = field_step(ticket)
+    return any(step.reply == comment_id for step in (*steps_in(ordered(ticket)), *([kept] if kept else [])))
 
 
 def strike_tags(ticket: Ticket) -> tuple[str, ...]:
@@ -186,12 +267,14 @@ def standing(ticket: Ticket, policy: Policy, desk: str, bug: Ticket | None = Non
     kind = ladder.kind if ladder else DEFAULT_LADDER
     name = ladder.name if ladder else DEFAULT_LADDER
     after = since_last_reply(ticket)
-    steps = steps_in(after)
+    steps = current_steps(ticket, after)
     base = Standing("support", None, name, 0, None, None, zone=zone)
     if ticket.status is Status.CLOSED:
         return Standing("nobody (closed)", None, name, 0, None, None, zone=zone)
     if ticket.status is Status.SOLVED:
-        resolved = [s.at for s in steps_in(ordered(ticket)) if s.name in RESOLVED_STEPS]
+        kept = field_step(ticket)
+        every = [*steps_in(ordered(ticket)), *([kept] if kept else [])]
+        resolved = [s.at for s in every if s.name in RESOLVED_STEPS]
         at = max(resolved, default=ticket.updated_at)
         closes = at + timedelta(days=policy.followup.reopen_days) if desk == "jira" else None
         return Standing("nobody (solved)", at, name, 0, "close" if closes else None, closes, zone=zone)
@@ -404,11 +487,12 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
     A step decided here is written guarded by the result's version, so a change since it was found wins.
     """
     t = s.ticket
-    found = MARKER.fullmatch(t.followup_state or "")
-    if found is None or t.status is not Status.PENDING or LINKED_TAG in t.tags:
+    found = field_step(t)
+    if found is None or found.after is None or t.status is not Status.PENDING or LINKED_TAG in t.tags:
         return None  # a linked dev bug may end the ladder (closing rules): the gather step looks it up
-    if t.updated_at > datetime.fromisoformat(found["at"]) + SETTLE:
+    if t.updated_at > found.at + SETTLE:
         return None  # changed after the step was written: an agent's comment may change what is next
+    s = replace(s, facts={**s.facts, LAST_REPLY: found.after, KEPT_NAMES: (found.greet, found.agent)})
     ladder = ladder_for(s.policy, s.desk, t)
     if ladder is not None and ladder.kind != DEFAULT_LADDER:
         return None
@@ -416,8 +500,7 @@ def decide_ladder_from_search(s: Situation) -> Verdict | None:
     if blocked:
         return Verdict(f"follow-up {blocked}")
     cal = calendar_for(s.policy, s.desk, t.organization_id)
-    at = datetime.fromisoformat(found["at"])
-    step = found["step"]
+    at, step = found.at, found.name
     if step == "reactivated":
         if s.now < at:
             return Verdict("waiting on the customer: strike-1 due", due=at)
@@ -456,10 +539,12 @@ def decide_close(s: Situation) -> Verdict:
 
 def _values(s: Situation, **extra: Any) -> dict[str, Any]:
     """Every template variable (see `bot/policy/templates`), so a policy's own text may use any of them."""
-    name = s.ticket.requester.name or s.ticket.requester.email or "there"
+    name = s.ticket.requester.name or s.ticket.requester.email or ""
+    greet, agent = s.facts.get(KEPT_NAMES) or (None, None)
+    kept_agent = agent[1] if agent is not None and agent[0] == s.ticket.assignee_id else None
     return {
         **dict.fromkeys(SAMPLE_VALUES),  # a variable of another runbook's texts is empty here, never an error
-        "customer_name": name.split()[0] if name.strip() else "there",
+        "customer_name": name.split()[0] if name.strip() else (greet or "there"),
         "customer_email": s.ticket.requester.email,
         "ticket_id": s.ticket.id,
         "ticket_url": s.ticket.url,
@@ -467,7 +552,7 @@ def _values(s: Situation, **extra: Any) -> dict[str, Any]:
         "request_type_name": s.ticket.request_type or "",
         "phone": s.policy.service_desk.phone,
         "hours": s.policy.service_desk.hours,
-        "agent_name": agent_name(s.ticket),
+        "agent_name": agent_name(s.ticket) or kept_agent,
         "department": s.policy.service_desk.department,
         "reason": _reason(s.ticket),
         "rule": RULE,
@@ -509,6 +594,37 @@ def _note(text: str, mark: str, why: str = "follow-up step (internal)") -> Comme
     return Comment(rule=RULE, why=why, body=f"{text}\n{mark}", visibility=Visibility.INTERNAL)
 
 
+def notes_in_field(policy: Policy, desk: str) -> bool:
+    """Whether the ladder's step notes travel in the desk's follow-up field rather than as internal comments."""
+    return policy.followup.step_notes == "field" and getattr(policy.desk(desk), "followup_field", None) is not None
+
+
+def _documented(s: Situation, step: str, text: str, *extra: Comment) -> list[Action]:
+    """A ladder step's record for agents and for the next sweep: its note (`text`, then `extra` notes such as the
+    call task) and its marker. In the follow-up field when the desk keeps one and the policy says so: the step
+    then costs one update (its customer message carries the field), which is what lets a sweep over a large desk
+    write each changed ticket once. Otherwise internal comments, one update each, and the marker in the field.
+    The field's marker also keeps whom the message greeted and which agent it spoke for, so the next step, decided
+    on a search result, reads the same without looking anyone up."""
+    values = _values(s)
+    greet = values["customer_name"] if values["customer_name"] != "there" else None
+    agent = (s.ticket.assignee_id, values["agent_name"]) if s.ticket.assignee_id and values["agent_name"] else None
+    kept = marker(step, s.now, after=_reply_id(s), greet=greet, agent=agent)
+    if notes_in_field(s.policy, s.desk):
+        notes = (text, *(c.body for c in extra))
+        return [
+            RecordStep(rule=RULE, why="follow-up step and its notes, in the follow-up field", marker=kept, notes=notes)
+        ]
+    return [_note(text, marker(step, s.now)), *extra, _record(kept)]
+
+
+def _reply_id(s: Situation) -> str:
+    """The customer's last public comment as the step is taken: from the comments read, or on a search result
+    (no comments) from the field's marker (`LAST_REPLY`)."""
+    known = s.facts.get(LAST_REPLY)
+    return str(known) if known is not None else last_reply_id(s.ticket)
+
+
 def _record(mark: str) -> RecordStep:
     return RecordStep(rule=RULE, why="follow-up state where a search sees it", marker=mark)
 
@@ -545,11 +661,11 @@ def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
         plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
     else:
         plan = f"resolve due {when(next_due)} unless the customer replies"
-    mark = marker(f"strike-{n}", s.now)
-    actions += [_note(f"Follow-up strike {n}/{total} sent{how}; {plan}.", mark), _record(mark)]
+    calls: list[Comment] = []
     if n == 2:
         script = render("voicemail_script", s.policy.templates, _values(s, strike=n))
-        actions.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
+        calls.append(Comment(rule=RULE, why="phone attempt", body=script, visibility=Visibility.INTERNAL))
+    actions += _documented(s, f"strike-{n}", f"Follow-up strike {n}/{total} sent{how}; {plan}.", *calls)
     stale = tuple(t for t in strike_tags(s.ticket) if t not in STRIKE_TAGS[:n])
     actions.append(Tag(rule=RULE, why=f"strike {n} sent", add=(STRIKE_TAG.format(n),), remove=stale))
     return Verdict(f"strike {n}/{total} sent", tuple(actions), due=next_due)
@@ -630,8 +746,7 @@ def _resolved(
     actions: list[Action] = [
         _public(s, template, why, **extra),
         Resolve(rule=RULE, why=why, resolution=resolution),
-        _note(text, marker(step, s.now)),
-        _record(marker(step, s.now)),
+        *_documented(s, step, text),
     ]
     if add or remove:
         actions.append(
@@ -650,8 +765,7 @@ def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
         "hold ended: waiting on the customer again",
         (
             SetStatus(rule=RULE, why="reactivation date reached", status=Status.PENDING),
-            _note(text, marker("reactivated", s.now)),
-            _record(marker("reactivated", s.now)),
+            *_documented(s, "reactivated", text),
             Tag(rule=RULE, why="hold over, strikes restart", remove=(ON_HOLD_TAG, *STRIKE_TAGS)),
         ),
     )

@@ -665,6 +665,12 @@ class FollowUp(Strict):
     """Resolution of a ticket resolved for silence (Jira resolution name; Zendesk closure code field)."""
     confirmed_resolution: str = "Done"
     """Resolution of a ticket the customer confirmed solved."""
+    step_notes: Literal["field", "comment"] = "field"
+    """Where the ladder's step notes for agents go (what was sent, what is due next, strike 2's call task):
+    `field` puts them in the desk's follow-up field (`desks.<desk>.followup_field`), in the same update as the
+    customer's message, so a step costs one API call; `comment` adds an internal comment per note (one more
+    update each, but agents are notified of the call task). Desks without a follow-up field always get
+    comments."""
     waits_on_customer: list[RequestType] = Field(default_factory=lambda: list[RequestType](["technical_support"]))
     """Request types whose first response asks the customer for information: triage leaves them pending."""
     ladders: list[Ladder] = Field(default_factory=list)

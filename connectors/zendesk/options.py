@@ -31,9 +31,10 @@ class ZendeskOptions(BaseModel):
     `resolution-<words>` instead, so it is never dropped. `closure_code_field` is accepted as its other name."""
 
     followup_field: int | None = None
-    """Id of a custom ticket field (type *Text*) where the bot keeps its last follow-up step (e.g.
-    `strike-2 as of 2026-03-03T10:00:00+01:00`). Search results carry it, so a sweep decides most strikes
-    and resolves without reading each ticket. Unset: every candidate's comments are read."""
+    """Id of a custom ticket field (type *Multi-line*) where the bot keeps its last follow-up step (e.g.
+    `strike-2 as of 2026-03-03T10:00:00+01:00`) and, with `followup.step_notes: field`, the step's note for
+    agents. Search results carry it, so a sweep decides most strikes and resolves without reading each ticket
+    and writes each in one update. Unset: every candidate's comments are read."""
 
     audit_field: int | None = None
     """Id of a multi-line text ticket field that keeps the bot's audit note (the triage note: rule, reasoning,

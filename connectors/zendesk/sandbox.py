@@ -34,7 +34,8 @@ RESOLUTION_FIELD = 900002
 AUDIT_FIELD = 900003
 """The demo desk's "Bot triage" multi-line text field (`desks.zendesk.audit_field`)."""
 FOLLOWUP_FIELD = 900004
-"""A text field where the bot keeps its last follow-up step, so a search result says where a ticket stands."""
+"""The "Bot follow-up" multi-line field: the bot's last follow-up step and its note, so a search result says
+where a ticket stands (`desks.zendesk.followup_field`)."""
 CUSTOM_FIELDS = (REQUEST_TYPE_FIELD, RESOLUTION_FIELD, AUDIT_FIELD, FOLLOWUP_FIELD)
 EXPORTS_KEPT = 50
 """Export cursors kept at once (Zendesk's expire after an hour; the sandbox forgets the oldest)."""
@@ -274,6 +275,13 @@ class ZendeskSandbox:
                 for comment in self.state.comments[ticket["id"]]:
                     comment["created_at"] = updated_at
             return int(ticket["id"])
+
+    def set_field(self, ticket_id: int, field_id: int, value: Any) -> None:
+        """A custom field's value put straight into the store (seeding: no update, no audit, no webhook)."""
+        with self._lock:
+            for slot in self.state.tickets[ticket_id]["custom_fields"]:
+                if slot["id"] == field_id:
+                    slot["value"] = value
 
     # --- tickets -----------------------------------------------------------------------------------
 
@@ -887,7 +895,7 @@ class ZendeskSandbox:
                 "active": True,
                 "required": False,
             }
-            followup = {**resolution, "id": FOLLOWUP_FIELD, "title": "Follow-up state"}
+            followup = {**audit, "id": FOLLOWUP_FIELD, "title": "Bot follow-up"}
             return 200, {
                 "ticket_fields": [field_json, resolution, audit, followup],
                 "next_page": None,

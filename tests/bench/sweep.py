@@ -65,8 +65,7 @@ def write_policy(path: Path, per_minute: int) -> Path:
 
 def seed(sandbox: Any, tickets: int, due: int) -> dict[str, int]:
     """The desk described in the module docstring, straight into the sandbox's store."""
-    from bot.policy.followup import marker
-    from connectors.zendesk.sandbox import FOLLOWUP_FIELD
+    from tests.tasks.test_sweep_scale import record_step
 
     customers: list[tuple[int, int]] = []
     for oid, _ in ORGS.values():
@@ -77,7 +76,7 @@ def seed(sandbox: Any, tickets: int, due: int) -> dict[str, int]:
             customers.append((uid, oid))
     old = "2026-03-02T09:00:00Z"
     recent = (NOW - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    today = marker("strike-1", NOW - timedelta(hours=2))
+    today = ("strike-1", NOW - timedelta(hours=2))
     rest = tickets - due
     plan: list[tuple[str, int, dict[str, Any]]] = [
         ("open", int(rest * 0.5), {"status": "open", "updated_at": old}),
@@ -93,7 +92,7 @@ def seed(sandbox: Any, tickets: int, due: int) -> dict[str, int]:
     )
     for step, share in ((1, 0.4), (2, 0.3), (3, 0.3)):
         count = int(due * share) if step < 3 else due - int(due * 0.4) - int(due * 0.3)
-        extra = {"tags": (f"helpdesk-bot-strike-{step}",), "step": marker(f"strike-{step}", MONDAY)}
+        extra = {"tags": (f"helpdesk-bot-strike-{step}",), "step": (f"strike-{step}", MONDAY)}
         plan.append((f"due: strike {step} sent Monday", count, {"status": "pending", "updated_at": old, **extra}))
     counts: dict[str, int] = {}
     i = 0
@@ -103,26 +102,26 @@ def seed(sandbox: Any, tickets: int, due: int) -> dict[str, int]:
             uid, oid = customers[i % len(customers)]
             i += 1
             step = spec.get("step")
-            sandbox.insert_ticket(
+            tid = sandbox.insert_ticket(
                 uid,
                 f"ticket {i}",
                 status=spec["status"],
                 tags=spec.get("tags", ()),
                 updated_at=spec["updated_at"],
-                fields={FOLLOWUP_FIELD: step} if step else None,
                 organization_id=oid,
-                comments=_history(step) if step else (),
+                comments=_history(step[0]) if step else (),
             )
+            if step:  # the field as the step's one update left it: its notes, its marker, whom it greeted
+                record_step(sandbox, tid, *step, greet="Customer")
     return counts
 
 
 def _history(step: str) -> list[tuple[int, str, bool]]:
-    """What a ticket whose last step is `step` holds: the agent's question, then each strike and its note."""
-    sent = int(step.split("strike-", 1)[1].split(" ", 1)[0])
+    """What a ticket whose last step is `step` holds: the agent's question, then each strike's message (the step
+    notes are in the follow-up field)."""
+    sent = int(step.rsplit("-", 1)[1])
     out: list[tuple[int, str, bool]] = [(101, "Could you send us the log file?", True)]
-    for n in range(1, sent + 1):
-        out.append((1, f"Hello, we are still waiting for your answer (strike {n}).", True))
-        out.append((1, f"Follow-up strike {n}/3 sent.\n{step if n == sent else ''}", False))
+    out += [(1, f"Hello, we are still waiting for your answer (strike {n}).", True) for n in range(1, sent + 1)]
     return out
 
 
@@ -185,7 +184,7 @@ def _warm_up(runtime: Any) -> None:
             ticket = Ticket(
                 "zendesk", "1", "s", "d", Status.PENDING, Person("1", "Warm Up"), MONDAY, MONDAY, "v",
                 organization_id=str(oid), tags=(f"helpdesk-bot-strike-{step}",),
-                followup_state=marker(f"strike-{step}", MONDAY),
+                followup_state=marker(f"strike-{step}", MONDAY, after="1"),
             )  # fmt: skip
             decide_ladder_from_search(Situation(desk.name, ticket, runtime.policy, NOW))
 

@@ -1,6 +1,7 @@
 """The follow-up ladder as pure decisions: a Mon … Thu timeline, business days, replies restarting the count,
 holds, exemptions, pause/stop and the quick rule. Each verdict is applied to the snapshot the way the desk would
-(comments by the bot at the decision's instant, tags, status), so the next decision reads its own steps back."""
+(comments by the bot at the decision's instant, tags, status, the follow-up field), so the next decision reads its
+own steps back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.actions import Comment, Resolve, SetStatus, Tag
+from bot.domain.actions import Comment, RecordStep, Resolve, SetStatus, Tag
 from bot.domain.tickets import Comment as TicketComment
 from bot.domain.tickets import Person, Role, Status, Ticket, Visibility
 from bot.policy import followup
@@ -52,9 +53,11 @@ def waiting(**extra: Any) -> Ticket:
 
 def apply(t: Ticket, verdict: Verdict, at: datetime) -> Ticket:
     """The snapshot after the desk carried out the verdict's actions (as the bot, at `at`)."""
-    comments, tags, status = list(t.comments), list(t.tags), t.status
+    comments, tags, status, state = list(t.comments), list(t.tags), t.status, t.followup_state
     for action in verdict.actions:
-        if isinstance(action, Comment):
+        if isinstance(action, RecordStep):
+            state = action.value
+        elif isinstance(action, Comment):
             comments.append(comment(BOT, action.body, at, action.visibility is Visibility.PUBLIC))
         elif isinstance(action, Tag):
             tags = [x for x in tags if x not in action.remove] + [x for x in action.add if x not in tags]
@@ -62,7 +65,7 @@ def apply(t: Ticket, verdict: Verdict, at: datetime) -> Ticket:
             status = Status.SOLVED
         elif isinstance(action, SetStatus):
             status = action.status
-    return replace(t, comments=tuple(comments), tags=tuple(tags), status=status, updated_at=at)
+    return replace(t, comments=tuple(comments), tags=tuple(tags), status=status, updated_at=at, followup_state=state)
 
 
 def decide(t: Ticket, now: datetime, p: Policy = DEFAULT) -> Verdict:
@@ -89,9 +92,9 @@ def test_three_strikes_on_consecutive_business_days_then_resolved_on_day_four() 
         assert later.actions == () and later.due == at(day + 1)  # nothing more that day
         timeline.append(sorted(x for x in t.tags if x.startswith("helpdesk-bot-strike")))
     assert timeline[-1] == ["helpdesk-bot-strike-1", "helpdesk-bot-strike-2", "helpdesk-bot-strike-3"]
-    notes = [c.body for c in t.comments if not c.public]
-    assert "strike 2 due Tue 3 Mar 2026 10:00 UTC; resolve Thu 5 Mar" in notes[0]
-    assert any(n.startswith("Task for") and "voicemail" in n and f"ticket number {t.id}" in n for n in notes)
+    assert not [c for c in t.comments if not c.public]  # each step one update: its notes ride in the field
+    assert t.followup_state is not None and t.followup_state.startswith("Follow-up strike 3/3 sent (email); resolve")
+    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")
     strike_3 = public_bodies(t)[-1]
     assert strike_3.startswith("Good day Cathy. This is Alice Agent from the Service Desk.")  # the assignee
     assert "ticket number 42 for the issue you are currently experiencing with Export fails" in strike_3
@@ -105,10 +108,36 @@ def test_three_strikes_on_consecutive_business_days_then_resolved_on_day_four() 
     assert len(public_bodies(t)) == 4 and "reply within 7 days" in public_bodies(t)[-1]
 
 
+def test_with_step_notes_as_comments_each_step_leaves_its_notes_in_the_thread() -> None:
+    p = policy(step_notes="comment")
+    t = waiting()
+    for day in (2, 3, 4):
+        t = apply(t, decide(t, at(day), p), at(day))
+    notes = [c.body for c in t.comments if not c.public]
+    assert len(notes) == 4  # three step notes and strike 2's call task
+    assert "strike 2 due Tue 3 Mar 2026 10:00 UTC; resolve Thu 5 Mar" in notes[0]
+    assert any(n.startswith("Task for") and "voicemail" in n and f"ticket number {t.id}" in n for n in notes)
+    assert followup.field_step(t) == followup.Step("strike-3", at(4), after=t.comments[0].id, greet="Cathy")
+    assert decide(t, at(5), p).outcome == "resolved: User not responded"
+
+
+def test_the_field_step_no_longer_counts_once_the_customer_wrote_after_it() -> None:
+    t = waiting()
+    for day in (2, 3):
+        t = apply(t, decide(t, at(day)), at(day))
+    assert followup.standing(t, DEFAULT, "zendesk").strikes == 2
+    reply = comment(CATHY, "Firefox.", at(3, 11))
+    agent = comment(ALICE, "Thanks, and which version?", at(3, 12))
+    t = replace(t, comments=(*t.comments, reply, agent))  # the field still says strike 2
+    st = followup.standing(t, DEFAULT, "zendesk")
+    assert (st.strikes, st.next_action, st.next_at) == (0, "strike-1", at(4))
+
+
 def test_a_public_holiday_moves_the_next_strike_to_the_next_business_day() -> None:
     closed = DEFAULT.calendar.model_copy(update={"closed": [date(2026, 3, 3)]})
     p = DEFAULT.model_copy(update={"calendar": closed})
-    t = apply(waiting(), decide(waiting(), at(2), p), at(2))
+    w = waiting()
+    t = apply(w, decide(w, at(2), p), at(2))
     assert decide(t, at(3, 12), p).actions == ()
     assert decide(t, at(3, 12), p).due == at(4)
 
@@ -284,7 +313,8 @@ def test_an_out_of_office_reply_without_a_date_holds_one_business_day_after_the_
     ],
 )
 def test_a_confirmation_resolves_and_anything_less_does_not(body: str, outcome: str) -> None:
-    t = apply(waiting(), decide(waiting(), at(2)), at(2))
+    w = waiting()
+    t = apply(w, decide(w, at(2)), at(2))
     verdict = reply_decision(with_reply(t, body, at(2, 12)), at(2, 12))
     assert verdict.outcome == outcome
     assert any(isinstance(a, Resolve) for a in verdict.actions) is outcome.startswith("confirmed")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.actions import Comment, PostChat, Resolve, Tag
+from bot.domain.actions import Comment, PostChat, RecordStep, Resolve, Tag
 from bot.domain.tickets import Person, Role, Status, StatusChange, Ticket, Visibility
 from bot.policy import followup
 from bot.policy.runbook import Situation, Verdict
@@ -39,7 +39,9 @@ def of(verdict: Verdict, kind: type) -> list[Any]:
 
 
 def notes(verdict: Verdict) -> list[str]:
-    return [a.body for a in of(verdict, Comment) if a.visibility is Visibility.INTERNAL]
+    """What agents read: internal comments, and the step notes the follow-up field carries (one per paragraph)."""
+    kept = [note for a in of(verdict, RecordStep) for note in a.notes]
+    return [a.body for a in of(verdict, Comment) if a.visibility is Visibility.INTERNAL] + kept
 
 
 def chat_policy(**channels: Any) -> Policy:
@@ -89,7 +91,8 @@ def test_a_strike_due_after_hours_waits_for_the_next_working_moment_and_its_chat
 
 
 def test_strike_two_is_a_call_task_with_the_voicemail_script() -> None:
-    t = apply(waiting(), decide(waiting(), at(2)), at(2))
+    w = waiting()
+    t = apply(w, decide(w, at(2)), at(2))
     verdict = decide(t, at(3))
     script = next(n for n in notes(verdict) if n.startswith("Task for"))
     assert script.startswith("Task for Alice Agent: call Cathy today (follow-up 2 of 3).")

@@ -74,20 +74,27 @@ def runtime_for(
 
 def seed(sandbox: ZendeskSandbox, count: int, step: int) -> list[str]:
     """`count` pending tickets whose strike `step` went out as of DECIDED (tag and field say so)."""
-    state = marker(f"strike-{step}", DECIDED)
-    return [
-        str(
-            sandbox.insert_ticket(
-                CATHY,
-                f"waiting {i}",
-                status="pending",
-                tags=(f"helpdesk-bot-strike-{step}",),
-                updated_at="2026-03-02T10:00:00Z",
-                fields={FOLLOWUP_FIELD: state},
-            )
+    out = []
+    for i in range(count):
+        tid = sandbox.insert_ticket(
+            CATHY, f"waiting {i}", status="pending", tags=(f"helpdesk-bot-strike-{step}",), updated_at=SEEDED
         )
-        for i in range(count)
-    ]
+        record_step(sandbox, tid, f"strike-{step}", DECIDED)
+        out.append(str(tid))
+    return out
+
+
+SEEDED = "2026-03-02T10:00:00Z"
+
+
+def record_step(sandbox: ZendeskSandbox, ticket_id: int, step: str, at: datetime, greet: str | None = None) -> str:
+    """The follow-up field as the bot leaves it after `step` taken as of `at`, following the customer's last
+    public comment (the seeded ticket's description, unless it holds a later one); `greet`: the name its message
+    greeted the customer by (None: a field from before names were kept)."""
+    customer = [c for c in sandbox.state.comments[ticket_id] if c["public"] and c["author_id"] not in (1, 101)]
+    value = f"Follow-up {step} sent.\n\n{marker(step, at, after=str(customer[-1]['id']), greet=greet)}"
+    sandbox.set_field(ticket_id, FOLLOWUP_FIELD, value)
+    return value
 
 
 def public_bot_comments(sandbox: ZendeskSandbox, ticket_id: str) -> list[str]:
@@ -119,7 +126,11 @@ def test_due_strikes_are_decided_on_search_results_and_written_in_update_many_jo
         ticket = sandbox.state.tickets[int(tid)]
         assert "helpdesk-bot-strike-2" in ticket["tags"] and "helpdesk-bot-strike-1" in ticket["tags"]
         field = next(f["value"] for f in ticket["custom_fields"] if f["id"] == FOLLOWUP_FIELD)
-        assert field == marker("strike-2", NOW)
+        assert field.startswith("Follow-up strike 2/3 sent (phone attempt")  # the step's notes, in its one update
+        assert "Task for the assignee: call Cathy today" in field
+        after = str(sandbox.state.comments[int(tid)][0]["id"])
+        assert field.endswith(marker("strike-2", NOW, after=after, greet="Cathy"))  # kept for the next step
+        assert not [c for c in sandbox.state.comments[int(tid)] if not c["public"]]  # no internal comment
         [strike] = public_bot_comments(sandbox, tid)
         assert strike.startswith("Hello Cathy,")  # the requester's name, looked up in bulk, not "there"
     for tid in resolve:
@@ -129,10 +140,28 @@ def test_due_strikes_are_decided_on_search_results_and_written_in_update_many_jo
     assert not any(k.startswith("GET /api/v2/tickets/<int:tid>") for k in made)  # no ticket was read
     assert made.get("PUT /api/v2/tickets/<int:tid>.json", 0) + made.get("PUT /api/v2/tickets/<int:tid>", 0) == 0
     jobs = made["PUT /api/v2/tickets/update_many.json"]
-    # each ticket's writes go in rounds (one comment per update): the step, its note, strike 2's voicemail script
-    assert jobs == math.ceil(210 / 100) + math.ceil(210 / 100) + math.ceil(150 / 100)
-    assert made["GET /api/v2/job_statuses/show_many.json"] == 3  # one poll per round: all its jobs at once
+    # one update per ticket: the customer's message, with the step's notes and marker in the follow-up field
+    assert jobs == math.ceil(210 / 100)
+    assert made["GET /api/v2/job_statuses/show_many.json"] == 1  # one poll for all the jobs at once
     assert made["GET /api/v2/search/export.json"] == 1
+
+
+def test_a_field_that_keeps_the_greeting_needs_no_look_up_of_requesters(
+    desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path
+) -> None:
+    url, sandbox = desk
+    runtime = runtime_for(url, redis_prefix, tmp_path)
+    ids = seed(sandbox, 20, 1)
+    for tid in ids:
+        record_step(sandbox, int(tid), "strike-1", DECIDED, greet="Cat")  # the name strike 1 greeted her by
+    runtime.desk("zendesk")
+    sandbox.control.reset()
+
+    rows = ladder_rows(runtime)
+
+    assert sum(r.result.writes_sent for r in rows) == 20
+    assert "GET /api/v2/users/show_many.json" not in calls(sandbox)  # names came with the search result
+    assert all(public_bot_comments(sandbox, t)[0].startswith("Hello Cat,") for t in ids)
 
 
 def test_a_ticket_changed_after_the_search_is_refused_and_decided_again_on_a_read(
@@ -178,7 +207,7 @@ def test_a_ticket_the_job_fails_is_reported_and_left_for_the_next_sweep(
     rows = {r.ticket: r for r in ladder_rows(runtime)}
 
     assert "not written" in rows[gone].result.outcome and rows[gone].result.writes_sent == 0
-    assert all(rows[t].result.writes_sent == 3 for t in ids if t != gone)  # strike, note, voicemail script
+    assert all(rows[t].result.writes_sent == 1 for t in ids if t != gone)  # strike 2 with its notes in the field
 
 
 @pytest.mark.parametrize("dies", ["waiting for its jobs", "right after the desk queued a job"])
@@ -201,7 +230,7 @@ def test_a_sweep_cut_short_resumes_from_its_cursor_without_resending_or_skipping
     def die_in_the_second_batch(self: Any, *args: Any) -> Any:
         out = original(self, *args)
         seen.append(1)
-        if len(seen) == 4:  # the second batch's strikes are queued; its notes not yet, nothing marked done
+        if len(seen) == 2:  # the second batch's strikes are queued (or done), nothing of it marked done here
             raise WorkerLost
         return out
 
@@ -217,8 +246,13 @@ def test_a_sweep_cut_short_resumes_from_its_cursor_without_resending_or_skipping
 
     assert all(len(public_bot_comments(sandbox, t)) == 1 for t in ids)  # none twice, none skipped
     assert all("helpdesk-bot-strike-2" in sandbox.state.tickets[int(t)]["tags"] for t in ids)
-    notes = [c for t in ids for c in sandbox.state.comments[int(t)] if not c["public"] and "strike-2" in c["body"]]
-    assert len(notes) == 120  # each note once, the interrupted batch's too
+    fields = [
+        next(f["value"] for f in sandbox.state.tickets[int(t)]["custom_fields"] if f["id"] == FOLLOWUP_FIELD)
+        for t in ids
+    ]
+    assert all(
+        f.startswith("Follow-up strike 2/3 sent") and "strike-2 as of" in f for f in fields
+    )  # the interrupted batch's too
     export_pages = calls(sandbox)["GET /api/v2/search/export.json"]
     assert export_pages < math.ceil(120 / 25)  # resumed where it stopped, not from the first page
     assert runtime.redis.get(f"{redis_prefix}sweep-cursor:zendesk:followup-ladder") is None  # pass complete
