@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,9 @@ def bot_sweep(runtime: Any) -> tuple[int, int]:
 
 
 def naive_sweep(runtime: Any) -> tuple[int, int]:
-    """Every ticket in search pages of 100; each due one read, decided, and written with one update."""
+    """Every ticket in search pages of 100; each due one read (its comments: the search result has the rest),
+    decided, and written with one update: the issue's model of a sweep without bulk writes. A full ticket read
+    costs more (ticket, comments, and audits for a waiting ticket), so this is the naive sweep at its cheapest."""
     from bot.domain.tickets import Status, TicketQuery
     from bot.policy.followup import decide_ladder, decide_ladder_from_search
     from bot.policy.runbook import Situation
@@ -219,7 +222,7 @@ def naive_sweep(runtime: Any) -> tuple[int, int]:
             quick = decide_ladder_from_search(Situation("zendesk", found, runtime.policy, NOW))
             if quick is None or not quick.actions:
                 continue
-            ticket = desk.get_ticket(found.id)
+            ticket = replace(found, comments=desk._comments(int(found.id), {}))  # the one read: its comments
             verdict = decide_ladder(Situation("zendesk", ticket, runtime.policy, NOW))
             writes = compile_writes(ticket, verdict.actions, People(), atomic=True)
             if writes:
