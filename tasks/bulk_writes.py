@@ -16,15 +16,19 @@ still goes out, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.domain.decisions import RunbookResult
 from bot.domain.tickets import BulkJob, Ticket, TicketChanges
-from connectors.base import BulkJobs
+from connectors.base import BulkJobs, chunked
 from tasks.executor import Plan, PlannedWrite, PlanStore, changes_from_json
 
 CONFLICT = "conflict"
+SAVE_CHUNK = 100
+"""Plans stored per Redis round trip. A flush holds thousands of plans (`tasks.sweeps.BULK_BATCH`) of a few KiB of
+JSON each; sent in one pipeline, their JSON and the packed command (tens of MiB) are all alive at once, and the
+allocator keeps that peak for the rest of the worker's life. A bulk job's hundred keeps it below a MiB."""
 
 
 @dataclass
@@ -69,7 +73,7 @@ class BulkWriter:
         """Send every pending plan; yields each with None (all its writes landed), `CONFLICT`, or the error.
         Plans are stored before their first write is sent and after each round (one Redis round trip each)."""
         active, self.pending = self.pending, {}
-        self.store.save_many({item.key: item.plan for item in active.values()})
+        self._save(active.values())
         while active:
             jobs = self._send(active)
             outcome = self.desk.bulk_results(jobs)
@@ -85,7 +89,7 @@ class BulkWriter:
                 write.done = True
                 if all(w.done for w in item.plan.writes):
                     ended.append((item, None))
-            self.store.save_many({item.key: item.plan for item in active.values()})
+            self._save(active.values())
             for item, error in ended:
                 del active[item.ticket.id]
                 yield item, error
@@ -111,8 +115,13 @@ class BulkWriter:
                 write = _next_write(active[tid].plan)
                 write.result = {**(write.result or {}), "job": job.id}
             sent.append(job)
-        self.store.save_many({active[t].key: active[t].plan for job in sent for t in job.tickets})
+        self._save(active[t] for job in sent for t in job.tickets)
         return sent
+
+    def _save(self, items: Iterable[PendingPlan]) -> None:
+        """Store the items' plans, `SAVE_CHUNK` per round trip."""
+        for chunk in chunked(list(items), SAVE_CHUNK):
+            self.store.save_many({item.key: item.plan for item in chunk})
 
 
 def _next_write(plan: Plan) -> PlannedWrite:

@@ -33,6 +33,8 @@ from connectors.zendesk import adapter as zendesk_adapter
 from connectors.zendesk.sandbox import FOLLOWUP_FIELD, ZendeskSandbox
 from tasks import sweeps
 from tasks.budget import sweep_calls
+from tasks.bulk_writes import SAVE_CHUNK
+from tasks.executor import Plan, PlanStore
 from tasks.runtime import Runtime
 from tasks.sweeps import SweepProgress, sweep_desk
 from tests.conftest import TEST_REDIS_URL, ServedApp
@@ -427,3 +429,28 @@ def test_a_sweep_whose_output_is_not_a_terminal_prints_no_bar(
     assert done.returncode == 0, done.stderr
     assert "strike 2 sent" in done.stdout
     assert "API calls" not in done.stdout + done.stderr and "\x1b[" not in done.stdout
+
+
+def test_a_batch_of_plans_is_stored_a_bulk_job_at_a_time(
+    desk: tuple[str, ZendeskSandbox], redis_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's plans all in one Redis pipeline keep every plan's JSON and the packed command alive at once (tens
+    of MiB at `BULK_BATCH` 3,000), a peak the worker's allocator then keeps: stored a bulk job's worth at a time."""
+    url, sandbox = desk
+    runtime = runtime_for(url, redis_prefix, tmp_path)
+    second = seed(sandbox, 250, 1)
+    monkeypatch.setattr(sweeps, "BULK_BATCH", 250)  # one batch of 250 plans, as 3,000 at desk scale
+    stored: list[int] = []
+    save_many = PlanStore.save_many
+
+    def counted(store: PlanStore, plans: dict[str, Plan]) -> None:
+        stored.append(len(plans))
+        save_many(store, plans)
+
+    monkeypatch.setattr(PlanStore, "save_many", counted)
+
+    rows = ladder_rows(runtime)
+
+    assert {r.ticket for r in rows if r.result.writes_sent} == set(second)
+    assert all(len(public_bot_comments(sandbox, tid)) == 1 for tid in second)
+    assert stored and max(stored) <= SAVE_CHUNK
