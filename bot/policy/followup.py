@@ -479,6 +479,18 @@ def _outside_hours(
     return Verdict(f"waiting on the {waiting_on}: {action} due{due_at} sent {how} {when(cal.local(send))}", due=send)
 
 
+def _goes_out(s: Situation, cal: BusinessCalendar, due: datetime) -> str:
+    """ " (goes out at 14:23, the ticket's slot)" when the spread sends the step later than it falls due, so the
+    agent reading the note knows when the customer hears from the bot."""
+    if not s.policy.followup.business_hours_only or not s.policy.sweeps.spread:
+        return ""
+    send = cal.local(sends_at(s.policy, s.desk, s.ticket.id, cal, due))
+    if send == due:
+        return ""
+    day = "" if send.date() == cal.local(due).date() else f"{send:%a} {send.day} {send:%b} "
+    return f" (goes out {day}at {send:%H:%M}, the ticket's slot)"
+
+
 SETTLE = timedelta(hours=1)
 """How long after the instant a step was decided as of its write may land (a sweep's writes go out within its
 cursor's hour). A ticket changed later than that was touched by someone since, and is read."""
@@ -662,11 +674,12 @@ def _strike(s: Situation, cal: BusinessCalendar, n: int) -> Verdict:
     else:
         how = " (phone attempt: call task with the voicemail script below)" if n == 2 else " (email)"
     next_due = cal.business_day_at(s.now, 1, hour)
+    goes = _goes_out(s, cal, next_due)
     if n < total:
         resolve = cal.business_day_at(next_due, total - n, hour)
-        plan = f"strike {n + 1} due {when(next_due)}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
+        plan = f"strike {n + 1} due {when(cal.local(next_due))}{goes}; resolve {resolve:%a} {resolve.day} {resolve:%b}"
     else:
-        plan = f"resolve due {when(next_due)} unless the customer replies"
+        plan = f"resolve due {when(cal.local(next_due))}{goes} unless the customer replies"
     calls: list[Comment] = []
     if n == 2:
         script = render("voicemail_script", s.policy.templates, _values(s, strike=n))

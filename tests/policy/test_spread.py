@@ -231,3 +231,18 @@ def test_a_message_goes_in_working_time_at_or_after_its_slot_and_never_before_it
     assert moment - t < timedelta(days=8)
     if moment > t:  # it waited: nothing earlier was allowed
         assert moment == slot_of(ticket_id, CAL.local(moment))
+
+
+def test_the_steps_note_tells_the_agent_when_the_next_step_reaches_the_customer() -> None:
+    t = waiting(organization_id="401", id="7001")
+    slot = slot_of("7001", berlin(5, 0))
+    sent = decide(t, slot)
+    [record] = [a for a in sent.actions if isinstance(a, followup.RecordStep)]
+    following = slot_of("7001", berlin(6, 0))  # Friday: strike 2 falls due at 10:00, goes at the ticket's slot
+    assert (
+        f"strike 2 due Fri 6 Mar 2026 10:00 CET (goes out at {CAL.local(following):%H:%M}, the ticket's slot)"
+        in (record.notes[0])
+    )
+    plain = decide(t, slot, policy(spread=False))
+    [record] = [a for a in plain.actions if isinstance(a, followup.RecordStep)]
+    assert "goes out" not in record.notes[0]
