@@ -32,7 +32,11 @@ run: install ## Start web, worker and beat (embedded Redis and sandbox desks whe
 	$(BOT) up --port $(PORT)
 
 test: install ## Run the test suite (uses the Redis on 127.0.0.1:6379 if one answers, else starts its own)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not soak"
+
+soak: install ## The long checks CI adds: intake fuzzed with 10,000 bodies per desk, every benchmark at a tiny load
+	HELPDESK_BOT_TEST_FUZZ_EXAMPLES=10000 $(VENV)/bin/pytest -q tests/test_intake_properties.py
+	$(VENV)/bin/pytest -q -m soak
 
 chaos: install ## Chaos run: kill the worker and Redis under signed traffic, check every ticket triaged once
 	$(PY) -m tests.chaos.run
@@ -46,4 +50,4 @@ lint: install ## ruff and mypy, strict
 bench: install ## Run the benchmarks in tests/bench and print their figures
 	$(PY) -m tests.bench.run_all
 
-.PHONY: help install lock run test chaos lint bench
+.PHONY: help install lock run test soak chaos lint bench

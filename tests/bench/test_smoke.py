@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.bench.common import ROOT
 
 WRK = shutil.which("wrk") is not None  # without wrk the ingest script skips only its saturation phase
@@ -45,6 +47,7 @@ EXPECTED_KEYS = {
 }
 
 
+@pytest.mark.soak  # `make soak`: half a minute, run by CI after `make test`
 def test_every_benchmark_runs_with_a_tiny_load() -> None:
     procs = {
         name: subprocess.Popen(
