@@ -1,7 +1,7 @@
 """The `Helpdesk` protocol over Jira Service Management: the `jira` client's session, platform and JSM APIs.
 
 The platform API (`/rest/api/3`) reads a request with its comments in one `GET` and edits it in one `PUT`:
-fields (assignee, reporter, request type, priority, the audit note), labels, request participants and the
+fields (assignee, reporter, request type, priority, the audit note, the follow-up field), labels, request participants and the
 comment (customer-visible, or internal through the `sd.public.comment` property); it moves tickets through
 transitions (with a resolution) and creates and links dev bugs with an ADF @-mention. The service desk API
 (`/rest/servicedeskapi`) pages the comments of a long request, reads SLAs and creates customers. The `jira`
@@ -105,6 +105,7 @@ class JiraDesk:
         self.participants_field = options.participants_field or ""
         self.organizations_field = options.organizations_field or ""
         self.audit_field = options.audit_field or ""
+        self.followup_field = options.followup_field or ""
         self.link_type = options.link_type
         self.bug_type = options.bug_issue_type
         self.cloud = options.deployment == "cloud"
@@ -170,7 +171,16 @@ class JiraDesk:
 
     def _fields(self) -> str:
         return ",".join(
-            filter(None, (FIELDS, self.request_type_field, self.participants_field, self.organizations_field))
+            filter(
+                None,
+                (
+                    FIELDS,
+                    self.request_type_field,
+                    self.participants_field,
+                    self.organizations_field,
+                    self.followup_field,
+                ),
+            )
         )
 
     def _account_type(self, account: str) -> str:
@@ -310,6 +320,7 @@ class JiraDesk:
             resolution=(f.get("resolution") or {}).get("name"),
             url=f"{self.api.base_url}/browse/{issue['key']}",
             status_changes=self._status_changes(issue.get("changelog") or {}),
+            followup_state=(adf.plain(f.get(self.followup_field)) or None) if self.followup_field else None,
         )
 
     def _status_changes(self, changelog: Mapping[str, Any]) -> tuple[StatusChange, ...]:
@@ -370,7 +381,7 @@ class JiraDesk:
 
     def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
         """One `PUT` edit carries the fields, labels, participants (through the "Request participants" field),
-        the audit note (`audit_field`) and the comment (public, or internal through the `sd.public.comment`
+        the audit note (`audit_field`), the follow-up step (`followup_field`) and the comment (public, or internal through the `sd.public.comment`
         property, as the service desk API marks it); a transition follows when the status changes (last, so a
         resolving write posts its explanation before the ticket leaves the queue). Without a participants
         field, participants are added through the service desk API, one more call."""
@@ -387,6 +398,9 @@ class JiraDesk:
         fields.update(changes.custom_fields)
         if changes.audit_note is not None and self.audit_field:
             fields[self.audit_field] = adf.from_text(changes.audit_note) if self.cloud else changes.audit_note
+        if changes.followup_state is not None and self.followup_field:
+            state = changes.followup_state  # read back and compared: written line by line, nothing reformatted
+            fields[self.followup_field] = adf.from_lines(state) if self.cloud else state
         update: dict[str, list[dict[str, Any]]] = {}
         labels = [{"add": t} for t in changes.add_tags] + [{"remove": t} for t in changes.remove_tags]
         if labels:
@@ -536,11 +550,16 @@ class JiraDesk:
 
     def search(self, query: TicketQuery, cursor: str | None = None) -> SearchPage:
         """Cloud: enhanced JQL search (`/rest/api/3/search/jql`), `nextPageToken` pages, no `total`.
-        Data Center: `/rest/api/2/search`, the cursor is the next `startAt`."""
+        Data Center: `/rest/api/2/search`, the cursor is the next `startAt`. Results carry the follow-up field,
+        so a ticket's last step is known without reading it."""
         body: dict[str, Any] = {
             "jql": self._jql(query) + " ORDER BY key ASC",
             "maxResults": 100,
-            "fields": [f for f in (*FIELDS.split(","), self.request_type_field, self.participants_field) if f],
+            "fields": [
+                f
+                for f in (*FIELDS.split(","), self.request_type_field, self.participants_field, self.followup_field)
+                if f
+            ],
         }
         if not self.cloud:
             body["startAt"] = int(cursor or 0)

@@ -5,7 +5,8 @@ Jira Cloud rejects (400) or silently mangles a body that is not ADF, and a menti
 as a `mention` node with their accountId, so every rich text the bot writes on Cloud is built here:
 paragraphs, headings, ordered and bullet lists, links and mentions, nothing more. `from_text` turns the
 plain text the policy and templates produce into that structure (`## ` headings, `1.`/`-` list lines,
-URLs as links), so callers keep writing text. Every node built here validates against Atlassian's JSON
+URLs as links), so callers keep writing text; `from_lines` keeps a text line for line, for a field the bot
+reads back and compares (`plain` is the way back). Every node built here validates against Atlassian's JSON
 schema of ADF (`tests/fixtures/jira/adf/full.json`); one rule to keep in mind is that a text node may
 not be empty, which is why empty strings never become text nodes.
 """
@@ -130,6 +131,13 @@ def from_text(value: str, mentions: Sequence[Node] = ()) -> Node:
         else:
             blocks.insert(0, paragraph(people))
     return doc(*blocks)
+
+
+def from_lines(value: str) -> Node:
+    """A document of one paragraph per line of `value` (an empty line an empty paragraph), nothing read as a
+    heading or a list: `plain` gives `value` back exactly, which a field the bot compares with what it wrote
+    needs (the follow-up field). `from_text` would write `* a` back as `- a`."""
+    return doc(*(paragraph(line) for line in value.split("\n")))
 
 
 def _linked(value: str) -> list[Node]:

@@ -33,6 +33,11 @@ class JiraOptions(BaseModel):
     audit_field: str | None = None
     """Id of a paragraph (multi-line text) custom field that keeps the bot's audit note (the triage note), written
     in the same edit as the first response (e.g. `customfield_10050`). Unset: the note is an internal comment."""
+    followup_field: str | None = None
+    """Id of a paragraph (multi-line text) custom field where the bot keeps its last follow-up step (e.g.
+    `strike-2 as of 2026-03-03T10:00:00+01:00`) and, with `followup.step_notes: field`, the step's notes for agents
+    (e.g. `customfield_10051`): a step is then one edit (the customer's message, its notes and its marker) instead
+    of one per internal note. Unset: the notes are internal comments."""
     group_cache_seconds: float = Field(default=60, ge=0)
     """How long a group's member list is reused before it is read again."""
     workflow_cache_seconds: float = Field(default=300, ge=0)

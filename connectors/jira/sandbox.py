@@ -43,6 +43,9 @@ CHANNEL_PROPERTY = "request.channel.type"
 PARTICIPANTS_FIELD = "customfield_10011"
 AUDIT_FIELD = "customfield_10050"
 """The demo site's "Bot triage" paragraph field (`desks.jira.audit_field`): rich text, so ADF in REST v3."""
+FOLLOWUP_FIELD = "customfield_10051"
+"""The demo site's "Bot follow-up" paragraph field (`desks.jira.followup_field`): the bot's last follow-up step and
+its notes. Rich text like `AUDIT_FIELD`; read back as ADF in REST v3 and as text in v2, whichever it was written in."""
 INTERNAL_PROPERTY = "sd.public.comment"
 """The comment property that makes a comment added through the platform API internal on a JSM request."""
 REQUEST_TYPES = {
@@ -284,6 +287,7 @@ class JiraSandbox:
                 REQUEST_TYPE_FIELD: self._request_type(request_type or "1") if service else None,
                 PARTICIPANTS_FIELD: [],
                 AUDIT_FIELD: None,
+                FOLLOWUP_FIELD: None,
                 "customfield_10002": self._org(reporter) if service else [],
                 "issuelinks": [],
             },
@@ -398,9 +402,10 @@ class JiraSandbox:
             REQUEST_TYPE_FIELD,
             PARTICIPANTS_FIELD,
             AUDIT_FIELD,
+            FOLLOWUP_FIELD,
         }
-        _check_text("description", given.get("description"), version)
-        _check_text(AUDIT_FIELD, given.get(AUDIT_FIELD), version)
+        for name in ("description", AUDIT_FIELD, FOLLOWUP_FIELD):
+            _check_text(name, given.get(name), version)
         for name in given:
             if name not in known:
                 errors[name] = UNKNOWN_FIELD.format(name)
@@ -583,12 +588,9 @@ class JiraSandbox:
         properties: frozenset[str] | set[str] = frozenset(),
     ) -> dict[str, Any]:
         fields = dict(issue["fields"])
-        description = fields.get("description")
-        fields["description"] = (
-            _adf(description)
-            if version == 3 and isinstance(description, str)
-            else (_text(description) if version == 2 else description)
-        )
+        for name in ("description", FOLLOWUP_FIELD):  # rich text in the API version asked
+            value = fields.get(name)
+            fields[name] = _adf(value) if version == 3 and isinstance(value, str) else _text(value) if version == 2 else value
         if wanted and "*all" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
         body = {
@@ -754,6 +756,16 @@ class JiraSandbox:
                         "type": "string",
                         "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
                         "customId": 10050,
+                    },
+                ),
+                fld(
+                    FOLLOWUP_FIELD,
+                    "Bot follow-up",
+                    True,
+                    {
+                        "type": "string",
+                        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+                        "customId": 10051,
                     },
                 ),
                 fld(

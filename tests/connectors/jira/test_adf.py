@@ -52,6 +52,15 @@ def test_text_becomes_headings_lists_links_and_paragraphs() -> None:
     assert adf.plain(document) == STEPS.replace("2)", "2.").replace("* OS", "- OS")
 
 
+def test_lines_stay_lines_and_read_back_exactly() -> None:
+    """`from_lines` (the follow-up field, compared with what was written) reads nothing as a list or heading."""
+    document = adf.from_lines(STEPS)
+    assert_valid_adf(document)
+    assert {block["type"] for block in document["content"]} == {"paragraph"}
+    assert adf.plain(document) == STEPS
+    assert adf.plain(adf.from_text(STEPS)) != STEPS
+
+
 def test_mentions_open_the_document_and_notify_by_account_id() -> None:
     document = adf.from_text("## Bug\nplease have a look", [adf.mention("agent-dave", "Dave")])
     assert_valid_adf(document)
