@@ -41,7 +41,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class Arrival:
-    """One API request as the fake desk received it: when (`clock`), which route, who, and its refusal.
+    """One API request as the fake desk received it: when (`clock`), which route, who, its refusal, and its path
+    (which ticket a write went to: the route does not say).
 
     `refused` is the status the sandbox answered instead of serving it (an injected fault, its own 429),
     else None. Tests read these to measure what reached the desk, e.g. calls per minute across workers.
@@ -51,6 +52,7 @@ class Arrival:
     key: str
     login: str | None
     refused: int | None
+    path: str = ""
 
 
 ARRIVALS_KEPT = 100_000
@@ -95,7 +97,7 @@ class SandboxControl:
             latency = self.latency
             limited = self._spend()
             refused = fault.status if fault else (limited.status_code if limited else None)
-            self.arrivals.append(Arrival(self.clock(), key, login, refused))
+            self.arrivals.append(Arrival(self.clock(), key, login, refused, request.path))
         if latency:
             time.sleep(latency)
         if fault is not None:

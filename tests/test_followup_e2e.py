@@ -149,9 +149,19 @@ def bot_public(ticket: Ticket) -> list[str]:
 
 def notes(ticket: Ticket) -> list[str]:
     """What agents read of the bot's steps: internal comments, and the latest step's notes where the desk keeps
-    them in its follow-up field (Zendesk with `followup.step_notes: field`: one update per step)."""
+    them in its follow-up field (both desks with `followup.step_notes: field`: one update per step)."""
     kept = followup.field_note(ticket)
     return [c.body for c in ticket.comments if not c.public] + ([kept] if kept else [])
+
+
+def writes_to(stack: Stack, desk: str, ticket_id: str) -> int:
+    """The bot's writes that reached the desk on the ticket's own routes, counted at the sandbox (Jira's paths name
+    the issue; Zendesk's bulk writes do not, so this counts Jira's)."""
+    return sum(
+        1
+        for a in stack.sandboxes[desk].control.arrivals
+        if not a.key.startswith("GET ") and a.login == "bot@example.com" and ticket_id in a.path.split("/")
+    )
 
 
 def resolution(stack: Stack, desk: str, ticket_id: str) -> str | None:
@@ -171,7 +181,9 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
     today = sweep(stack, desk, datetime.now(UTC) + timedelta(hours=2), ticket_id)
     assert outcomes(today)[0].startswith("waiting on the customer: strike-1 due")  # the next business day
     for day, tags in enumerate(STRIKES):
+        written = writes_to(stack, desk, ticket_id)
         rows = sweep(stack, desk, mon + timedelta(days=day), ticket_id)
+        written = writes_to(stack, desk, ticket_id) - written
         assert outcomes(rows) == [f"strike {day + 1}/3 sent"], rows
         ticket = desk_api.get_ticket(ticket_id)
         assert tags in ticket.tags and ticket.status is Status.PENDING
@@ -193,8 +205,11 @@ def test_three_strikes_then_resolved_as_user_not_responded(stack: Stack, desk: s
             [task] = [n[n.index("Task for") :] for n in internal if "Task for" in n]  # a call task for the assignee
             assert "voicemail" in task and f"ticket number {ticket_id}, Export fails" in task
             assert "Service Desk" in task
-            if desk == "zendesk":  # one update per step: the notes ride in the follow-up field, no comment
-                assert not [c for c in ticket.comments if not c.public and "strike 2/3" in c.body]
+            # one update per step: the message is its comment, the notes and the call task ride in the follow-up field
+            assert not [c for c in ticket.comments if not c.public and "strike 2/3" in c.body]
+            assert "Task for" in followup.field_note(ticket) and "strike-2" in (ticket.followup_state or "")
+            if desk == "jira":  # one PUT carries the message, the strike label and the field
+                assert written == 1, written
         if day == 0:  # a second sweep the same afternoon does nothing more
             again = sweep(stack, desk, mon + timedelta(hours=5), ticket_id)
             assert [r["writes_sent"] for r in again] == [0] and "strike-2 due" in outcomes(again)[0]
