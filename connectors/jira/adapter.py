@@ -1,12 +1,12 @@
 """The `Helpdesk` protocol over Jira Service Management: the `jira` client's session, platform and JSM APIs.
 
-The platform API (`/rest/api/3`) reads a request with its comments in one `GET` and edits it in one `PUT`:
-fields (assignee, reporter, request type, priority, the audit note, the follow-up field), labels, request participants and the
-comment (customer-visible, or internal through the `sd.public.comment` property); it moves tickets through
+The platform API (`/rest/api/3`) reads a request with its comments in one `GET` and edits it in one `PUT`: fields
+(assignee, reporter, request type, priority, the audit note, the follow-up field), labels, request participants and
+the comment (customer-visible, or internal through the `sd.public.comment` property); it moves tickets through
 transitions (with a resolution) and creates and links dev bugs with an ADF @-mention. The service desk API
-(`/rest/servicedeskapi`) pages the comments of a long request, reads SLAs and creates customers. The `jira`
-client is built with retries off and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After)`
-at once.
+(`/rest/servicedeskapi`) pages the comments of a long request, reads SLAs and creates customers. The `jira` client
+is built with retries off and shares its session with `JsonApi`, so a 429 becomes `RateLimited(Retry-After)` at
+once.
 
 Jira has no update guard like Zendesk's `safe_update`: a write never raises `Conflict` for a stale
 snapshot (the per-ticket lock and the stored write plan keep the bot from racing itself).
@@ -380,11 +380,11 @@ class JiraDesk:
     # --- writes ------------------------------------------------------------------------------------
 
     def apply(self, ticket: Ticket, changes: TicketChanges) -> str | None:
-        """One `PUT` edit carries the fields, labels, participants (through the "Request participants" field),
-        the audit note (`audit_field`), the follow-up step (`followup_field`) and the comment (public, or internal through the `sd.public.comment`
-        property, as the service desk API marks it); a transition follows when the status changes (last, so a
-        resolving write posts its explanation before the ticket leaves the queue). Without a participants
-        field, participants are added through the service desk API, one more call."""
+        """One `PUT` edit carries the fields, labels, participants (through the "Request participants" field), the
+        audit note (`audit_field`), the follow-up step (`followup_field`) and the comment (public, or internal
+        through the `sd.public.comment` property, as the service desk API marks it); a transition follows when the
+        status changes (last, so a resolving write posts its explanation before the ticket leaves the queue).
+        Without a participants field, participants are added through the service desk API, one more call."""
         key = ticket.id
         fields: dict[str, Any] = {}
         if changes.assignee_id is not None:

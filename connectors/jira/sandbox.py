@@ -590,7 +590,10 @@ class JiraSandbox:
         fields = dict(issue["fields"])
         for name in ("description", FOLLOWUP_FIELD):  # rich text in the API version asked
             value = fields.get(name)
-            fields[name] = _adf(value) if version == 3 and isinstance(value, str) else _text(value) if version == 2 else value
+            if version == 3 and isinstance(value, str):
+                fields[name] = _adf(value)
+            elif version == 2:
+                fields[name] = _text(value)
         if wanted and "*all" not in wanted:
             fields = {k: v for k, v in fields.items() if k in wanted}
         body = {
