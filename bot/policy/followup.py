@@ -779,7 +779,8 @@ def _resolved(
 def _reactivate(s: Situation, cal: BusinessCalendar) -> Verdict:
     """The hold's reactivation date: back to waiting on the customer, strikes restart."""
     first = s.now if cal.is_working_time(s.now) else cal.next_working_moment(s.now)
-    text = f"Hold ended (reactivation date reached): waiting on the customer again; strike 1 due {when(first)}."
+    due = f"{when(cal.local(first))}{_goes_out(s, cal, first)}"
+    text = f"Hold ended (reactivation date reached): waiting on the customer again; strike 1 due {due}."
     return Verdict(
         "hold ended: waiting on the customer again",
         (

@@ -20,7 +20,8 @@ from bot.policy import followup, pings, spread
 from bot.policy.calendar import calendar_for
 from bot.policy.runbook import Situation, Verdict
 from bot.policy.schema import Policy, load_policy
-from tests.policy.test_followup import waiting
+from tests.policy.helpers import CATHY
+from tests.policy.test_followup import BOT, comment, waiting
 from tests.policy.test_pings import open_ticket
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -246,3 +247,18 @@ def test_the_steps_note_tells_the_agent_when_the_next_step_reaches_the_customer(
     plain = decide(t, slot, policy(spread=False))
     [record] = [a for a in plain.actions if isinstance(a, followup.RecordStep)]
     assert "goes out" not in record.notes[0]
+
+
+def test_the_reactivation_note_says_when_strike_one_reaches_the_customer() -> None:
+
+    t = waiting(organization_id="401", id="7001")
+    ooo = comment(CATHY, "I am out of the office until Friday.", berlin(2, 8))
+    hold = followup.marker("hold", berlin(2, 8), until=berlin(6, 10), reply=ooo.id)
+    note = comment(BOT, f"First Customer Follow-up\n{hold}", berlin(2, 8), False)
+    t = replace(t, comments=(*t.comments, ooo, note), status=followup.Status.ON_HOLD, tags=(followup.ON_HOLD_TAG,))
+    back = decide(t, berlin(6, 10))
+    assert back.outcome == "hold ended: waiting on the customer again"
+    [record] = [a for a in back.actions if isinstance(a, followup.RecordStep)]
+    slot = CAL.local(slot_of("7001", berlin(6, 0)))
+    assert slot > berlin(6, 10)  # Friday's slot of this ticket is after the reactivation
+    assert f"strike 1 due Fri 6 Mar 2026 10:00 CET (goes out at {slot:%H:%M}, the ticket's slot)" in record.notes[0]
