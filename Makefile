@@ -34,7 +34,7 @@ run: install ## Start web, worker and beat (embedded Redis and sandbox desks whe
 test: install ## Run the test suite (uses the Redis on 127.0.0.1:6379 if one answers, else starts its own)
 	$(VENV)/bin/pytest -q -m "not soak"
 
-soak: install ## The long checks CI adds: intake fuzzed with 10,000 bodies per desk, every benchmark at a tiny load
+soak: install ## The long checks CI adds: intake fuzzed with 10,000 bodies per desk, benchmarks and round-robin at load
 	HELPDESK_BOT_TEST_FUZZ_EXAMPLES=10000 $(VENV)/bin/pytest -q tests/test_intake_properties.py
 	$(VENV)/bin/pytest -q -m soak
 

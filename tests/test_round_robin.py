@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import redis
 
 from bot.domain.tickets import AgentLoad, Person, Role
@@ -19,6 +20,7 @@ from tests.stack import policy_with_budgets, running_stack
 TICKETS = 1000
 
 
+@pytest.mark.soak  # `make soak`: two processes over 1,000 tickets (20 s); the thread test below stays in `make test`
 def test_two_workers_share_1000_tickets_fairly(tmp_path: Path) -> None:
     """End to end: 1,000 sandbox tickets, signed webhooks, two `helpdesk-bot worker` processes."""
     unlimited = policy_with_budgets(tmp_path, {"zendesk": {"per_minute": 100_000}})  # thousands of calls a minute
