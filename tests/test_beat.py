@@ -18,7 +18,7 @@ import redis
 from tasks.celery_app import SWEEP_QUEUE
 from tests.conftest import BotProcesses, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.soak]  # `make soak` (CI): two real beats, 20 s of waiting on the lock
 
 SWEEP_SECONDS = 1
 WINDOW = 8.0
