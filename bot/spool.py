@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -75,8 +76,7 @@ class Spool:
         with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as db:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not self._ready:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(SCHEMA)
+                _initialise(db)
                 self.path.chmod(0o600)
                 self._ready = True
             db.execute("PRAGMA synchronous = FULL")  # 202 means on disk, not in the page cache
@@ -156,6 +156,26 @@ class Spool:
             )
             db.execute("DELETE FROM spooled WHERE id = ?", (row_id,))
             db.execute("COMMIT")
+
+
+def _initialise(db: sqlite3.Connection) -> None:
+    """WAL mode and the tables, the first time a process opens the spool. Several processes do so at once (web
+    workers at start-up, a drain beside them), and SQLite answers the mode switch with "database is locked" at
+    once, without waiting out `busy_timeout`, while another connection recovers or checkpoints the WAL: so the
+    switch is tried again for as long as `busy_timeout` would have waited, then the error stands."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(INIT_RETRY_SECONDS)
+
+
+INIT_RETRY_SECONDS = 0.01
 
 
 def _decode(entry: str) -> tuple[Event, str, str]:

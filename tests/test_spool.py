@@ -207,3 +207,22 @@ def test_an_entry_the_event_log_refuses_is_set_aside_but_redis_being_down_keeps_
     assert spool.depth() == 0
     [aside] = spool.set_aside()
     assert "ticket id is not a string" in aside.reason
+
+
+def test_a_switch_to_wal_refused_as_locked_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite refuses the WAL switch at once ("database is locked", no busy wait) while another process recovers
+    or checkpoints the WAL, as web workers starting together do: the put waits its turn instead of failing."""
+    refusals = [2]
+
+    class Busy(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql.startswith("PRAGMA journal_mode") and refusals[0]:
+                refusals[0] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    real = sqlite3.connect
+    monkeypatch.setattr("bot.spool.sqlite3.connect", lambda *a, **kw: real(*a, **kw, factory=Busy))
+    spool = Spool(tmp_path)
+    spool.put(an_event(1), "queued", "")
+    assert refusals == [0] and spool.depth() == 1
